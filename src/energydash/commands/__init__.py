@@ -1,0 +1,1 @@
+"""One module per `energydash` subcommand; see energydash.cli for the convention."""
