@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "convert",
     "acquire",
     "datasets",
+    "config",
 )
 
 
