@@ -8,6 +8,7 @@ then the defaults below. ``.env.example`` documents each field; keep the two in 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -62,6 +63,19 @@ class Settings(BaseSettings):
     speed: float = Field(1.0, gt=0, le=100_000, description="Sim seconds per wall second.")
     tick_s: PositiveSeconds = Field(1.0, description="Simulated seconds per tick.")
     state_save_interval_s: PositiveSeconds = Field(30.0, description="Periodic state save.")
+    sim_start_time: datetime = Field(
+        datetime(2025, 1, 15, tzinfo=UTC),
+        description="Sim clock start in stepped mode (realtime and accelerated start at now).",
+    )
+    site_utc_offset_h: float = Field(
+        10.0, ge=-12, le=14, description="Local time of the simulated site (daily load shapes)."
+    )
+    max_tick_rate_hz: float = Field(
+        20.0,
+        gt=0,
+        le=1000,
+        description="Cap on ticks per wall second; faster speeds take larger steps.",
+    )
 
     # --- simulation: PDU fleet ---------------------------------------------------------
     pdu_count: int = Field(4, ge=0, le=10_000)
