@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         "",
         description="Optional XYZ tile URL for the map; empty uses the shipped state outlines.",
     )
+    dashboard_stale_after_s: PositiveSeconds = Field(
+        5.0, description="The connection badge says 'stale' after this long without data."
+    )
+    dashboard_history_points: int = Field(
+        900, ge=10, le=100_000, description="Frames per topic the dashboard keeps for charts."
+    )
+    dashboard_reconnect_max_s: PositiveSeconds = Field(
+        5.0, description="Longest wait between the dashboard's reconnects to the backend."
+    )
 
     # --- simulation: clock -------------------------------------------------------------
     seed: int = Field(42, description="Seed of every random stream; same seed, same numbers.")
