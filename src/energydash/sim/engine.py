@@ -1,0 +1,262 @@
+"""The engine: one clock, one PDU fleet, one grid, advanced tick by tick.
+
+``run()`` is an asyncio task on the server's loop; tick callbacks and event callbacks run
+synchronously on that loop right after each tick, so reads between ticks are consistent.
+Faces change the simulation only through ``execute`` (see ``energydash.sim.control``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from energydash.config import Settings
+from energydash.sim import control, faults, state
+from energydash.sim.clock import Clock
+from energydash.sim.commands import Command, CommandError, CommandResult
+from energydash.sim.events import SimEvent
+from energydash.sim.grid import Grid
+from energydash.sim.pdu import Fleet
+
+log = logging.getLogger(__name__)
+RECENT_EVENTS = 1000
+
+TickCallback = Callable[["Engine"], None]
+EventCallback = Callable[[SimEvent], None]
+
+
+class Engine:
+    """Owns the simulation; the only way in for controls is ``execute``."""
+
+    def __init__(
+        self, settings: Settings, fleet: Fleet, grid: Grid, clock: Clock, rng: np.random.Generator
+    ) -> None:
+        self.settings = settings
+        self.fleet = fleet
+        self.grid = grid
+        self.clock = clock
+        self.tick_count = 0
+        self.running = False
+        self.faults: dict[str, faults.Fault] = {}
+        self.fault_counter = 0
+        self.recent_events: deque[SimEvent] = deque(maxlen=RECENT_EVENTS)
+        self.last_tick_ms = 0.0
+        self.restored = False
+        self._rng = rng
+        self._tick_callbacks: list[TickCallback] = []
+        self._event_callbacks: list[EventCallback] = []
+        self._stop_event: asyncio.Event | None = None
+        self._stop_requested = False
+        self._paused = False
+        self._resync = False
+        self._last_tick_time: datetime | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_settings(cls, settings: Settings, *, restore: bool = True) -> Engine:
+        """Build the fleet and grid from settings, restore saved state, inject start-up faults.
+
+        Raises ValueError naming ENERGYDASH_FAULTS or ENERGYDASH_GRID_DATASET when unusable.
+        """
+        fleet_seq, tick_seq = np.random.SeedSequence(settings.seed).spawn(2)
+        fleet = Fleet(settings, np.random.default_rng(fleet_seq))
+        if settings.grid_dataset:
+            grid = Grid.from_dataset(settings.grid_dataset, seed=settings.seed)
+        else:
+            grid = Grid.generate(settings.seed, settings.grid_facility_count, settings.grid_network)
+        start = settings.sim_start_time if settings.clock_mode == "stepped" else None
+        clock = Clock(settings.clock_mode, settings.speed, start)
+        engine = cls(settings, fleet, grid, clock, np.random.default_rng(tick_seq))
+        if restore:
+            engine._restore()
+        for command in faults.parse_fault_spec(settings.faults):
+            try:
+                engine.execute(command)
+            except CommandError as error:
+                raise ValueError(f"ENERGYDASH_FAULTS: {error.message}") from None
+        engine._prime()
+        return engine
+
+    @property
+    def state_file(self) -> Path:
+        return state.state_path(self.settings.state_dir)
+
+    def _restore(self) -> None:
+        path = self.state_file
+        try:
+            payload = state.load(path)
+            if payload is not None:
+                self.restored = state.restore(self.fleet, payload, path)
+        except state.StateError as error:
+            aside = path.with_suffix(".unreadable.json")
+            path.replace(aside)
+            log.error("%s; moved it to %s and started from fresh counters", error, aside)
+        if self.restored:
+            log.info("restored simulation state from %s", path)
+
+    def _prime(self) -> None:
+        now = self.clock.now()
+        hour, weekday = self._local_time(now)
+        self.fleet.prime(now.timestamp(), hour, weekday)
+        self.grid.step(now, self.settings.tick_s)
+        self._last_tick_time = now
+
+    def _local_time(self, now: datetime) -> tuple[float, int]:
+        local = now + timedelta(hours=self.settings.site_utc_offset_h)
+        hour = local.hour + local.minute / 60.0 + (local.second + local.microsecond / 1e6) / 3600.0
+        return hour, local.weekday()
+
+    # ------------------------------------------------------------------ ticks
+    def step(self, dt_s: float | None = None) -> None:
+        """One tick now. In stepped mode the clock first advances by ``dt_s`` (default tick_s)."""
+        dt = self.settings.tick_s if dt_s is None else float(dt_s)
+        if not dt > 0:
+            raise ValueError(f"a tick must advance time: dt_s must be > 0, got {dt_s!r}")
+        if self.clock.mode == "stepped":
+            self.clock.advance(dt)
+        self._tick(self.clock.now(), dt)
+
+    def _tick(self, now: datetime, dt_s: float) -> None:
+        started = time.perf_counter()
+        hour, weekday = self._local_time(now)
+        self.fleet.step(now.timestamp(), dt_s, hour, weekday, self._rng, now, self.emit)
+        self.grid.step(now, dt_s)
+        self.tick_count += 1
+        self._last_tick_time = now
+        self.last_tick_ms = (time.perf_counter() - started) * 1000.0
+        for callback in list(self._tick_callbacks):
+            try:
+                callback(self)
+            except Exception:
+                log.exception("tick callback %r failed; the engine carries on", callback)
+
+    async def run(self) -> None:
+        """Tick in realtime or accelerated time until ``stop()``, saving state now and then.
+
+        A stepped clock never ticks by itself: the task just waits for ``stop()``.
+        """
+        loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        if self._stop_requested:
+            self._stop_event.set()
+        self.running = not self._paused
+        last_save = loop.time()
+        try:
+            if self.clock.mode == "stepped":
+                await self._stop_event.wait()
+                return
+            next_at = loop.time()
+            last_sim = self.clock.now()
+            while not self._stop_event.is_set():
+                interval = max(
+                    self.settings.tick_s / self.clock.speed, 1.0 / self.settings.max_tick_rate_hz
+                )
+                next_at += interval
+                delay = next_at - loop.time()
+                if delay < -interval:  # fell behind (a slow tick): do not burst to catch up
+                    next_at = loop.time()
+                    delay = 0.0
+                try:
+                    await asyncio.wait_for(self._stop_event.wait(), timeout=max(delay, 0.0))
+                    break
+                except TimeoutError:
+                    pass
+                if self._paused:
+                    continue
+                now = self.clock.now()
+                if self._resync:
+                    last_sim, self._resync = now, False
+                    continue
+                dt = (now - last_sim).total_seconds()
+                if dt <= 0:
+                    continue
+                self._tick(now, dt)
+                last_sim = now
+                if loop.time() - last_save >= self.settings.state_save_interval_s:
+                    self._save_quietly()
+                    last_save = loop.time()
+        finally:
+            self.running = False
+            self._save_quietly()
+
+    def _save_quietly(self) -> None:
+        try:
+            self.save_state()
+        except OSError:
+            log.exception("could not save simulation state to %s", self.state_file)
+
+    def stop(self) -> None:
+        self._stop_requested = True
+        if self._stop_event is not None:
+            self._stop_event.set()
+
+    def pause(self) -> None:
+        self._paused = True
+        self.running = False
+        self.clock.pause()
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            self.clock.resume()
+            self._resync = True
+            self.running = self._stop_event is not None and not self._stop_event.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_speed(self, speed: float) -> None:
+        """Change the accelerated clock's speed (sim seconds per wall second)."""
+        if not speed > 0 or speed > 100_000:
+            raise ValueError(f"speed must be in (0, 100000], got {speed!r}")
+        self.clock.set_speed(speed)
+
+    # ------------------------------------------------------------------ subscriptions
+    def on_tick(self, callback: TickCallback) -> Callable[[], None]:
+        self._tick_callbacks.append(callback)
+        return lambda: (
+            self._tick_callbacks.remove(callback) if callback in self._tick_callbacks else None
+        )
+
+    def on_event(self, callback: EventCallback) -> Callable[[], None]:
+        self._event_callbacks.append(callback)
+        return lambda: (
+            self._event_callbacks.remove(callback) if callback in self._event_callbacks else None
+        )
+
+    def emit(self, event: SimEvent) -> None:
+        self.recent_events.append(event)
+        for callback in list(self._event_callbacks):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("event callback %r failed; the engine carries on", callback)
+
+    # ------------------------------------------------------------------ control
+    def execute(self, command: Command) -> CommandResult:
+        """The one command API: validates fully, raises CommandError having changed nothing."""
+        result = control.execute(self, command)
+        self.fleet.refresh()
+        return result
+
+    def save_state(self) -> None:
+        active = [
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "pdu_id": f.pdu_id,
+                "target_id": f.target_id,
+                "params": f.params,
+            }
+            for f in self.faults.values()
+        ]
+        payload = state.to_payload(self.fleet, self.clock.now(), active)
+        state.save(self.state_file, payload)

@@ -1,0 +1,872 @@
+"""The SmartPDU fleet's electrical model, vectorised with numpy across every outlet of every PDU.
+
+Per tick: phase voltages drift slowly (AR(1), σ ≈ 0.8 %, τ = 10 min) plus 0.2 % noise; grid
+frequency wanders near nominal; each outlet's real power comes from its device's load profile;
+then ``I = P / (V x PF)`` so ``W = V x I x PF`` holds exactly, ``VA = V x I`` and
+``VAR = sqrt(VA² - W²)`` (inductive, positive). Energy integrates real power over the actual tick
+duration into a lifetime counter that never decreases; the resettable ``energy_kwh`` is the
+lifetime counter minus a baseline taken at the last reset.
+
+Aggregation is exact: a branch sums its outlets, a main sums its branches per phase, the PDU
+sums its mains. For a delta input the branches sit on the legs L1L2, L2L3, L3L1; the legs'
+currents are summed as for wye, and the *line* currents are derived as phasor differences
+(``I_L1 = I_L1L2 - I_L3L1`` with legs 120° apart, treating each leg's current as in phase with
+its voltage) and reported separately as ``line_current_a``.
+
+Sensor faults change what an outlet *reports* (``fleet.arrays``, readings), never the true
+power that feeds branch sums, energy and breakers: a real PDU's branch meter is separate
+hardware from an outlet's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from energydash.config import Settings
+from energydash.sim import breakers
+from energydash.sim.events import SimEvent
+from energydash.sim.profiles import (
+    POWER_FACTOR_BY_CODE,
+    PROFILE_CODE,
+    PROFILES,
+    SPECS,
+    ProfileState,
+    demand_fraction,
+)
+from energydash.sim.readings import (
+    CircuitReading,
+    DeviceInfo,
+    GroupReading,
+    OutletReading,
+    PduReading,
+    PhaseReading,
+)
+from energydash.sim.topology import (
+    CircuitInfo,
+    GroupInfo,
+    OutletInfo,
+    PduInfo,
+    build_pdus,
+)
+
+__all__ = [
+    "CircuitInfo",
+    "CircuitReading",
+    "DeviceInfo",
+    "Fleet",
+    "FleetArrays",
+    "GroupInfo",
+    "GroupReading",
+    "OutletInfo",
+    "OutletReading",
+    "PduInfo",
+    "PduReading",
+    "PhaseReading",
+]
+
+HEALTH_NAMES = ("OK", "Warning", "Critical")
+VOLTAGE_DRIFT_SIGMA = 0.008
+VOLTAGE_DRIFT_TAU_S = 600.0
+VOLTAGE_NOISE_SIGMA = 0.002
+FREQUENCY_SIGMA_HZ = 0.02
+FREQUENCY_TAU_S = 60.0
+WARNING_LOAD_FRACTION = 0.8
+BRANCH_DESIGN_FRACTION = 0.8
+IT_MIX = {"server": 0.55, "storage": 0.12, "network_switch": 0.10, "empty": 0.23}
+FACILITY_MIX = {
+    "hvac": 0.20,
+    "led_lighting": 0.20,
+    "kitchen_appliance": 0.15,
+    "production_line": 0.25,
+    "empty": 0.20,
+}
+FACILITY_PDU_EVERY = 4
+J_PER_KWH = 3.6e6
+
+Emit = Callable[[SimEvent], None]
+
+
+class FleetArrays:
+    """What every outlet reports, one numpy array per quantity across the whole fleet.
+
+    Updated in place each tick (hold the object, not a copy of an array, to see new values).
+    A sensor in dropout, or a PDU without communication, reports NaN.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.outlet_power_w = np.zeros(n)
+        self.outlet_current_a = np.zeros(n)
+        self.outlet_voltage_v = np.zeros(n)
+        self.outlet_power_factor = np.zeros(n)
+        self.outlet_apparent_va = np.zeros(n)
+        self.outlet_reactive_var = np.zeros(n)
+        self.outlet_energy_kwh = np.zeros(n)
+        self.outlet_lifetime_energy_kwh = np.zeros(n)
+        self.outlet_on = np.zeros(n, dtype=bool)
+        self.outlet_health = np.zeros(n, dtype=np.int8)
+
+
+@dataclass(slots=True)
+class SensorOverrides:
+    """Outlet sensor faults as index arrays, rebuilt when faults change."""
+
+    stuck_idx: np.ndarray
+    stuck_values: np.ndarray  # (k, 8): p, i, v, pf, va, var, energy, lifetime
+    noisy_idx: np.ndarray
+    noisy_sigma: np.ndarray
+    dropout_idx: np.ndarray
+
+    @classmethod
+    def empty(cls) -> SensorOverrides:
+        none = np.zeros(0, dtype=np.intp)
+        return cls(none, np.zeros((0, 8)), none, np.zeros(0), none)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.stuck_idx.size or self.noisy_idx.size or self.dropout_idx.size)
+
+
+def _posix_to_datetime(value: float) -> datetime | None:
+    return None if math.isnan(value) else datetime.fromtimestamp(value, UTC)
+
+
+def _num(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+class Fleet:
+    """N rack PDUs: topology (``pdus``), live state arrays and readings."""
+
+    def __init__(self, settings: Settings, rng: np.random.Generator) -> None:
+        self.settings = settings
+        serials = [
+            f"ZA{int(x):010d}"
+            for x in rng.integers(2_000_000_000, 2_999_999_999, size=settings.pdu_count)
+        ]
+        self.pdus: list[PduInfo] = build_pdus(settings, serials)
+        self._pdu_by_id = {p.id: p for p in self.pdus}
+        self._outlet_by = {(p.id, o.id): o for p in self.pdus for o in p.outlets}
+        self._branch_by = {(p.id, b.id): b for p in self.pdus for b in p.branches}
+        self._main_by = {(p.id, m.id): m for p in self.pdus for m in p.mains}
+        self._phase_labels = self.pdus[0].phases if self.pdus else ["L1"]
+        nph = len(self._phase_labels)
+        self.phases_per_pdu = nph
+
+        outlets = [o for p in self.pdus for o in p.outlets]
+        branches = [b for p in self.pdus for b in p.branches]
+        mains = [m for p in self.pdus for m in p.mains]
+        self.n_outlets, self.n_branches, self.n_mains = len(outlets), len(branches), len(mains)
+        n = self.n_outlets
+        per_pdu = settings.pdu_branches * settings.pdu_outlets_per_branch
+        self._outlets_per_pdu = per_pdu
+
+        # static topology arrays
+        self.o_pdu = np.repeat(np.arange(len(self.pdus)), per_pdu)
+        self.o_branch = np.repeat(np.arange(self.n_branches), settings.pdu_outlets_per_branch)
+        self.b_pdu = np.repeat(np.arange(len(self.pdus)), settings.pdu_branches)
+        b_local_phase = np.array(
+            [self._phase_labels.index(b.phases[0]) for b in branches], dtype=np.intp
+        )
+        self.b_phase = self.b_pdu * nph + b_local_phase
+        self.o_phase = self.b_phase[self.o_branch]
+        self.b_rating_a = np.array([b.rating_a for b in branches], dtype=float)
+        self.b_main = np.empty(self.n_branches, dtype=np.intp)
+        for p in self.pdus:
+            for m in p.mains:
+                for b in p.branches:
+                    if b.outlet_ids and b.outlet_ids[0] in m.outlet_ids:
+                        self.b_main[b.index] = m.index
+        self.o_rating_a = np.array([o.rating_a for o in outlets], dtype=float)
+        self.o_delay_s = np.array([o.power_on_delay_s for o in outlets], dtype=float)
+        self._branch_slices = [
+            slice(b * settings.pdu_outlets_per_branch, (b + 1) * settings.pdu_outlets_per_branch)
+            for b in range(self.n_branches)
+        ]
+
+        # devices
+        self.profile_code = np.zeros(n, dtype=np.int8)
+        self.rated_power_w = np.zeros(n)
+        self.device_online = np.ones(n, dtype=bool)
+        self.device_pf = np.ones(n)
+        self.device_names: list[str] = [""] * n
+        self._assign_devices(rng)
+
+        # controllable state
+        self.relay_on = np.ones(n, dtype=bool)  # real PDUs ship with every outlet on
+        self.pending_on_at = np.full(n, np.nan)
+        self._pending_count = 0
+        self.power_enabled = np.ones(n, dtype=bool)
+        self.lifetime_kwh = np.zeros(n)
+        self.baseline_kwh = np.zeros(n)
+        self.reset_time = np.full(n, np.nan)
+        self.b_state = np.zeros(self.n_branches, dtype=np.int8)
+        self.b_heat = np.zeros(self.n_branches)
+        self.m_state = np.zeros(self.n_mains, dtype=np.int8)
+        self.circuit_baselines: dict[tuple[str, ...], float] = {}
+        self.circuit_reset_times: dict[tuple[str, ...], float] = {}
+
+        # faults (rebuilt by energydash.sim.faults)
+        self.relay_failed = np.zeros(n, dtype=bool)
+        self.comm_lost = np.zeros(len(self.pdus), dtype=bool)
+        self.b_overload = np.zeros(self.n_branches)
+        self.o_fault_health = np.zeros(n, dtype=np.int8)
+        self.b_fault_health = np.zeros(self.n_branches, dtype=np.int8)
+        self.sensors = SensorOverrides.empty()
+        self.fault_reasons: dict[tuple[str, str, str], list[str]] = {}
+
+        # electrical state (true values)
+        n_phase = len(self.pdus) * nph
+        self.v_drift = rng.standard_normal(n_phase) * VOLTAGE_DRIFT_SIGMA
+        self.v_phase = np.full(n_phase, settings.pdu_nominal_voltage_v)
+        self.freq_dev = 0.0
+        self.frequency_hz = float(settings.pdu_frequency_hz)
+        self.profile_state = ProfileState(n, rng)
+        self._frac = np.zeros(n)
+        self.p = np.zeros(n)
+        self.i = np.zeros(n)
+        self.v = np.full(n, settings.pdu_nominal_voltage_v)
+        self.pf = np.zeros(n)
+        self.va = np.zeros(n)
+        self.var = np.zeros(n)
+        self.b_p = np.zeros(self.n_branches)
+        self.b_i = np.zeros(self.n_branches)
+        self.b_va = np.zeros(self.n_branches)
+        self.b_var = np.zeros(self.n_branches)
+        self.b_load_level = np.zeros(self.n_branches, dtype=np.int8)
+        self.b_health = np.zeros(self.n_branches, dtype=np.int8)
+        self.arrays = FleetArrays(n)
+        self._codes_index: dict[int, np.ndarray] = {}
+        self.reindex_profiles()
+
+    # ------------------------------------------------------------------ lookups
+    def pdu_info(self, pdu_id: str) -> PduInfo:
+        try:
+            return self._pdu_by_id[str(pdu_id)]
+        except KeyError:
+            raise KeyError(f"no PDU {pdu_id!r}") from None
+
+    def has_pdu(self, pdu_id: str) -> bool:
+        return str(pdu_id) in self._pdu_by_id
+
+    def outlet_info(self, pdu_id: str, outlet_id: str) -> OutletInfo:
+        try:
+            return self._outlet_by[(str(pdu_id), str(outlet_id))]
+        except KeyError:
+            raise KeyError(f"no outlet {outlet_id!r} on PDU {pdu_id!r}") from None
+
+    def circuit_info(self, pdu_id: str, circuit_id: str) -> CircuitInfo:
+        key = (str(pdu_id), str(circuit_id))
+        found = self._branch_by.get(key) or self._main_by.get(key)
+        if found is None:
+            raise KeyError(f"no circuit {circuit_id!r} on PDU {pdu_id!r}")
+        return found
+
+    def group_info(self, pdu_id: str, group_id: str) -> GroupInfo:
+        for group in self.pdu_info(pdu_id).groups:
+            if group.id == str(group_id):
+                return group
+        raise KeyError(f"no outlet group {group_id!r} on PDU {pdu_id!r}")
+
+    def outlet_slice(self, pdu_id: str) -> slice:
+        """This PDU's outlets in every ``fleet.arrays`` array."""
+        p = self.pdu_info(pdu_id).index
+        return slice(p * self._outlets_per_pdu, (p + 1) * self._outlets_per_pdu)
+
+    def branch_slice(self, branch_index: int) -> slice:
+        return self._branch_slices[branch_index]
+
+    # ------------------------------------------------------------------ devices
+    def _assign_devices(self, rng: np.random.Generator) -> None:
+        """Spread devices over profiles: IT racks (servers most), every 4th PDU facility loads."""
+        per_pdu = self._outlets_per_pdu
+        for p in self.pdus:
+            mix = (
+                FACILITY_MIX if (p.index % FACILITY_PDU_EVERY) == FACILITY_PDU_EVERY - 1 else IT_MIX
+            )
+            names = list(mix)
+            chosen = rng.choice(len(names), size=per_pdu, p=np.array(list(mix.values())))
+            start = p.index * per_pdu
+            for k, choice in enumerate(chosen):
+                self.profile_code[start + k] = PROFILE_CODE[names[choice]]
+        lo = np.array([SPECS[name].rated_power_w[0] for name in PROFILES])[self.profile_code]
+        hi = np.array([SPECS[name].rated_power_w[1] for name in PROFILES])[self.profile_code]
+        rated = np.round((lo + (hi - lo) * rng.random(self.n_outlets)) / 5.0) * 5.0
+        pf = POWER_FACTOR_BY_CODE[self.profile_code] + rng.uniform(-0.01, 0.01, self.n_outlets)
+        pf = np.clip(pf, 0.5, 1.0)
+        # A branch is designed to carry at most 80 % of its breaker at full device load.
+        design_va = np.bincount(self.o_branch, weights=rated / pf, minlength=self.n_branches)
+        cap_va = BRANCH_DESIGN_FRACTION * self.settings.pdu_nominal_voltage_v * self.b_rating_a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(design_va > cap_va, cap_va / design_va, 1.0)
+        rated = np.floor(rated * scale[self.o_branch])
+        self.rated_power_w[:] = rated
+        self.device_pf[:] = pf
+        outlets = [o for p in self.pdus for o in p.outlets]
+        for k, code in enumerate(self.profile_code):
+            if code:
+                pdu = self.pdus[int(self.o_pdu[k])]
+                self.device_names[k] = (
+                    f"{SPECS[PROFILES[code]].device_name} {pdu.id}-{outlets[k].id}"
+                )
+
+    def reindex_profiles(self) -> None:
+        """Recompute which outlets use which profile (after a device change)."""
+        self._codes_index = {
+            code: np.flatnonzero(self.profile_code == code) for code in range(1, len(PROFILES))
+        }
+
+    def set_device(
+        self, index: int, profile: str, name: str, rated_power_w: float, pf: float | None = None
+    ) -> None:
+        code = PROFILE_CODE[profile]
+        self.profile_code[index] = code
+        self.rated_power_w[index] = rated_power_w if code else 0.0
+        self.device_names[index] = name if code else ""
+        self.device_pf[index] = pf if pf is not None else SPECS[profile].power_factor
+        self.device_online[index] = True
+        self.reindex_profiles()
+
+    def device(self, index: int) -> DeviceInfo | None:
+        code = int(self.profile_code[index])
+        if code == 0:
+            return None
+        return DeviceInfo(
+            name=self.device_names[index],
+            profile=PROFILES[code],
+            rated_power_w=float(self.rated_power_w[index]),
+            online=bool(self.device_online[index]),
+        )
+
+    # ------------------------------------------------------------------ switching
+    def switch_on(self, indices: np.ndarray, at_s: np.ndarray | float) -> None:
+        """Schedule outlets to get power at ``at_s`` (sim POSIX seconds)."""
+        self.pending_on_at[indices] = at_s
+        self._pending_count = int(np.count_nonzero(~np.isnan(self.pending_on_at)))
+
+    def switch_off(self, indices: np.ndarray) -> None:
+        self.relay_on[indices] = False
+        self.pending_on_at[indices] = np.nan
+        self._pending_count = int(np.count_nonzero(~np.isnan(self.pending_on_at)))
+
+    def energise_due(self, t_s: float) -> np.ndarray:
+        """Close the relays whose power-on time has come; return their indices."""
+        if not self._pending_count:
+            return np.zeros(0, dtype=np.intp)
+        with np.errstate(invalid="ignore"):
+            due = np.flatnonzero(self.pending_on_at <= t_s + 1e-9)
+        if due.size:
+            self.relay_on[due] = True
+            self.pending_on_at[due] = np.nan
+            self._pending_count -= int(due.size)
+        return due
+
+    def branch_closed(self) -> np.ndarray:
+        return (self.b_state == breakers.BREAKER_NORMAL) & (
+            self.m_state[self.b_main] == breakers.BREAKER_NORMAL
+        )
+
+    # ------------------------------------------------------------------ the tick
+    def step(
+        self,
+        t_s: float,
+        dt_s: float,
+        local_hour: float,
+        weekday: int,
+        rng: np.random.Generator,
+        now: datetime,
+        emit: Emit,
+    ) -> None:
+        """Advance the electrical model by ``dt_s`` to sim time ``t_s``; no per-outlet loop."""
+        if self.n_outlets == 0:
+            return
+        for k in self.energise_due(t_s):
+            self._emit_outlet(emit, now, int(k), "OutletPoweredOn")
+
+        # voltages and frequency
+        a = math.exp(-dt_s / VOLTAGE_DRIFT_TAU_S)
+        nph_total = self.v_drift.shape[0]
+        draws = rng.standard_normal(2 * nph_total + 1)
+        self.v_drift *= a
+        self.v_drift += math.sqrt(1 - a * a) * VOLTAGE_DRIFT_SIGMA * draws[:nph_total]
+        nominal = self.settings.pdu_nominal_voltage_v
+        self.v_phase[:] = nominal * (1.0 + self.v_drift + VOLTAGE_NOISE_SIGMA * draws[nph_total:-1])
+        af = math.exp(-dt_s / FREQUENCY_TAU_S)
+        self.freq_dev = af * self.freq_dev + math.sqrt(1 - af * af) * FREQUENCY_SIGMA_HZ * draws[-1]
+        self.frequency_hz = float(self.settings.pdu_frequency_hz + self.freq_dev)
+
+        # real power from the load profiles
+        self.profile_state.advance(dt_s, rng)
+        demand_fraction(self._codes_index, self.profile_state, t_s, local_hour, weekday, self._frac)
+        self._compute_power()
+        p = self.p
+
+        # breakers: thermal memory and magnetic trip
+        multiple = self.b_i / self.b_rating_a
+        trips = breakers.advance_thermal(self.b_heat, multiple, dt_s)
+        trips &= self.b_state == breakers.BREAKER_NORMAL
+        tripped_now = np.flatnonzero(trips)
+        if tripped_now.size:
+            self.b_state[tripped_now] = breakers.BREAKER_TRIPPED
+            for b in tripped_now:
+                emit(self._branch_event(now, int(b), "BreakerTripped", "Critical", multiple[b]))
+        # energy flowed until the trip; the outlets are dark from the end of this tick
+        self.lifetime_kwh += p * (dt_s / J_PER_KWH)
+        if tripped_now.size:
+            self._compute_power()
+
+        self._update_health(now, emit)
+        self._publish_arrays(rng)
+
+    def prime(self, t_s: float, local_hour: float, weekday: int) -> None:
+        """Fill readings for sim time ``t_s`` without advancing anything (before the first tick)."""
+        if self.n_outlets == 0:
+            return
+        demand_fraction(self._codes_index, self.profile_state, t_s, local_hour, weekday, self._frac)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute power, health and reported arrays after a command, without advancing time."""
+        if self.n_outlets == 0:
+            return
+        self._compute_power()
+        self._update_health(datetime.now(UTC), lambda _event: None)
+        self._publish_arrays(None)
+
+    def _compute_power(self) -> None:
+        """Outlet P, I, PF, VA, VAR from the demand fractions and the switch and breaker states."""
+        closed = self.branch_closed()
+        energised = self.relay_on & closed[self.o_branch] & self.device_online
+        p, i, v, pf = self.p, self.i, self.v, self.pf
+        np.multiply(self._frac, self.rated_power_w, out=p)
+        p *= energised
+        np.take(self.v_phase, self.o_phase, out=v)
+        np.multiply(v, self.device_pf, out=i)
+        np.divide(p, i, out=i)
+        if self.b_overload.any():
+            self._apply_overload()
+        np.copyto(pf, self.device_pf)
+        pf[p <= 0.0] = 0.0
+        np.multiply(v, i, out=self.va)
+        np.subtract(np.square(self.va), np.square(p), out=self.var)
+        np.maximum(self.var, 0.0, out=self.var)
+        np.sqrt(self.var, out=self.var)
+        self._aggregate_branches()
+
+    def _apply_overload(self) -> None:
+        """An overload fault pushes its branch's current to ``multiple`` x rating."""
+        p, i = self.p, self.i
+        natural = np.bincount(self.o_branch, weights=i, minlength=self.n_branches)
+        target = self.b_overload * self.b_rating_a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where((self.b_overload > 0) & (natural > 0), target / natural, 1.0)
+        scale = np.maximum(scale, 1.0)
+        for b in np.flatnonzero(scale > 1.0):
+            s = self._branch_slices[b]
+            p[s] *= scale[b]
+            i[s] *= scale[b]
+
+    def _aggregate_branches(self) -> None:
+        ob, nb = self.o_branch, self.n_branches
+        self.b_p[:] = np.bincount(ob, weights=self.p, minlength=nb)
+        self.b_i[:] = np.bincount(ob, weights=self.i, minlength=nb)
+        self.b_va[:] = np.bincount(ob, weights=self.va, minlength=nb)
+        self.b_var[:] = np.bincount(ob, weights=self.var, minlength=nb)
+
+    def _update_health(self, now: datetime, emit: Emit) -> None:
+        multiple = self.b_i / self.b_rating_a
+        level = np.where(multiple >= 1.0, 2, np.where(multiple >= WARNING_LOAD_FRACTION, 1, 0))
+        level = level.astype(np.int8)
+        changed = np.flatnonzero(level != self.b_load_level)
+        self.b_load_level[:] = level
+        for b in changed:
+            severity = HEALTH_NAMES[int(level[b])]
+            emit(self._branch_event(now, int(b), "ThresholdCrossed", severity, multiple[b]))
+        tripped = (self.b_state == breakers.BREAKER_TRIPPED).astype(np.int8) * 2
+        np.maximum(np.maximum(level, self.b_fault_health), tripped, out=self.b_health)
+        o_level = np.where(self.i > self.o_rating_a, 2, 0).astype(np.int8)
+        o_level[(o_level == 0) & (self.i > WARNING_LOAD_FRACTION * self.o_rating_a)] = 1
+        branch_dark = (tripped // 2)[self.o_branch]
+        health = self.arrays.outlet_health
+        np.maximum(o_level, self.o_fault_health, out=health)
+        np.maximum(health, branch_dark.astype(np.int8), out=health)
+        if self.comm_lost.any():
+            for p in np.flatnonzero(self.comm_lost):
+                health[p * self._outlets_per_pdu : (p + 1) * self._outlets_per_pdu] = 2
+
+    def _publish_arrays(self, rng: np.random.Generator | None = None) -> None:
+        arr = self.arrays
+        np.copyto(arr.outlet_power_w, self.p)
+        np.copyto(arr.outlet_current_a, self.i)
+        np.copyto(arr.outlet_voltage_v, self.v)
+        np.copyto(arr.outlet_power_factor, self.pf)
+        np.copyto(arr.outlet_apparent_va, self.va)
+        np.copyto(arr.outlet_reactive_var, self.var)
+        np.subtract(self.lifetime_kwh, self.baseline_kwh, out=arr.outlet_energy_kwh)
+        np.copyto(arr.outlet_lifetime_energy_kwh, self.lifetime_kwh)
+        np.copyto(arr.outlet_on, self.relay_on)
+        sensors = self.sensors
+        if sensors.any:
+            if sensors.noisy_idx.size and rng is not None:
+                idx = sensors.noisy_idx
+                factor = 1.0 + sensors.noisy_sigma * rng.standard_normal(idx.size)
+                factor = np.maximum(factor, 0.0)
+                for name in (
+                    "outlet_power_w",
+                    "outlet_current_a",
+                    "outlet_apparent_va",
+                    "outlet_reactive_var",
+                ):
+                    getattr(arr, name)[idx] *= factor
+            if sensors.stuck_idx.size:
+                for col, name in enumerate(self._sensor_columns()):
+                    getattr(arr, name)[sensors.stuck_idx] = sensors.stuck_values[:, col]
+            if sensors.dropout_idx.size:
+                for name in self._sensor_columns():
+                    getattr(arr, name)[sensors.dropout_idx] = np.nan
+        if self.comm_lost.any():
+            for p in np.flatnonzero(self.comm_lost):
+                s = slice(p * self._outlets_per_pdu, (p + 1) * self._outlets_per_pdu)
+                for name in self._sensor_columns():
+                    getattr(arr, name)[s] = np.nan
+
+    @staticmethod
+    def _sensor_columns() -> tuple[str, ...]:
+        return (
+            "outlet_power_w",
+            "outlet_current_a",
+            "outlet_voltage_v",
+            "outlet_power_factor",
+            "outlet_apparent_va",
+            "outlet_reactive_var",
+            "outlet_energy_kwh",
+            "outlet_lifetime_energy_kwh",
+        )
+
+    def snapshot_outlet_sensors(self, index: int) -> np.ndarray:
+        """The values a sensor that sticks now keeps reporting."""
+        return np.array(
+            [float(getattr(self.arrays, name)[index]) for name in self._sensor_columns()]
+        )
+
+    # ------------------------------------------------------------------ events
+    def _emit_outlet(self, emit: Emit, now: datetime, index: int, kind: str) -> None:
+        pdu = self.pdus[int(self.o_pdu[index])]
+        outlet = pdu.outlets[index - pdu.index * self._outlets_per_pdu]
+        state = "on" if kind == "OutletPoweredOn" else "off"
+        emit(
+            SimEvent(
+                kind=kind,  # type: ignore[arg-type]
+                pdu_id=pdu.id,
+                resource="outlet",
+                resource_id=outlet.id,
+                message=f"{outlet.name} of {pdu.name} powered {state}.",
+                severity="OK",
+                timestamp=now,
+                args=[outlet.id],
+            )
+        )
+
+    def _branch_event(
+        self, now: datetime, b: int, kind: str, severity: str, multiple: float
+    ) -> SimEvent:
+        pdu = self.pdus[int(self.b_pdu[b])]
+        branch = pdu.branches[b - pdu.index * self.settings.pdu_branches]
+        current = float(self.b_i[b])
+        if kind == "BreakerTripped":
+            message = (
+                f"{branch.name} breaker of {pdu.name} tripped at {current:.1f} A "
+                f"({multiple:.2f} x its {branch.rating_a:g} A rating)."
+            )
+        else:
+            message = (
+                f"{branch.name} of {pdu.name} current {current:.1f} A is "
+                f"{multiple * 100:.0f} % of its {branch.rating_a:g} A rating ({severity})."
+            )
+        return SimEvent(
+            kind=kind,  # type: ignore[arg-type]
+            pdu_id=pdu.id,
+            resource="branch",
+            resource_id=branch.id,
+            message=message,
+            severity=severity,  # type: ignore[arg-type]
+            timestamp=now,
+            args=[branch.id, f"{current:.2f}"],
+        )
+
+    # ------------------------------------------------------------------ readings
+    def power_state(self, index: int) -> str:
+        if self.relay_on[index]:
+            return "On"
+        return "PoweringOn" if not math.isnan(self.pending_on_at[index]) else "Off"
+
+    def outlet(self, pdu_id: str, outlet_id: str) -> OutletReading:
+        info = self.outlet_info(pdu_id, outlet_id)
+        pdu = self.pdu_info(pdu_id)
+        k = info.index
+        arr = self.arrays
+        blind = bool(self.comm_lost[pdu.index])
+        values = [None if blind else _num(getattr(arr, name)[k]) for name in self._sensor_columns()]
+        return OutletReading(
+            power_w=values[0],
+            current_a=values[1],
+            voltage_v=values[2],
+            power_factor=values[3],
+            apparent_va=values[4],
+            reactive_var=values[5],
+            energy_kwh=values[6],
+            lifetime_energy_kwh=values[7],
+            sensor_reset_time=_posix_to_datetime(self.reset_time[k]),
+            frequency_hz=None if blind or values[2] is None else self.frequency_hz,
+            power_state=self.power_state(k),
+            power_enabled=bool(self.power_enabled[k]),
+            health=HEALTH_NAMES[int(arr.outlet_health[k])],
+            health_reasons=self.outlet_health_reasons(pdu, info),
+            device=self.device(k),
+        )
+
+    def outlet_health_reasons(self, pdu: PduInfo, info: OutletInfo) -> list[str]:
+        k = info.index
+        reasons: list[str] = list(self.fault_reasons.get(("outlet", pdu.id, info.id), []))
+        if self.comm_lost[pdu.index]:
+            reasons.append(f"communication with {pdu.name} lost")
+        branch = self._branch_by[(pdu.id, info.branch_id)]
+        if self.b_state[branch.index] == breakers.BREAKER_TRIPPED:
+            reasons.append(f"{branch.name} breaker tripped")
+        if self.i[k] > self.o_rating_a[k]:
+            reasons.append(f"current {self.i[k]:.1f} A above the {info.rating_a:g} A outlet rating")
+        elif self.i[k] > WARNING_LOAD_FRACTION * self.o_rating_a[k]:
+            reasons.append(f"current {self.i[k]:.1f} A above 80 % of the outlet rating")
+        return reasons
+
+    def _phase_reading(
+        self, branch_indices: list[int], phase_index: int, energy_key: tuple[str, ...]
+    ) -> PhaseReading:
+        p = float(self.b_p[branch_indices].sum())
+        i = float(self.b_i[branch_indices].sum())
+        va = float(self.b_va[branch_indices].sum())
+        var = float(self.b_var[branch_indices].sum())
+        lifetime = float(
+            sum(self.lifetime_kwh[self._branch_slices[b]].sum() for b in branch_indices)
+        )
+        return PhaseReading(
+            voltage_v=float(self.v_phase[phase_index]),
+            current_a=i,
+            power_w=p,
+            apparent_va=va,
+            reactive_var=var,
+            power_factor=p / va if va > 0 else 0.0,
+            energy_kwh=lifetime - self.circuit_baselines.get(energy_key, 0.0),
+            lifetime_energy_kwh=lifetime,
+        )
+
+    def _circuit_totals(
+        self, phases: dict[str, PhaseReading], key: tuple[str, ...]
+    ) -> dict[str, float | None]:
+        p = sum(ph.power_w or 0.0 for ph in phases.values())
+        va = sum(ph.apparent_va or 0.0 for ph in phases.values())
+        lifetime = sum(ph.lifetime_energy_kwh or 0.0 for ph in phases.values())
+        volts = [ph.voltage_v for ph in phases.values() if ph.voltage_v is not None]
+        return {
+            "power_w": p,
+            "apparent_va": va,
+            "reactive_var": sum(ph.reactive_var or 0.0 for ph in phases.values()),
+            "current_a": sum(ph.current_a or 0.0 for ph in phases.values()),
+            "voltage_v": sum(volts) / len(volts) if volts else None,
+            "power_factor": p / va if va > 0 else 0.0,
+            "lifetime_energy_kwh": lifetime,
+            "energy_kwh": lifetime - self.circuit_baselines.get(key, 0.0),
+        }
+
+    def _line_currents(self, phases: dict[str, PhaseReading]) -> dict[str, float | None]:
+        """Delta only: line currents as phasor differences of the leg currents."""
+        if self.settings.pdu_input != "three_phase_delta":
+            return {}
+        angle = {"L1L2": math.radians(30), "L2L3": math.radians(-90), "L3L1": math.radians(150)}
+        leg = {
+            name: (phases[name].current_a or 0.0) * complex(math.cos(a), math.sin(a))
+            if name in phases
+            else 0j
+            for name, a in angle.items()
+        }
+        return {
+            "L1": abs(leg["L1L2"] - leg["L3L1"]),
+            "L2": abs(leg["L2L3"] - leg["L1L2"]),
+            "L3": abs(leg["L3L1"] - leg["L2L3"]),
+        }
+
+    def _blank_phases(self, labels: list[str]) -> dict[str, PhaseReading]:
+        return {
+            label: PhaseReading(None, None, None, None, None, None, None, None) for label in labels
+        }
+
+    def circuit(self, pdu_id: str, circuit_id: str) -> CircuitReading:
+        pdu = self.pdu_info(pdu_id)
+        info = self.circuit_info(pdu_id, circuit_id)
+        key = (info.kind, pdu.id, info.id)
+        if info.kind == "branch":
+            b = info.index
+            branch_ids = [b]
+            state = int(self.b_state[b])
+            health = int(self.b_health[b])
+        else:
+            branch_ids = [int(x) for x in np.flatnonzero(self.b_main == info.index)]
+            state = int(self.m_state[info.index])
+            health = int(self.b_health[branch_ids].max()) if branch_ids else 0
+        reasons = self.circuit_health_reasons(pdu, info, branch_ids)
+        if self.comm_lost[pdu.index]:
+            return self._blind_circuit(info.phases, state, reasons)
+        phases: dict[str, PhaseReading] = {}
+        for label in info.phases:
+            ph_index = pdu.index * self.phases_per_pdu + self._phase_labels.index(label)
+            on_phase = [b for b in branch_ids if self.b_phase[b] == ph_index]
+            phases[label] = self._phase_reading(on_phase, ph_index, (*key, label))
+        totals = self._circuit_totals(phases, key)
+        return CircuitReading(
+            phases=phases,
+            frequency_hz=self.frequency_hz,
+            breaker_state=breakers.BREAKER_STATE_NAMES[state],
+            power_state="On" if state == breakers.BREAKER_NORMAL else "Off",
+            health=HEALTH_NAMES[health],
+            health_reasons=reasons,
+            sensor_reset_time=_posix_to_datetime(self.circuit_reset_times.get(key, math.nan)),
+            line_current_a=self._line_currents(phases),
+            **totals,  # type: ignore[arg-type]
+        )
+
+    def _blind_circuit(self, labels: list[str], state: int, reasons: list[str]) -> CircuitReading:
+        return CircuitReading(
+            phases=self._blank_phases(labels),
+            power_w=None,
+            apparent_va=None,
+            reactive_var=None,
+            energy_kwh=None,
+            lifetime_energy_kwh=None,
+            current_a=None,
+            voltage_v=None,
+            frequency_hz=None,
+            power_factor=None,
+            breaker_state=breakers.BREAKER_STATE_NAMES[state],
+            power_state="On" if state == breakers.BREAKER_NORMAL else "Off",
+            health="Critical",
+            health_reasons=reasons,
+            sensor_reset_time=None,
+        )
+
+    def circuit_health_reasons(
+        self, pdu: PduInfo, info: CircuitInfo, branch_ids: list[int]
+    ) -> list[str]:
+        reasons: list[str] = list(self.fault_reasons.get((info.kind, pdu.id, info.id), []))
+        if self.comm_lost[pdu.index]:
+            reasons.append(f"communication with {pdu.name} lost")
+        for b in branch_ids:
+            branch = pdu.branches[b - pdu.index * self.settings.pdu_branches]
+            reasons.extend(
+                self.fault_reasons.get(("branch", pdu.id, branch.id), [])
+                if info.kind == "main"
+                else []
+            )
+            if self.b_state[b] == breakers.BREAKER_TRIPPED:
+                reasons.append(f"{branch.name} breaker tripped")
+            multiple = self.b_i[b] / self.b_rating_a[b]
+            if multiple >= 1.0:
+                reasons.append(
+                    f"{branch.name} current {self.b_i[b]:.1f} A above its "
+                    f"{branch.rating_a:g} A rating"
+                )
+            elif multiple >= WARNING_LOAD_FRACTION:
+                reasons.append(
+                    f"{branch.name} current {self.b_i[b]:.1f} A above 80 % of its rating"
+                )
+        return reasons
+
+    def pdu(self, pdu_id: str) -> PduReading:
+        pdu = self.pdu_info(pdu_id)
+        key = ("pdu", pdu.id, "")
+        branch_ids = list(
+            range(
+                pdu.index * self.settings.pdu_branches, (pdu.index + 1) * self.settings.pdu_branches
+            )
+        )
+        reasons: list[str] = list(self.fault_reasons.get(("pdu", pdu.id, ""), []))
+        for main in pdu.mains:
+            reasons.extend(
+                self.circuit_health_reasons(
+                    pdu, main, [b for b in branch_ids if self.b_main[b] == main.index]
+                )
+            )
+        reasons = list(dict.fromkeys(reasons))
+        s = self.outlet_slice(pdu.id)
+        worst_outlet = int(self.arrays.outlet_health[s].max()) if s.stop > s.start else 0
+        health = max(int(self.b_health[branch_ids].max()) if branch_ids else 0, worst_outlet)
+        if self.comm_lost[pdu.index]:
+            blind = self._blind_circuit(pdu.phases, 0, reasons)
+            return PduReading(
+                phases=blind.phases,
+                power_w=None,
+                apparent_va=None,
+                reactive_var=None,
+                energy_kwh=None,
+                lifetime_energy_kwh=None,
+                current_a=None,
+                voltage_v=None,
+                frequency_hz=None,
+                power_factor=None,
+                health="Critical",
+                health_reasons=reasons,
+                comm_ok=False,
+                sensor_reset_time=None,
+            )
+        phases: dict[str, PhaseReading] = {}
+        for label in pdu.phases:
+            ph_index = pdu.index * self.phases_per_pdu + self._phase_labels.index(label)
+            on_phase = [b for b in branch_ids if self.b_phase[b] == ph_index]
+            phases[label] = self._phase_reading(on_phase, ph_index, (*key, label))
+        totals = self._circuit_totals(phases, key)
+        return PduReading(
+            phases=phases,
+            frequency_hz=self.frequency_hz,
+            health=HEALTH_NAMES[health],
+            health_reasons=reasons,
+            comm_ok=True,
+            sensor_reset_time=_posix_to_datetime(self.circuit_reset_times.get(key, math.nan)),
+            line_current_a=self._line_currents(phases),
+            **totals,  # type: ignore[arg-type]
+        )
+
+    def group(self, pdu_id: str, group_id: str) -> GroupReading:
+        pdu = self.pdu_info(pdu_id)
+        group = self.group_info(pdu_id, group_id)
+        idx = np.array(
+            [self._outlet_by[(pdu.id, o)].index for o in group.outlet_ids], dtype=np.intp
+        )
+        key = ("group", pdu.id, group.id)
+        states = {self.power_state(int(k)) for k in idx}
+        power_state = states.pop() if len(states) == 1 else "Mixed"
+        health = int(self.arrays.outlet_health[idx].max()) if idx.size else 0
+        reasons = [
+            f"{self._outlet_by[(pdu.id, o)].name}: {r}"
+            for o in group.outlet_ids
+            for r in self.outlet_health_reasons(pdu, self._outlet_by[(pdu.id, o)])
+        ]
+        if self.comm_lost[pdu.index]:
+            return GroupReading(
+                None, None, None, None, None, None, power_state, "Critical", reasons, None
+            )
+        lifetime = float(self.lifetime_kwh[idx].sum())
+        return GroupReading(
+            power_w=float(self.p[idx].sum()),
+            apparent_va=float(self.va[idx].sum()),
+            reactive_var=float(self.var[idx].sum()),
+            current_a=float(self.i[idx].sum()),
+            energy_kwh=lifetime - self.circuit_baselines.get(key, 0.0),
+            lifetime_energy_kwh=lifetime,
+            power_state=power_state,
+            health=HEALTH_NAMES[health],
+            health_reasons=reasons,
+            sensor_reset_time=_posix_to_datetime(self.circuit_reset_times.get(key, math.nan)),
+        )
