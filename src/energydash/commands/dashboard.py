@@ -1,0 +1,57 @@
+"""`energydash dashboard`: serve the Dash web app (FastAPI backend, uvicorn) in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from energydash.commands._options import add_server_options, apply_server_options
+from energydash.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "dashboard",
+        help="serve the Dash web app (live heat maps, facilities map, market charts)",
+        description="Serve the Dash web app. It holds one WebSocket client to the backend's /ws "
+        "(ENERGYDASH_BACKEND_URL, default http://{host}:{port}) and pushes live updates to "
+        "each browser tab over Dash WebSocket callbacks; outlet controls go through the "
+        "backend's REST API.",
+    )
+    add_server_options(parser, "dashboard_host", "dashboard_port")
+    parser.add_argument("--backend-url", help="backend base URL (default: ENERGYDASH_BACKEND_URL)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from energydash.dashboard.app import create_dash_app
+    from energydash.dashboard.feed import ws_url
+    from energydash.logs import setup_logging
+
+    settings = apply_server_options(args, settings)
+    if args.backend_url:
+        settings = type(settings).model_validate(
+            {**settings.model_dump(), "backend_url": args.backend_url}
+        )
+    try:
+        ws_url(settings.backend_base_url)
+    except ValueError as error:
+        print(f"energydash dashboard: {error}", file=sys.stderr)
+        return 2
+    setup_logging("dashboard", settings)
+    app = create_dash_app(settings)
+    print(
+        f"dashboard on http://{settings.dashboard_host}:{settings.dashboard_port}/ "
+        f"reading {settings.backend_base_url}",
+        flush=True,
+    )
+    uvicorn.run(
+        app.server,
+        host=settings.dashboard_host,
+        port=settings.dashboard_port,
+        log_level="warning",
+        ws="websockets-sansio",
+    )
+    return 0

@@ -1,0 +1,78 @@
+"""Totals the pages show, computed from wire frames (pure functions, easy to test)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class FleetTotals:
+    power_w: float = 0.0
+    energy_kwh: float = 0.0
+    outlets_on: int = 0
+    outlets_total: int = 0
+    breakers_tripped: int = 0
+    phase_current_a: dict[str, float] = field(default_factory=dict)
+    phase_power_w: dict[str, float] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
+    pdus: int = 0
+
+
+def fleet_totals(summaries: list[dict[str, Any]]) -> FleetTotals:
+    """Add up ``pdu/{id}/summary`` frames; per-phase loads are summed by phase name."""
+    totals = FleetTotals()
+    current: dict[str, float] = defaultdict(float)
+    power: dict[str, float] = defaultdict(float)
+    for summary in summaries:
+        totals.pdus += 1
+        totals.power_w += summary.get("power_w") or 0.0
+        totals.energy_kwh += summary.get("energy_kwh") or 0.0
+        totals.outlets_on += summary.get("outlets_on") or 0
+        totals.outlets_total += summary.get("outlets_total") or 0
+        totals.breakers_tripped += summary.get("breakers_tripped") or 0
+        for phase in summary.get("phases") or []:
+            current[phase.get("phase", "?")] += phase.get("current_a") or 0.0
+            power[phase.get("phase", "?")] += phase.get("power_w") or 0.0
+        name = summary.get("name") or f"PDU {summary.get('pdu_id')}"
+        totals.alerts += [f"{name}: {alert}" for alert in summary.get("alerts") or []]
+    totals.phase_current_a = dict(sorted(current.items()))
+    totals.phase_power_w = dict(sorted(power.items()))
+    return totals
+
+
+@dataclass
+class GridTotals:
+    demand_mw: float = 0.0
+    generation_mw: float = 0.0
+    price_aud_per_mwh: float | None = None  # demand-weighted across regions
+    emissions_t_per_mwh: float | None = None  # generation-weighted across regions
+    generation_by_fueltech_mw: dict[str, float] = field(default_factory=dict)
+    regions: int = 0
+
+
+def grid_totals(market: dict[str, Any] | None, regions: list[str] | None = None) -> GridTotals:
+    """Totals of a ``market/{network}`` frame, over all regions or only ``regions``."""
+    totals = GridTotals()
+    mix: dict[str, float] = defaultdict(float)
+    price_weighted = 0.0
+    intensity_weighted = 0.0
+    for region in (market or {}).get("regions") or []:
+        if regions is not None and region.get("region") not in regions:
+            continue
+        totals.regions += 1
+        demand = region.get("demand_mw") or 0.0
+        generation = region.get("generation_mw") or 0.0
+        totals.demand_mw += demand
+        totals.generation_mw += generation
+        price_weighted += (region.get("price_aud_per_mwh") or 0.0) * demand
+        intensity_weighted += (region.get("emissions_t_per_mwh") or 0.0) * generation
+        for fueltech, mw in (region.get("generation_by_fueltech_mw") or {}).items():
+            mix[fueltech] += mw or 0.0
+    if totals.demand_mw > 0:
+        totals.price_aud_per_mwh = price_weighted / totals.demand_mw
+    if totals.generation_mw > 0:
+        totals.emissions_t_per_mwh = intensity_weighted / totals.generation_mw
+    totals.generation_by_fueltech_mw = dict(mix)
+    return totals

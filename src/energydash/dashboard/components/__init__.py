@@ -1,0 +1,1 @@
+"""Reusable pieces of the dashboard: functions that return components, figures or patches."""

@@ -1,0 +1,27 @@
+"""What every callback of one dashboard process shares: settings, the backend feed, the REST client.
+
+It hangs off the FastAPI server (``server.state.energydash``), built once by ``create_dash_app``.
+It is read-only from a callback's point of view; per-user state never lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dash
+
+from energydash.config import Settings
+from energydash.dashboard.control import BackendControl
+from energydash.dashboard.feed import BackendFeed
+
+
+@dataclass(frozen=True)
+class DashboardContext:
+    settings: Settings
+    feed: BackendFeed
+    control: BackendControl
+
+
+def get_context() -> DashboardContext:
+    """The context of the app serving the current callback."""
+    return dash.get_app().server.state.energydash

@@ -1,0 +1,92 @@
+"""The per-tab live pump: one persistent WebSocket callback per browser tab.
+
+It has no Input and no Output, so Dash starts it when the tab loads and restarts it when the
+tab's WebSocket reconnects. It waits on the shared backend feed, asks the tab which page and
+selection it shows (the ``view`` store), and pushes only that page's changes with
+``set_props``: `Patch`es and ``extendData``, never whole figures per tick. Its local variables
+are the tab's own memory (what it last sent), so nothing per-user lives at module level.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from dash import callback, ctx, set_props
+from dash.exceptions import PreventUpdate, WebsocketDisconnected
+
+from energydash.dashboard.components.status import describe
+from energydash.dashboard.context import DashboardContext, get_context
+
+log = logging.getLogger(__name__)
+
+Updates = list[tuple[str, dict[str, Any]]]
+# page name -> function(view, context, memo) -> [(component id, props)]; filled at import.
+Streamer = Callable[[dict[str, Any], DashboardContext, dict[str, Any]], Updates]
+STREAMERS: dict[str, Streamer] = {}
+
+
+def streamer(page: str) -> Callable[[Streamer], Streamer]:
+    """Register the function that turns feed changes into one page's updates."""
+
+    def register(function: Streamer) -> Streamer:
+        STREAMERS[page] = function
+        return function
+
+    return register
+
+
+_registered: list[bool] = []
+
+
+def register_pump_once() -> None:
+    """Define the pump callback, once per process (Dash keeps callbacks process-wide)."""
+    if _registered:
+        return
+    _registered.append(True)
+
+    @callback(websocket=True, persistent=True)
+    async def live_pump() -> None:
+        socket = ctx.websocket
+        if socket is None:
+            raise PreventUpdate
+        context = get_context()
+        feed = context.feed
+        feed.ensure_started()
+        stale_after_s = context.settings.dashboard_stale_after_s
+        memo: dict[str, Any] = {}
+        seen_version = -1
+        last_badge: tuple[str, str] | None = None
+        last_view: Any = None
+        try:
+            while not socket.is_shutdown:
+                changed = await feed.wait_for_change(seen_version, 1.0)
+                badge = describe(feed.status(stale_after_s), stale_after_s)
+                if badge != last_badge:
+                    set_props("conn-text", {"children": badge[0]})
+                    set_props("conn-status", {"className": badge[1]})
+                    last_badge = badge
+                try:
+                    view = await socket.get_prop("view", "data", timeout=10.0)
+                except TimeoutError:  # a busy tab answers late; ask again next round
+                    continue
+                if not isinstance(view, dict) or view.get("page") not in STREAMERS:
+                    continue
+                if not changed and view == last_view:
+                    continue
+                seen_version = feed.version
+                last_view = view
+                if view.get("mount") != memo.get("mount"):  # a freshly rendered page
+                    memo.clear()
+                    memo["mount"] = view.get("mount")
+                try:
+                    updates = STREAMERS[view["page"]](view, context, memo)
+                except Exception:  # a bad frame must not end the tab's stream
+                    log.exception("live update of page %s failed", view.get("page"))
+                    continue
+                for component_id, props in updates:
+                    set_props(component_id, props)
+        except WebsocketDisconnected:
+            pass
+        raise PreventUpdate

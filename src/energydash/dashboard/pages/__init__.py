@@ -1,0 +1,1 @@
+"""One module per page: its layout, its callbacks and what it streams live."""

@@ -1,0 +1,406 @@
+"""Map: facilities on a dash-leaflet map, sized by capacity, coloured by fuel technology.
+
+The map component is built once per page visit. Ticks change only the facility layer's
+``hideout`` (live output as marker fill) and filters change only its filter keys, so pan and
+zoom stay where the user left them. The base layer is a set of Australian state outlines shipped
+in ``assets/`` (works offline); a tile layer is added when ``map_tile_url`` is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import dash_leaflet as dl
+from dash import Input, Output, Patch, State, callback, clientside_callback, dcc, html
+
+from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.context import DashboardContext, get_context
+from energydash.dashboard.live import Updates, streamer
+
+PAGE = "map"
+CENTRE = [-28.0, 134.0]
+JS = {f: {"variable": f"energydash.map.{f}"} for f in ("pointToLayer", "filter", "clusterToLayer")}
+STATE_STYLE = {"color": "#94a3b8", "weight": 1, "fillColor": "#f8fafc", "fillOpacity": 1.0}
+
+
+def facility_features(facilities: dict[str, Any]) -> dict[str, Any]:
+    """Static GeoJSON of the facilities (position, size, colour); live output goes in hideout."""
+    columns = facilities.get("facilities") or {}
+    codes = columns.get("code") or []
+    features = []
+    for i, code in enumerate(codes):
+        lat, lng = _at(columns, "lat", i), _at(columns, "lng", i)
+        if lat is None or lng is None:
+            continue
+        tech = _at(columns, "fueltech", i) or "unknown"
+        name = _at(columns, "name", i) or code
+        capacity = float(_at(columns, "capacity_mw", i) or 0.0)
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [lng, lat]},
+                "properties": {
+                    "i": i,
+                    "code": code,
+                    "name": name,
+                    "region": _at(columns, "region", i),
+                    "fueltech": tech,
+                    "status": _at(columns, "status", i),
+                    "capacity_mw": capacity,
+                    "colour": fueltech.colour(tech),
+                    "tooltip": f"<b>{name}</b><br>{fueltech.label(tech)} · {capacity:,.0f} MW"
+                    f"<br>{_at(columns, 'region', i) or ''} · {_at(columns, 'status', i) or ''}",
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _at(columns: dict[str, list[Any]], name: str, i: int) -> Any:
+    values = columns.get(name) or []
+    return values[i] if i < len(values) else None
+
+
+def facility_key(facilities: dict[str, Any] | None) -> str:
+    """Identity of the facility set: the static layer is rebuilt only when it changes."""
+    codes = ((facilities or {}).get("facilities") or {}).get("code") or []
+    return hashlib.sha1("|".join(map(str, codes)).encode()).hexdigest()[:16]
+
+
+def fill_fractions(facilities: dict[str, Any]) -> list[float]:
+    """Live output as a share of capacity, per facility (0..1, two decimals: small frames)."""
+    columns = facilities.get("facilities") or {}
+    power = columns.get("power_mw") or []
+    capacity = columns.get("capacity_mw") or []
+    out = []
+    for p, c in zip(power, capacity, strict=False):
+        share = (p or 0.0) / c if c else 0.0
+        out.append(round(max(0.0, min(1.0, share)), 2))
+    return out
+
+
+def _choices(facilities: dict[str, Any] | None, column: str) -> list[dict[str, str]]:
+    values = sorted(
+        {v for v in ((facilities or {}).get("facilities") or {}).get(column) or [] if v}
+    )
+    if column == "fueltech":
+        return [{"label": fueltech.label(v), "value": v} for v in fueltech.ordered(values)]
+    return [{"label": v, "value": v} for v in values]
+
+
+def layout(**_query: str) -> html.Div:
+    context = get_context()
+    facilities = context.feed.latest("facilities")
+    data = (
+        facility_features(facilities)
+        if facilities
+        else {"type": "FeatureCollection", "features": []}
+    )
+    hideout = {
+        "fill": fill_fractions(facilities) if facilities else [],
+        "regions": [],
+        "fueltechs": [],
+        "statuses": [],
+        "selected": None,
+    }
+    base: list[Any] = []
+    if context.settings.map_tile_url:
+        base.append(dl.TileLayer(url=context.settings.map_tile_url, maxZoom=18))
+    base.append(
+        dl.GeoJSON(
+            url="/assets/au_states.geojson", options={"style": STATE_STYLE}, id="states-layer"
+        )
+    )
+    base.append(
+        dl.GeoJSON(
+            id="facilities-layer",
+            data=data,
+            cluster=True,
+            zoomToBoundsOnClick=True,
+            superClusterOptions={"radius": 48, "maxZoom": 6},
+            pointToLayer=JS["pointToLayer"],
+            clusterToLayer=JS["clusterToLayer"],
+            filter=JS["filter"],
+            hideout=hideout,
+        )
+    )
+    base.append(dl.ScaleControl(position="bottomleft", imperial=False))
+    return html.Div(
+        [
+            dcc.Store(id="map-mount", data=uuid.uuid4().hex),
+            dcc.Store(id="map-key", data=facility_key(facilities) if facilities else None),
+            html.H1("Facilities map", className="page-title"),
+            html.Div(
+                [
+                    _filter("Region", "map-region", _choices(facilities, "region")),
+                    _filter("Fuel technology", "map-fueltech", _choices(facilities, "fueltech")),
+                    _filter("Status", "map-status", _choices(facilities, "status")),
+                    html.Div(id="map-count", className="filter-count"),
+                ],
+                className="filters",
+            ),
+            html.Div(
+                [
+                    html.Section(
+                        [
+                            dl.Map(
+                                base,
+                                id="facility-map",
+                                center=CENTRE,
+                                zoom=4,
+                                minZoom=3,
+                                maxZoom=12,
+                                className="map",
+                                attributionControl=bool(context.settings.map_tile_url),
+                            )
+                        ],
+                        className="card map-card",
+                    ),
+                    html.Section(
+                        [
+                            html.Div(
+                                "Click a facility for its units and recent output.",
+                                id="facility-info",
+                                className="facility-panel",
+                            ),
+                            dcc.Graph(
+                                id="facility-chart",
+                                figure=_chart([], [], ""),
+                                config={"displayModeBar": False},
+                            ),
+                            html.Div(_legend(facilities), className="map-legend", id="map-legend"),
+                        ],
+                        className="card side",
+                    ),
+                ],
+                className="grid-map",
+            ),
+        ],
+        className="page",
+    )
+
+
+def _filter(label: str, component_id: str, options: list[dict[str, str]]) -> html.Div:
+    return html.Div(
+        [
+            html.Label(label, className="control-label"),
+            dcc.Dropdown(id=component_id, options=options, value=[], multi=True, placeholder="All"),
+        ]
+    )
+
+
+def _legend(facilities: dict[str, Any] | None) -> list[Any]:
+    techs = fueltech.ordered({o["value"] for o in _choices(facilities, "fueltech")})
+    return [
+        html.Span(
+            [
+                html.Span(className="dot", style={"background": fueltech.colour(t)}),
+                fueltech.label(t),
+            ]
+        )
+        for t in techs
+    ] + [html.Span("Marker size: capacity · fill: live output / capacity", className="hint")]
+
+
+def _chart(times: list[str], power: list[float | None], name: str) -> dict[str, Any]:
+    figure = charts.time_figure(
+        [{"name": name or "Output", "x": times, "y": power, "colour": "#2563eb"}],
+        y_title="MW",
+        height=240,
+    )
+    figure["layout"]["showlegend"] = False
+    return figure
+
+
+clientside_callback(
+    """
+    function(mount, key, click, view) {
+        const trig = (dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
+        let facility = (view && view.page === 'map' && view.mount === mount) ? view.facility : null;
+        if (trig.includes('facilities-layer.clickData') && click && click.properties
+            && !click.properties.cluster) { facility = click.properties.code; }
+        return {page: 'map', mount: mount, key: key, facility: facility};
+    }
+    """,
+    Output("view", "data", allow_duplicate=True),
+    Input("map-mount", "data"),
+    Input("map-key", "data"),
+    Input("facilities-layer", "clickData"),
+    State("view", "data"),
+    prevent_initial_call="initial_duplicate",
+)
+
+
+@callback(
+    Output("facilities-layer", "hideout"),
+    Output("map-count", "children"),
+    Input("map-region", "value"),
+    Input("map-fueltech", "value"),
+    Input("map-status", "value"),
+)
+def apply_filters(regions: list[str], techs: list[str], statuses: list[str]) -> tuple[Patch, str]:
+    """Filters touch only the layer's filter keys; the map and its view stay as they are."""
+    patch = Patch()
+    patch["regions"] = regions or []
+    patch["fueltechs"] = techs or []
+    patch["statuses"] = statuses or []
+    columns = (get_context().feed.latest("facilities") or {}).get("facilities") or {}
+    total = len(columns.get("code") or [])
+    shown = sum(
+        1
+        for r, t, s in zip(
+            columns.get("region") or [],
+            columns.get("fueltech") or [],
+            columns.get("status") or [],
+            strict=False,
+        )
+        if (not regions or r in regions)
+        and (not techs or t in techs)
+        and (not statuses or s in statuses)
+    )
+    return patch, f"{shown} of {total} facilities shown"
+
+
+def _facility_panel(facilities: dict[str, Any], code: str) -> tuple[list[Any], int] | None:
+    columns = facilities.get("facilities") or {}
+    codes = columns.get("code") or []
+    if code not in codes:
+        return None
+    i = codes.index(code)
+    tech = _at(columns, "fueltech", i) or "unknown"
+    power = _at(columns, "power_mw", i)
+    capacity = _at(columns, "capacity_mw", i) or 0.0
+    emissions = _at(columns, "emissions_t", i)
+    rows = [
+        ("Region", _at(columns, "region", i)),
+        ("Status", _at(columns, "status", i)),
+        ("Capacity", f"{capacity:,.1f} MW"),
+        (
+            "Output now",
+            "—"
+            if power is None
+            else f"{power:,.1f} MW ({(power / capacity if capacity else 0):.0%})",
+        ),
+        ("Emissions this interval", "—" if emissions is None else f"{emissions:,.2f} t"),
+    ]
+    children: list[Any] = [
+        html.H3(_at(columns, "name", i) or code),
+        html.Div(
+            [
+                html.Span(className="tech-chip", style={"background": fueltech.colour(tech)}),
+                f"{fueltech.label(tech)} · {code}",
+            ],
+            className="sub",
+        ),
+        html.Div(
+            [
+                html.Div(
+                    [
+                        html.Span(k, className="reading-key"),
+                        html.Span(str(v), className="reading-value"),
+                    ],
+                    className="reading",
+                )
+                for k, v in rows
+            ]
+        ),
+    ]
+    units = _at(columns, "units", i)
+    if isinstance(units, list) and units:
+        children.append(
+            html.Table(
+                [
+                    html.Thead(
+                        html.Tr(
+                            [
+                                html.Th("Unit"),
+                                html.Th("Fuel tech"),
+                                html.Th("MW", className="num"),
+                                html.Th("Status"),
+                            ]
+                        )
+                    ),
+                    html.Tbody(
+                        [
+                            html.Tr(
+                                [
+                                    html.Td(u.get("code")),
+                                    html.Td(
+                                        fueltech.label(
+                                            str(u.get("fueltech_id") or u.get("fueltech") or "")
+                                        )
+                                    ),
+                                    html.Td(f"{_unit_mw(u):,.0f}", className="num"),
+                                    html.Td(u.get("status")),
+                                ]
+                            )
+                            for u in units
+                            if isinstance(u, dict)
+                        ]
+                    ),
+                ],
+                className="units",
+            )
+        )
+    return children, i
+
+
+def _unit_mw(unit: dict[str, Any]) -> float:
+    return float(unit.get("capacity_registered_mw") or unit.get("capacity_mw") or 0.0)
+
+
+@streamer(PAGE)
+def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]) -> Updates:
+    facilities = context.feed.latest("facilities")
+    if not facilities:
+        return []
+    updates: Updates = []
+    key = facility_key(facilities)
+    if view.get("key") != key and memo.get("key") != key:
+        # The facility set changed (or arrived after the page rendered): new static layer.
+        updates.append(("facilities-layer", {"data": facility_features(facilities)}))
+        for column, component in (
+            ("region", "map-region"),
+            ("fueltech", "map-fueltech"),
+            ("status", "map-status"),
+        ):
+            updates.append((component, {"options": _choices(facilities, column)}))
+        updates.append(("map-legend", {"children": _legend(facilities)}))
+    memo["key"] = key
+    hideout = Patch()
+    hideout["fill"] = fill_fractions(facilities)
+    code = view.get("facility")
+    if memo.get("selected") != code:
+        hideout["selected"] = code
+    updates.append(("facilities-layer", {"hideout": hideout}))
+
+    ts = context.feed.latest_ts("facilities")
+    if code:
+        panel = _facility_panel(facilities, code)
+        if panel is not None:
+            children, index = panel
+            updates.append(("facility-info", {"children": children}))
+            if memo.get("selected") != code:
+                times, power = [], []
+                for point in context.feed.history("facilities"):
+                    values = point.values.get("power_mw") or []
+                    times.append(point.ts)
+                    power.append(values[index] if index < len(values) else None)
+                updates.append(("facility-chart", {"figure": _chart(times, power, code)}))
+            elif ts != memo.get("ts"):
+                power_now = _at(facilities.get("facilities") or {}, "power_mw", index)
+                updates.append(
+                    (
+                        "facility-chart",
+                        {
+                            "extendData": charts.extend(
+                                ts, [power_now], context.settings.dashboard_history_points
+                            )
+                        },
+                    )
+                )
+    memo["selected"] = code
+    memo["ts"] = ts
+    return updates

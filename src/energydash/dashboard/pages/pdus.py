@@ -1,0 +1,395 @@
+"""PDUs: the outlet heat map by bank, branch/mains load against breaker ratings, outlet detail.
+
+Clicking an outlet opens its detail with a live power/energy chart and On/Off/PowerCycle
+buttons that go through the backend's REST control API; the result (accepted or refused, with
+the backend's message) is shown under the buttons, and the heat map shows the new state on
+the next tick.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+
+from energydash.dashboard.components import charts
+from energydash.dashboard.components.heatmap import (
+    circuits_figure,
+    circuits_patch,
+    heatmap_figure,
+    heatmap_patch,
+)
+from energydash.dashboard.context import DashboardContext, get_context
+from energydash.dashboard.live import Updates, streamer
+
+PAGE = "pdus"
+HIDDEN = {"display": "none"}
+SHOWN = {"display": "block"}
+
+
+def layout(pdu: str | None = None, **_query: str) -> html.Div:
+    context = get_context()
+    pdu_ids = context.feed.pdu_ids()
+    selected = pdu if pdu in pdu_ids else (pdu_ids[0] if pdu_ids else None)
+    data = context.feed.latest(f"pdu/{selected}/outlets") if selected else None
+    summary = context.feed.latest(f"pdu/{selected}/summary") if selected else None
+    settings = context.settings
+    heatmap = (
+        heatmap_figure(data, fixed_range=False, nominal_voltage_v=settings.pdu_nominal_voltage_v)
+        if data
+        else _empty("Waiting for the backend…")
+    )
+    circuits = circuits_figure(data, summary, settings.pdu_main_rating_a) if data else _empty("")
+    return html.Div(
+        [
+            dcc.Store(id="pdus-mount", data=uuid.uuid4().hex),
+            html.Div(
+                [
+                    html.H1("PDUs", className="page-title"),
+                    html.Div(
+                        [
+                            html.Label("PDU", htmlFor="pdu-select", className="control-label"),
+                            dcc.Dropdown(
+                                id="pdu-select",
+                                options=_options(context, pdu_ids),
+                                value=selected,
+                                clearable=False,
+                                className="pdu-select",
+                            ),
+                            html.Label("Colour range", className="control-label"),
+                            dcc.RadioItems(
+                                id="pdu-range",
+                                options=[
+                                    {"label": "Auto", "value": "auto"},
+                                    {"label": "Fixed (0 – outlet rating)", "value": "fixed"},
+                                ],
+                                value="auto",
+                                inline=True,
+                                className="radio",
+                            ),
+                        ],
+                        className="controls",
+                    ),
+                ],
+                className="page-head",
+            ),
+            html.Div(id="pdu-header", className="pdu-header"),
+            html.Div(
+                [
+                    html.Section(
+                        [
+                            html.H2("Outlet heat map · live power", className="card-title"),
+                            html.Div(
+                                [
+                                    html.Span(className="swatch swatch-off"),
+                                    "Off",
+                                    html.Span("▲", className="legend-fault warning"),
+                                    "Warning",
+                                    html.Span("▲", className="legend-fault critical"),
+                                    "Critical / fault",
+                                    html.Span(
+                                        "Click an outlet for details and control.", className="hint"
+                                    ),
+                                ],
+                                className="legend",
+                            ),
+                            dcc.Graph(
+                                id="pdu-heatmap",
+                                figure=heatmap,
+                                config={"displayModeBar": False},
+                            ),
+                        ],
+                        className="card grow",
+                    ),
+                    html.Section(
+                        [
+                            html.H2(
+                                "Branches and mains · current vs breaker rating",
+                                className="card-title",
+                            ),
+                            dcc.Graph(
+                                id="pdu-circuits", figure=circuits, config={"displayModeBar": False}
+                            ),
+                        ],
+                        className="card side",
+                    ),
+                ],
+                className="grid-main",
+            ),
+            _detail_panel(),
+        ],
+        className="page",
+    )
+
+
+def _options(context: DashboardContext, pdu_ids: list[str]) -> list[dict[str, str]]:
+    options = []
+    for pdu in pdu_ids:
+        data = context.feed.latest(f"pdu/{pdu}/outlets") or {}
+        name = data.get("name") or f"PDU {pdu}"
+        model = data.get("model")
+        options.append(
+            {"label": f"{pdu} · {name}" + (f" ({model})" if model else ""), "value": pdu}
+        )
+    return options
+
+
+def _empty(message: str) -> dict[str, Any]:
+    layout = charts.base_layout(height=260)
+    layout["xaxis"] = {"visible": False}
+    layout["yaxis"] = {"visible": False}
+    layout["annotations"] = [
+        {"text": message, "showarrow": False, "font": {"size": 14, "color": "#64748b"}}
+    ]
+    return {"data": [], "layout": layout}
+
+
+def _detail_panel() -> html.Section:
+    buttons = [
+        html.Button("On", id="outlet-on", className="btn btn-on", n_clicks=0),
+        html.Button("Off", id="outlet-off", className="btn btn-off", n_clicks=0),
+        html.Button("Power cycle", id="outlet-cycle", className="btn btn-cycle", n_clicks=0),
+    ]
+    return html.Section(
+        [
+            html.Div(
+                [
+                    html.H2(id="outlet-title", className="card-title"),
+                    html.Div(buttons, className="buttons"),
+                ],
+                className="detail-head",
+            ),
+            html.Div(id="outlet-result", className="result"),
+            html.Div(
+                [
+                    html.Div(id="outlet-readings", className="readings"),
+                    dcc.Graph(id="outlet-chart", figure=_empty(""), className="detail-chart"),
+                ],
+                className="detail-body",
+            ),
+        ],
+        id="outlet-detail",
+        className="card detail",
+        style=HIDDEN,
+    )
+
+
+# The tab's view of this page, in the browser; the live pump reads it.
+clientside_callback(
+    """
+    function(mount, pdu, range, click, view) {
+        const trig = (dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
+        let outlet = (view && view.page === 'pdus' && view.mount === mount) ? view.outlet : null;
+        if (trig.includes('pdu-select.value')) { outlet = null; }
+        if (trig.includes('pdu-heatmap.clickData') && click && (click.points || []).length) {
+            const cd = click.points[0].customdata;
+            if (cd && cd[0]) { outlet = cd[0]; }
+        }
+        return {page: 'pdus', mount: mount, pdu: pdu, fixed: range === 'fixed', outlet: outlet};
+    }
+    """,
+    Output("view", "data", allow_duplicate=True),
+    Input("pdus-mount", "data"),
+    Input("pdu-select", "value"),
+    Input("pdu-range", "value"),
+    Input("pdu-heatmap", "clickData"),
+    State("view", "data"),
+    prevent_initial_call="initial_duplicate",
+)
+
+
+@callback(
+    Output("outlet-result", "children"),
+    Output("outlet-result", "className"),
+    Input("outlet-on", "n_clicks"),
+    Input("outlet-off", "n_clicks"),
+    Input("outlet-cycle", "n_clicks"),
+    State("view", "data"),
+    prevent_initial_call=True,
+)
+async def switch_outlet(_on: int, _off: int, _cycle: int, view: dict[str, Any]) -> tuple[str, str]:
+    """Send the chosen action through the backend's control API and say what happened."""
+    action = {"outlet-on": "On", "outlet-off": "Off", "outlet-cycle": "PowerCycle"}.get(
+        str(ctx.triggered_id)
+    )
+    if not action or not view or not view.get("pdu") or not view.get("outlet"):
+        return no_update, no_update
+    result = await get_context().control.outlet_power(view["pdu"], view["outlet"], action)
+    target = f"PDU {view['pdu']} outlet {view['outlet']}"
+    if result.ok:
+        return f"✔ {target}: {action} — {result.message}", "result result-ok"
+    return f"✖ {target}: {action} refused — {result.message}", "result result-error"
+
+
+def _outlet_index(data: dict[str, Any], outlet_id: str) -> int | None:
+    ids = (data.get("outlets") or {}).get("id") or []
+    return ids.index(outlet_id) if outlet_id in ids else None
+
+
+def _readings(data: dict[str, Any], index: int) -> list[html.Div]:
+    outlets = data.get("outlets") or {}
+
+    def value(name: str) -> Any:
+        column = outlets.get(name) or []
+        return column[index] if index < len(column) else None
+
+    def fmt(name: str, unit: str, digits: int) -> str:
+        v = value(name)
+        return "—" if v is None else f"{v:,.{digits}f} {unit}"
+
+    rows = [
+        ("State", str(value("power_state") or "—")),
+        ("Power", fmt("power_w", "W", 1)),
+        ("Current", fmt("current_a", "A", 2)),
+        ("Voltage", fmt("voltage_v", "V", 1)),
+        ("Power factor", fmt("power_factor", "", 2)),
+        ("Energy", fmt("energy_kwh", "kWh", 3)),
+        ("Health", str(value("health") or "—")),
+        (
+            "Device",
+            f"{value('device') or 'empty'}"
+            + (f" ({value('profile')})" if value("profile") else ""),
+        ),
+        ("Branch / phase", f"{value('branch_id') or '—'} / {value('phase') or '—'}"),
+        ("Rating", fmt("rating_a", "A", 0)),
+    ]
+    return [
+        html.Div(
+            [html.Span(k, className="reading-key"), html.Span(v, className="reading-value")],
+            className="reading",
+        )
+        for k, v in rows
+    ]
+
+
+def _outlet_chart(context: DashboardContext, pdu: str, index: int) -> dict[str, Any]:
+    times: list[str] = []
+    power: list[float | None] = []
+    energy: list[float | None] = []
+    for point in context.feed.history(f"pdu/{pdu}/outlets"):
+        p, e = point.values.get("power_w") or [], point.values.get("energy_kwh") or []
+        times.append(point.ts)
+        power.append(p[index] if index < len(p) else None)
+        energy.append(e[index] if index < len(e) else None)
+    figure = charts.time_figure(
+        [
+            {"name": "Power (W)", "x": times, "y": power, "colour": "#2563eb"},
+            {"name": "Energy (kWh)", "x": times, "y": energy, "colour": "#f59e0b"},
+        ],
+        y_title="W",
+        height=260,
+    )
+    figure["data"][1]["yaxis"] = "y2"
+    figure["layout"]["yaxis2"] = {
+        "title": {"text": "kWh"},
+        "overlaying": "y",
+        "side": "right",
+        "showgrid": False,
+        "zeroline": False,
+    }
+    figure["layout"]["margin"]["r"] = 56
+    return figure
+
+
+@streamer(PAGE)
+def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]) -> Updates:
+    feed = context.feed
+    settings = context.settings
+    updates: Updates = []
+    pdu_ids = feed.pdu_ids()
+    if memo.get("pdu_ids") != pdu_ids:
+        memo["pdu_ids"] = pdu_ids
+        props: dict[str, Any] = {"options": _options(context, pdu_ids)}
+        if view.get("pdu") not in pdu_ids and pdu_ids:
+            props["value"] = pdu_ids[0]
+        updates.append(("pdu-select", props))
+    pdu = view.get("pdu") if view.get("pdu") in pdu_ids else (pdu_ids[0] if pdu_ids else None)
+    if pdu is None:
+        return updates
+    data = feed.latest(f"pdu/{pdu}/outlets")
+    summary = feed.latest(f"pdu/{pdu}/summary")
+    if not data:
+        return updates
+    fixed = bool(view.get("fixed"))
+    voltage = settings.pdu_nominal_voltage_v
+    if memo.get("pdu") != pdu:
+        updates.append(
+            (
+                "pdu-heatmap",
+                {"figure": heatmap_figure(data, fixed_range=fixed, nominal_voltage_v=voltage)},
+            )
+        )
+        updates.append(
+            ("pdu-circuits", {"figure": circuits_figure(data, summary, settings.pdu_main_rating_a)})
+        )
+    else:
+        range_changed = memo.get("fixed") != fixed
+        patch = heatmap_patch(
+            data, fixed_range=fixed if range_changed else None, nominal_voltage_v=voltage
+        )
+        updates.append(("pdu-heatmap", {"figure": patch}))
+        updates.append(
+            ("pdu-circuits", {"figure": circuits_patch(data, summary, settings.pdu_main_rating_a)})
+        )
+    memo["fixed"] = fixed
+
+    header = _header(data, summary)
+    if memo.get("header") != header:
+        updates.append(("pdu-header", {"children": header}))
+        memo["header"] = header
+
+    outlet = view.get("outlet")
+    index = _outlet_index(data, outlet) if outlet else None
+    ts = feed.latest_ts(f"pdu/{pdu}/outlets")
+    if index is None:
+        if memo.get("outlet_shown", True):
+            updates.append(("outlet-detail", {"style": HIDDEN}))
+            memo["outlet_shown"] = False
+        memo["outlet"] = None
+    else:
+        outlets = data.get("outlets") or {}
+        name = (outlets.get("name") or [outlet] * (index + 1))[index] or outlet
+        if memo.get("outlet") != (pdu, outlet):
+            updates.append(("outlet-detail", {"style": SHOWN}))
+            updates.append(("outlet-title", {"children": f"Outlet {outlet} · {name} · PDU {pdu}"}))
+            updates.append(("outlet-chart", {"figure": _outlet_chart(context, pdu, index)}))
+            memo["outlet"] = (pdu, outlet)
+            memo["outlet_shown"] = True
+        elif ts != memo.get("outlet_ts"):
+            power = (outlets.get("power_w") or [None] * (index + 1))[index]
+            energy = (outlets.get("energy_kwh") or [None] * (index + 1))[index]
+            updates.append(
+                (
+                    "outlet-chart",
+                    {
+                        "extendData": charts.extend(
+                            ts, [power, energy], settings.dashboard_history_points
+                        )
+                    },
+                )
+            )
+        updates.append(("outlet-readings", {"children": _readings(data, index)}))
+        memo["outlet_ts"] = ts
+    memo["pdu"] = pdu
+    return updates
+
+
+def _header(data: dict[str, Any], summary: dict[str, Any] | None) -> list[Any]:
+    summary = summary or {}
+    parts = [
+        ("PDU", f"{data.get('name') or data.get('pdu_id')}"),
+        ("Model", str(data.get("model") or "—")),
+        ("Power", f"{(summary.get('power_w') or 0.0) / 1000:,.2f} kW"),
+        ("Energy", f"{summary.get('energy_kwh') or 0.0:,.2f} kWh"),
+        ("Outlets on", f"{summary.get('outlets_on', '—')} / {summary.get('outlets_total', '—')}"),
+        ("Breakers tripped", str(summary.get("breakers_tripped", 0))),
+        ("Health", str(summary.get("health") or "—")),
+    ]
+    return [
+        html.Div(
+            [html.Span(k, className="stat-key"), html.Span(v, className="stat-value")],
+            className="stat",
+        )
+        for k, v in parts
+    ]
