@@ -95,6 +95,32 @@ THERMAL = tuple(
     sorted((f.id for f in FUELTECHS.values() if f.merit >= 0), key=lambda i: FUELTECHS[i].merit)
 )
 COAL_MIN_STABLE = 0.35
+# Balancing: who covers a shortfall (after hydro), and who backs off in a surplus, in order.
+RAISE_ORDER = (
+    "gas_ocgt",
+    "gas_recip",
+    "distillate",
+    "gas_ccgt",
+    "gas_steam",
+    "coal_black",
+    "coal_brown",
+    "bioenergy_biomass",
+)
+LOWER_ORDER = (
+    "distillate",
+    "gas_ocgt",
+    "gas_recip",
+    "gas_steam",
+    "gas_ccgt",
+    "wind",
+    "solar_utility",
+    "hydro",
+    "battery_discharging",
+    "coal_black",
+    "coal_brown",
+    "bioenergy_biomass",
+    "solar_rooftop",
+)
 BATTERY_EFFICIENCY = 0.9
 BATTERY_HOURS = (1.0, 4.0)
 PRICE_FLOOR = -1000.0
@@ -306,6 +332,14 @@ class Grid:
             ft: np.flatnonzero(np.array([t == ft for t in self.unit_fueltech], dtype=bool))
             for ft in FUELTECH_IDS
         }
+        tech_code = np.array([FUELTECH_IDS.index(ft) for ft in self.unit_fueltech], dtype=np.intp)
+        self._region_tech = self.unit_region * len(FUELTECH_IDS) + tech_code
+        self._present = (
+            np.bincount(
+                self._region_tech, minlength=len(NETWORK_REGIONS) * len(FUELTECH_IDS)
+            ).reshape(len(NETWORK_REGIONS), len(FUELTECH_IDS))
+            > 0
+        )
         self.is_load = np.zeros(n, dtype=bool)
         for ft in ("battery_charging", "pumps"):
             self.is_load[self._by_tech[ft]] = True
@@ -562,53 +596,30 @@ class Grid:
             target = np.where(is_coal, np.maximum(target, COAL_MIN_STABLE * cap_th), target)
             out[th] = self._ramp(th, target, prev, dt_s)
 
-        # balance the network exactly
+        # balance the network exactly: thermal and hydro within their ramps first
+        if self._has_output:
+            step = self.ramp_mw_per_min * dt_s / 60.0
+            lo, hi = np.maximum(prev - step, 0.0), np.minimum(prev + step, cap)
+        else:
+            lo, hi = np.zeros(n), cap.copy()
         gen_mask = ~self.is_load
         mismatch = demand.sum() + out[self.is_load].sum() - out[gen_mask].sum()
         unserved = 0.0
         curtailed = np.zeros(n)
         if mismatch > 1e-9:
-            order = np.concatenate(
-                [
-                    hydro,
-                    *(
-                        self._by_tech[ft]
-                        for ft in (
-                            "gas_ocgt",
-                            "gas_recip",
-                            "distillate",
-                            "gas_ccgt",
-                            "gas_steam",
-                            "coal_black",
-                            "coal_brown",
-                            "bioenergy_biomass",
-                        )
-                    ),
-                ]
-            )
-            mismatch = _allocate(out, order, cap[order] - out[order], mismatch, +1.0)
+            order = np.concatenate([hydro, *(self._by_tech[ft] for ft in RAISE_ORDER)])
+            mismatch = _allocate(out, order, hi[order] - out[order], mismatch, +1.0)
             if mismatch > 1e-9:
                 unserved = mismatch
         elif mismatch < -1e-9:
             surplus = -mismatch
-            order = np.concatenate(
-                [
-                    *(
-                        self._by_tech[ft]
-                        for ft in ("distillate", "gas_ocgt", "gas_recip", "gas_steam", "gas_ccgt")
-                    ),
-                    wind,
-                    self._by_tech["solar_utility"],
-                    hydro,
-                    self._by_tech["battery_discharging"],
-                    *(
-                        self._by_tech[ft]
-                        for ft in ("coal_black", "coal_brown", "bioenergy_biomass", "solar_rooftop")
-                    ),
-                ]
-            )
+            order = np.concatenate([*(self._by_tech[ft] for ft in LOWER_ORDER)])
+            ramped = np.isin(order, self._thermal) | np.isin(order, hydro)
+            room = np.where(ramped, out[order] - lo[order], out[order])
             before_cut = out.copy()
-            surplus = _allocate(out, order, out[order].copy(), surplus, -1.0)
+            surplus = _allocate(out, order, room, surplus, -1.0)
+            if surplus > 1e-9:  # last resort: thermal units drop faster than their ramp
+                surplus = _allocate(out, order, out[order].copy(), surplus, -1.0)
             curtailed = before_cut - out
             curtailed[~np.isin(np.arange(n), np.concatenate([wind, solar]))] = 0.0
         np.clip(out, 0.0, cap, out=out)
@@ -645,6 +656,11 @@ class Grid:
             self.unit_region, weights=out * self.emission_factor, minlength=nr
         )
         curtailed_r = np.bincount(self.unit_region, weights=curtailed, minlength=nr)
+        nft = len(FUELTECH_IDS)
+        by_ft = np.bincount(self._region_tech, weights=out, minlength=nr * nft).reshape(nr, nft)
+        gross_r = np.bincount(
+            self.unit_region, weights=np.where(self.is_load, 0.0, out), minlength=nr
+        )
         net_import = served - gen_r
         net_import -= net_import.sum() / nr  # remove floating-point residue so flows close
         new_interval = self.interval_start is None or now >= self.interval_start + timedelta(
@@ -657,16 +673,10 @@ class Grid:
             state.net_interchange_mw = float(served[r] - gen_r[r])
             state.unserved_mw = float(demand[r] - served[r])
             state.curtailed_mw = float(curtailed_r[r])
-            in_region = self.unit_region == r
-            by_ft: dict[str, float] = {}
-            for ft in FUELTECH_IDS:
-                idx = self._by_tech[ft]
-                if idx.size:
-                    value = float(out[idx][in_region[idx]].sum())
-                    if value or np.any(in_region[idx]):
-                        by_ft[ft] = value
-            state.generation_by_fueltech_mw = by_ft
-            gross = float(out[in_region & ~self.is_load].sum())
+            state.generation_by_fueltech_mw = {
+                ft: float(by_ft[r, c]) for c, ft in enumerate(FUELTECH_IDS) if self._present[r, c]
+            }
+            gross = float(gross_r[r])
             state.emissions_t_per_mwh = float(emis_rate_r[r] / gross) if gross > 0 else 0.0
         self._flows(net_import)
         if new_interval:
