@@ -115,3 +115,21 @@ def test_a_failing_tick_callback_does_not_stop_the_engine(engine: Engine) -> Non
     unsubscribe()
     engine.step()
     assert calls == [1]
+
+
+def test_set_speed_turns_a_realtime_clock_into_an_accelerated_one() -> None:
+    wall = FakeWall()
+    clock = Clock("realtime", wall=wall)
+    before = clock.now()
+    clock.set_speed(100.0)
+    wall.t += 2.0
+    assert clock.mode == "accelerated" and clock.speed == 100.0
+    assert (clock.now() - before).total_seconds() == pytest.approx(200.0, abs=1.0)
+
+
+def test_an_engine_without_pdus_still_runs_the_grid(settings: Settings) -> None:
+    engine = Engine.from_settings(settings.model_copy(update={"pdu_count": 0}))
+    engine.step(300.0)
+    assert engine.fleet.pdus == [] and engine.fleet.arrays.outlet_power_w.size == 0
+    assert sum(r.demand_mw for r in engine.grid.regions.values()) > 0
+    engine.save_state()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -24,7 +25,7 @@ class Clock:
         speed: float = 1.0,
         start: datetime | None = None,
         *,
-        wall: callable = time.monotonic,  # type: ignore[valid-type]
+        wall: Callable[[], float] = time.monotonic,
     ) -> None:
         if mode not in CLOCK_MODES:
             raise ValueError(f"clock mode must be one of {CLOCK_MODES}, got {mode!r}")
@@ -74,11 +75,14 @@ class Clock:
         self._anchor_wall = self._wall()
 
     def set_speed(self, speed: float) -> None:
+        """Change the pace. A realtime clock becomes accelerated from now on; stepped ignores it."""
         if not speed > 0:
             raise ValueError(f"clock speed must be > 0, got {speed!r}")
-        if self.mode == "accelerated":
-            self._rebase()
-            self._speed = float(speed)
+        if self.mode == "stepped":
+            return
+        self._rebase()
+        self.mode = "accelerated"
+        self._speed = float(speed)
 
     def pause(self) -> None:
         if not self._paused:

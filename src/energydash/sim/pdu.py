@@ -385,7 +385,7 @@ class Fleet:
         if self.n_outlets == 0:
             return
         for k in self.energise_due(t_s):
-            self._emit_outlet(emit, now, int(k), "OutletPoweredOn")
+            self.emit_outlet_event(emit, now, int(k), "OutletPoweredOn")
 
         # voltages and frequency
         a = math.exp(-dt_s / VOLTAGE_DRIFT_TAU_S)
@@ -554,7 +554,7 @@ class Fleet:
         )
 
     # ------------------------------------------------------------------ events
-    def _emit_outlet(self, emit: Emit, now: datetime, index: int, kind: str) -> None:
+    def emit_outlet_event(self, emit: Emit, now: datetime, index: int, kind: str) -> None:
         pdu = self.pdus[int(self.o_pdu[index])]
         outlet = pdu.outlets[index - pdu.index * self._outlets_per_pdu]
         state = "on" if kind == "OutletPoweredOn" else "off"
