@@ -1,0 +1,54 @@
+"""Every error of the REST API and /health is a JSON body with a ``reason``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from energydash.sim.commands import CommandError
+
+
+class ApiError(HTTPException):
+    """An error with a reason and optionally the field at fault."""
+
+    def __init__(self, status_code: int, reason: str, field: str | None = None) -> None:
+        super().__init__(status_code=status_code, detail=reason)
+        self.reason = reason
+        self.field = field
+
+
+def _body(reason: str, status: int, field: str | None = None, **extra: object) -> ORJSONResponse:
+    content: dict[str, object] = {"reason": reason, "status": status}
+    if field:
+        content["field"] = field
+    content.update(extra)
+    return ORJSONResponse(content, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, error: ApiError) -> ORJSONResponse:
+        return _body(error.reason, error.status_code, error.field)
+
+    @app.exception_handler(CommandError)
+    async def _command_error(request: Request, error: CommandError) -> ORJSONResponse:
+        return _body(error.message, 422 if error.field else 409, error.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> ORJSONResponse:
+        problems = []
+        for item in error.errors():
+            where = ".".join(str(p) for p in item["loc"])
+            problems.append(f"{where}: {item['msg']}")
+        first = error.errors()[0] if error.errors() else {"loc": ()}
+        field = ".".join(str(p) for p in first["loc"]) or None
+        return _body("; ".join(problems) or "invalid request", 422, field, errors=problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> ORJSONResponse:
+        reason = error.detail if isinstance(error.detail, str) else str(error.detail)
+        if error.status_code == 404 and reason == "Not Found":
+            reason = f"no such resource: {request.url.path}"
+        return _body(reason, error.status_code)

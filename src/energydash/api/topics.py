@@ -1,0 +1,124 @@
+"""Topics, latest snapshots and history (time range, downsampling, CSV export)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Query
+from fastapi.responses import ORJSONResponse, Response
+
+from energydash.api.deps import HubDep
+from energydash.api.errors import ApiError
+from energydash.hub.history import downsample
+from energydash.hub.hub import iso
+
+router = APIRouter(tags=["topics"])
+MAX_POINTS = 100_000
+
+
+@router.get("/topics", summary="Every topic with its sequence number and time")
+async def list_topics(hub: HubDep) -> dict[str, Any]:
+    rows = []
+    for topic in hub.topics():
+        state = hub.latest(topic)
+        assert state is not None
+        ring = hub.history(topic)
+        rows.append(
+            {
+                "topic": topic,
+                "seq": state.seq,
+                "ts": iso(state.ts),
+                "source": state.source,
+                "series": sorted(ring.series) if ring else [],
+            }
+        )
+    return {"topics": rows}
+
+
+@router.get("/snapshots/{topic:path}", summary="Latest state of a topic (the /ws envelope)")
+async def snapshot(topic: str, hub: HubDep) -> Response:
+    state = hub.latest(topic)
+    if state is None:
+        raise ApiError(404, f"no topic {topic!r}; GET /api/v1/topics lists them", "topic")
+    return Response(state.frame("snapshot"), media_type="application/json")
+
+
+def _parse_time(value: str | None, name: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, f"{name}: not an ISO 8601 time: {value!r}", name) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+@router.get("/history/{topic:path}", summary="History of a topic's series; JSON or CSV")
+async def history(
+    topic: str,
+    hub: HubDep,
+    series: Annotated[
+        list[str] | None,
+        Query(description="Series names (repeat or comma-separate); all when omitted."),
+    ] = None,
+    start: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
+    end: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
+    step_s: Annotated[float | None, Query(gt=0, description="Average into buckets")] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    ring = hub.history(topic)
+    if ring is None:
+        if hub.latest(topic) is None:
+            raise ApiError(404, f"no topic {topic!r}; GET /api/v1/topics lists them", "topic")
+        raise ApiError(404, f"topic {topic!r} keeps no history", "topic")
+    names = [n.strip() for item in (series or []) for n in item.split(",") if n.strip()]
+    if not names:
+        names = sorted(ring.series)
+    unknown = [n for n in names if n not in ring.series]
+    if unknown:
+        raise ApiError(
+            422,
+            f"series: unknown {unknown[:5]} for {topic!r}; known: {sorted(ring.series)[:20]}",
+            "series",
+        )
+    start_s, end_s = _parse_time(start, "start"), _parse_time(end, "end")
+    if start_s is not None and end_s is not None and end_s < start_s:
+        raise ApiError(422, "end: before start", "end")
+    times, columns = ring.window(names, start_s, end_s)
+    if step_s is not None:
+        times, columns = downsample(times, columns, step_s)
+    if times.size * max(len(names), 1) > MAX_POINTS * 10:
+        raise ApiError(
+            422, "too many points; narrow the range, the series or raise step_s", "step_s"
+        )
+    stamps = [iso(datetime.fromtimestamp(t, UTC)) for t in times.tolist()]
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["timestamp", *names])
+        matrix = (
+            np.column_stack([columns[n] for n in names]) if names else np.zeros((len(stamps), 0))
+        )
+        for stamp, row in zip(stamps, matrix.tolist(), strict=True):
+            writer.writerow([stamp, *("" if v != v else repr(round(v, 6)) for v in row)])
+        safe = topic.replace("/", "_")
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{safe}.csv"'},
+        )
+    return ORJSONResponse(
+        {
+            "topic": topic,
+            "resolution_s": ring.resolution_s,
+            "step_s": step_s,
+            "timestamps": stamps,
+            "series": {n: columns[n].tolist() for n in names},
+        }
+    )

@@ -1,0 +1,134 @@
+"""create_app(): the backend process assembled from its parts.
+
+The lifespan starts the engine task, the Redfish service, MQTT ingest and publishing, and at
+shutdown stops them in reverse order and saves the simulation state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from energydash import __version__
+from energydash.api.errors import install_error_handlers
+from energydash.config import Settings, get_settings
+from energydash.hub import Hub
+from energydash.sim.engine import Engine
+from energydash.stream.endpoint import StreamStats
+from energydash.stream.endpoint import router as stream_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """The backend app; builds an engine from settings unless one is given (tests, benches)."""
+    settings = settings or get_settings()
+    engine = engine or Engine.from_settings(settings)
+    hub = Hub(settings)
+
+    from energydash.hub.snapshots import SnapshotPublisher
+
+    snapshots = SnapshotPublisher(engine, hub)
+    redfish = _redfish_service(engine, settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop_parts: list[Any] = []
+        app.state.last_tick_wall = time.monotonic()
+
+        def mark_tick(_: Engine) -> None:
+            app.state.last_tick_wall = time.monotonic()
+
+        detach_tick = engine.on_tick(mark_tick)
+        detach_snapshots = snapshots.attach()
+        snapshots.publish()  # every topic exists before the first client subscribes
+        if redfish is not None:
+            await redfish.start()
+        for part in _mqtt_parts(app, settings, engine, hub):
+            await part.start()
+            stop_parts.append(part)
+        engine_task = asyncio.create_task(engine.run(), name="energydash-engine")
+        log.info("backend ready: %d topics, clock %s", len(hub.topics()), engine.clock.mode)
+        try:
+            yield
+        finally:
+            engine.stop()
+            try:
+                await asyncio.wait_for(engine_task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("engine task did not stop in time; saving state directly")
+                engine.save_state()
+            except Exception:
+                log.exception("engine task failed")
+            for part in reversed(stop_parts):
+                try:
+                    await part.stop()
+                except Exception:
+                    log.exception("stopping %r failed", part)
+            if redfish is not None:
+                await redfish.stop()
+            detach_snapshots()
+            detach_tick()
+
+    app = FastAPI(
+        title="EnergyDash backend",
+        version=__version__,
+        description="Live PDU, grid and market data: REST /api/v1, WebSocket /ws, Redfish.",
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.hub = hub
+    app.state.snapshots = snapshots
+    app.state.stream_stats = StreamStats()
+    app.state.mqtt_ingest = None
+    app.state.mqtt_publisher = None
+    install_error_handlers(app)
+
+    from energydash.api.health import router as health_router
+
+    app.include_router(health_router)
+    app.include_router(stream_router)
+    for router in _api_routers():
+        app.include_router(router, prefix="/api/v1")
+    if redfish is not None:
+        app.include_router(redfish.router)
+    return app
+
+
+def _api_routers() -> list[Any]:
+    from energydash.api import routes
+
+    return routes.ROUTERS
+
+
+def _redfish_service(engine: Engine, settings: Settings) -> Any:
+    try:
+        from energydash.redfish import RedfishService
+    except ImportError:
+        log.warning("energydash.redfish is not available; serving without /redfish/v1")
+        return None
+    return RedfishService(engine, settings)
+
+
+def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> list[Any]:
+    parts: list[Any] = []
+    if settings.mqtt_ingest:
+        from energydash.mqtt.ingest import MqttIngest
+
+        app.state.mqtt_ingest = MqttIngest(settings, hub, engine)
+        parts.append(app.state.mqtt_ingest)
+    if settings.mqtt_publish:
+        from energydash.mqtt.publish import MqttPublisher
+
+        app.state.mqtt_publisher = MqttPublisher(settings, hub, engine)
+        parts.append(app.state.mqtt_publisher)
+    return parts

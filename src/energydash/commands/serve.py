@@ -1,0 +1,78 @@
+"""`energydash serve`: the backend (Redfish, REST /api/v1, WebSocket /ws, MQTT in and out)."""
+
+from __future__ import annotations
+
+import argparse
+
+from energydash.commands._options import add_server_options, apply_server_options
+from energydash.config import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the backend: simulated PDUs and grid over Redfish, REST, WebSocket, MQTT",
+        description="Run the backend. Settings come from ENERGYDASH_* variables and .env.",
+    )
+    add_server_options(parser, "host", "port")
+    parser.add_argument(
+        "--no-mqtt",
+        action="store_true",
+        help="neither ingest nor publish over MQTT (ENERGYDASH_MQTT_INGEST/PUBLISH=false)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    import uvicorn
+
+    from energydash.app import create_app
+    from energydash.logs import setup_logging
+
+    settings = apply_server_options(args, settings)
+    if args.no_mqtt:
+        settings = settings.model_copy(update={"mqtt_ingest": False, "mqtt_publish": False})
+    setup_logging("backend", settings)
+    log = logging.getLogger("energydash.serve")
+    ssl: dict[str, str] = {}
+    if settings.redfish_tls:
+        from energydash.redfish.tls import ensure_self_signed_cert
+
+        cert, key = ensure_self_signed_cert(settings)
+        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    try:
+        app = create_app(settings)
+    except ValueError as error:
+        print(f"energydash serve: {error}")
+        return 2
+    scheme = "https" if settings.redfish_tls else "http"
+    base = settings.public_url.rstrip("/") or f"{scheme}://{settings.host}:{settings.port}"
+    ws_base = base.replace("https://", "wss://").replace("http://", "ws://")
+    mqtt = (
+        f"mqtt://{settings.mqtt_host}:{settings.mqtt_port}"
+        if settings.mqtt_ingest or settings.mqtt_publish
+        else "off"
+    )
+    lines = [
+        "EnergyDash backend",
+        f"  Redfish    {base}/redfish/v1   user {settings.redfish_user!r} "
+        f"password {settings.redfish_password.get_secret_value()!r} (mock credentials)",
+        f"  REST       {base}/api/v1   OpenAPI {base}/docs",
+        f"  WebSocket  {ws_base}/ws" + ("   (token required)" if settings.ws_token else ""),
+        f"  Health     {base}/health   metrics {base}/metrics",
+        f"  MQTT       {mqtt}",
+        f"  Fleet      {settings.pdu_count} PDUs, clock {settings.clock_mode} x{settings.speed}",
+    ]
+    print("\n".join(lines), flush=True)
+    log.info("starting on %s:%d", settings.host, settings.port)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        ws_ping_interval=None,  # /ws sends its own pings; idle clients are closed by it
+        **ssl,
+    )
+    return 0

@@ -1,0 +1,198 @@
+"""The hub: latest state per topic with a sequence number, subscribers by pattern, history.
+
+Everything runs on the server's event loop (MQTT hands messages over with
+``call_soon_threadsafe``), so there are no locks. Each publish encodes its data with orjson
+once; the update and snapshot frames are built from those bytes and shared by every client.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from energydash.config import Settings
+from energydash.hub import series
+from energydash.hub.history import SeriesRing
+from energydash.hub.topics import is_pattern, matches
+
+log = logging.getLogger(__name__)
+
+
+def iso(ts: datetime) -> str:
+    """ISO 8601 UTC with a Z, the one timestamp form on the wire."""
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class TopicState:
+    """The latest message of a topic; frames are encoded on first use and then shared."""
+
+    __slots__ = ("_data_bytes", "_frames", "data", "seq", "source", "topic", "ts", "wall")
+
+    def __init__(self, topic: str, seq: int, ts: datetime, data: Any, source: str) -> None:
+        self.topic = topic
+        self.seq = seq
+        self.ts = ts
+        self.data = data
+        self.source = source
+        self.wall = time.monotonic()
+        self._data_bytes: bytes | None = None
+        self._frames: dict[str, str] = {}
+
+    @property
+    def data_bytes(self) -> bytes:
+        if self._data_bytes is None:
+            self._data_bytes = orjson.dumps(self.data, option=orjson.OPT_SERIALIZE_NUMPY)
+        return self._data_bytes
+
+    def frame(self, kind: str) -> str:
+        """The envelope as JSON text; ``kind`` is "update" or "snapshot"."""
+        text = self._frames.get(kind)
+        if text is None:
+            head = orjson.dumps(
+                {"type": kind, "topic": self.topic, "seq": self.seq, "ts": iso(self.ts)}
+            )
+            text = (head[:-1] + b',"data":' + self.data_bytes + b"}").decode()
+            self._frames[kind] = text
+        return text
+
+    def envelope(self, kind: str = "snapshot") -> dict[str, Any]:
+        return {
+            "type": kind,
+            "topic": self.topic,
+            "seq": self.seq,
+            "ts": iso(self.ts),
+            "data": self.data,
+        }
+
+
+class Subscriber(Protocol):
+    """Receives topic states; must not block (the WebSocket client only enqueues)."""
+
+    def deliver(self, state: TopicState) -> None: ...
+
+
+Listener = Callable[[TopicState], None]
+
+
+class Hub:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._topics: dict[str, TopicState] = {}
+        self._patterns: dict[Subscriber, set[str]] = {}
+        self._routes: dict[str, set[Subscriber]] = {}
+        self._history: dict[str, SeriesRing] = {}
+        self._listeners: list[Listener] = []
+        self.published_total = 0
+        self.delivered_total = 0
+
+    # ------------------------------------------------------------------ publishing
+    def publish(
+        self, topic: str, data: Any, *, ts: datetime | None = None, source: str = "sim"
+    ) -> TopicState:
+        """Replace the state of ``topic`` with ``data`` (its full state) and fan it out."""
+        ts = ts or datetime.now(UTC)
+        previous = self._topics.get(topic)
+        state = TopicState(topic, (previous.seq + 1) if previous else 1, ts, data, source)
+        self._topics[topic] = state
+        if previous is None:
+            self._route_new_topic(topic)
+        self._record_history(state)
+        self.published_total += 1
+        for subscriber in tuple(self._routes.get(topic, ())):
+            subscriber.deliver(state)
+            self.delivered_total += 1
+        for listener in tuple(self._listeners):
+            try:
+                listener(state)
+            except Exception:  # a broken listener must not stop the fan-out
+                log.exception("hub listener failed on %s", topic)
+        return state
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` after every publish (MQTT publisher, metrics)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _record_history(self, state: TopicState) -> None:
+        values = series.extract(state.topic, state.data)
+        if not values:
+            return
+        ring = self._history.get(state.topic)
+        if ring is None:
+            ring = SeriesRing(self.settings.history_length, self.settings.history_resolution_s)
+            self._history[state.topic] = ring
+        ring.record(state.ts, values)
+
+    # ------------------------------------------------------------------ reading
+    def latest(self, topic: str) -> TopicState | None:
+        return self._topics.get(topic)
+
+    def topics(self) -> list[str]:
+        return sorted(self._topics)
+
+    def matching(self, pattern: str) -> list[TopicState]:
+        if not is_pattern(pattern):
+            state = self._topics.get(pattern)
+            return [state] if state else []
+        return [s for t, s in sorted(self._topics.items()) if matches(pattern, t)]
+
+    def history(self, topic: str) -> SeriesRing | None:
+        return self._history.get(topic)
+
+    # ------------------------------------------------------------------ subscribing
+    def subscribe(self, subscriber: Subscriber, patterns: Iterable[str]) -> list[TopicState]:
+        """Add patterns; returns the current states newly routed to the subscriber."""
+        own = self._patterns.setdefault(subscriber, set())
+        fresh: list[TopicState] = []
+        for pattern in patterns:
+            if pattern in own:
+                continue
+            own.add(pattern)
+            for state in self.matching(pattern):
+                routed = self._routes.setdefault(state.topic, set())
+                if subscriber not in routed:
+                    routed.add(subscriber)
+                    fresh.append(state)
+            if not is_pattern(pattern):
+                # a topic not published yet: route it when it first appears
+                continue
+        return fresh
+
+    def unsubscribe(self, subscriber: Subscriber, patterns: Iterable[str]) -> None:
+        own = self._patterns.get(subscriber)
+        if not own:
+            return
+        own.difference_update(patterns)
+        for topic, routed in self._routes.items():
+            if subscriber in routed and not any(matches(p, topic) for p in own):
+                routed.discard(subscriber)
+
+    def remove(self, subscriber: Subscriber) -> None:
+        self._patterns.pop(subscriber, None)
+        for routed in self._routes.values():
+            routed.discard(subscriber)
+
+    def subscribed_topics(self, subscriber: Subscriber) -> list[TopicState]:
+        """Current states of every topic routed to ``subscriber`` (for a resync)."""
+        return [
+            self._topics[topic]
+            for topic, routed in self._routes.items()
+            if subscriber in routed and topic in self._topics
+        ]
+
+    def _route_new_topic(self, topic: str) -> None:
+        routed = self._routes.setdefault(topic, set())
+        for subscriber, patterns in self._patterns.items():
+            if any(matches(p, topic) for p in patterns):
+                routed.add(subscriber)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._patterns)

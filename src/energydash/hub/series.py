@@ -1,0 +1,70 @@
+"""Which numbers of a topic's data are kept as history series, and under what names.
+
+Names are ``field`` for a topic-level number and ``{row}.{field}`` for a row of a table
+(``A3.power_w`` of ``pdu/1/outlets``, ``NSW1.price_aud_per_mwh`` of ``market/NEM``). Only the
+quantities charts use are kept, so a 1,000-outlet fleet does not hold six rings per outlet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Values = dict[str, float | None]
+
+SUMMARY_FIELDS = ("power_w", "energy_kwh", "outlets_on", "breakers_tripped")
+PHASE_FIELDS = ("voltage_v", "current_a", "power_w")
+MARKET_FIELDS = (
+    "price_aud_per_mwh",
+    "demand_mw",
+    "generation_mw",
+    "net_interchange_mw",
+    "emissions_t_per_mwh",
+)
+DEVICE_FIELDS = ("power_w", "energy_kwh")
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def extract(topic: str, data: Any) -> Values:
+    """The history values of one message of ``topic``; empty when it has none."""
+    if not isinstance(data, dict):
+        return {}
+    out: Values = {}
+    if topic.startswith("pdu/") and topic.endswith("/summary"):
+        for name in SUMMARY_FIELDS:
+            out[name] = _num(data.get(name))
+        for phase in data.get("phases") or []:
+            for name in PHASE_FIELDS:
+                out[f"{phase.get('phase')}.{name}"] = _num(phase.get(name))
+    elif topic.startswith("pdu/") and topic.endswith("/outlets"):
+        columns = data.get("outlets") or {}
+        for outlet_id, power in zip(
+            columns.get("id", []), columns.get("power_w", []), strict=False
+        ):
+            out[f"{outlet_id}.power_w"] = _num(power)
+        for branch in data.get("branches") or []:
+            out[f"{branch.get('id')}.current_a"] = _num(branch.get("current_a"))
+            out[f"{branch.get('id')}.power_w"] = _num(branch.get("power_w"))
+    elif topic == "facilities":
+        columns = data.get("facilities") or {}
+        codes = columns.get("code", [])
+        for field in ("power_mw", "emissions_t"):
+            for code, value in zip(codes, columns.get(field, []), strict=False):
+                out[f"{code}.{field}"] = _num(value)
+    elif topic.startswith("market/"):
+        for region in data.get("regions") or []:
+            for name in MARKET_FIELDS:
+                out[f"{region.get('region')}.{name}"] = _num(region.get(name))
+    elif topic.startswith("devices/"):
+        for name in DEVICE_FIELDS:
+            out[name] = _num(data.get(name))
+    else:
+        for name, value in data.items():
+            number = _num(value)
+            if number is not None:
+                out[name] = number
+    return out

@@ -1,0 +1,39 @@
+"""Wire models shared by the WebSocket stream, MQTT and REST: one definition per message."""
+
+from energydash.models.envelope import (
+    ClientOp,
+    Envelope,
+    ErrorFrame,
+    PingFrame,
+    parse_client_op,
+)
+from energydash.models.topics import (
+    Branch,
+    DeviceData,
+    FacilitiesData,
+    FacilityColumns,
+    MarketData,
+    MarketRegion,
+    OutletColumns,
+    PduOutletsData,
+    PduSummaryData,
+    PhaseSummary,
+)
+
+__all__ = [
+    "Branch",
+    "ClientOp",
+    "DeviceData",
+    "Envelope",
+    "ErrorFrame",
+    "FacilitiesData",
+    "FacilityColumns",
+    "MarketData",
+    "MarketRegion",
+    "OutletColumns",
+    "PduOutletsData",
+    "PduSummaryData",
+    "PhaseSummary",
+    "PingFrame",
+    "parse_client_op",
+]

@@ -1,0 +1,69 @@
+"""One WebSocket client's bounded queue of frames, and its resync when it falls behind.
+
+The hub calls ``deliver`` on the event loop; it only appends a pre-encoded frame (shared by
+every client) to a deque. A full queue is dropped whole and replaced, when the writer next
+runs, by fresh snapshots of the client's topics: a slow client costs a fixed amount of memory
+and never holds up the hub or the other clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from energydash.hub import Hub, TopicState
+
+
+class StreamClient:
+    def __init__(self, hub: Hub, queue_size: int) -> None:
+        self.hub = hub
+        self.queue_size = queue_size
+        self._queue: deque[str] = deque()
+        self._ready = asyncio.Event()
+        self.resync_pending = False
+        self.resyncs = 0
+        self.dropped_frames = 0
+        self.sent_frames = 0
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def deliver(self, state: TopicState) -> None:
+        if self.resync_pending:
+            return  # the resync will carry the latest state of every topic
+        if len(self._queue) >= self.queue_size:
+            self.dropped_frames += len(self._queue)
+            self._queue.clear()
+            self.resync_pending = True
+            self.resyncs += 1
+        else:
+            self._queue.append(state.frame("update"))
+        self._ready.set()
+
+    def push(self, frame: str) -> None:
+        """A frame of this client alone (snapshot on subscribe, error, ping); still bounded."""
+        if len(self._queue) >= self.queue_size:
+            self.dropped_frames += len(self._queue)
+            self._queue.clear()
+            self.resync_pending = True
+            self.resyncs += 1
+        self._queue.append(frame)
+        self._ready.set()
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue)
+
+    async def next_frames(self) -> list[str]:
+        """Wait for frames; a pending resync yields fresh snapshots of every subscribed topic."""
+        while not self._queue and not self.resync_pending:
+            self._ready.clear()
+            await self._ready.wait()
+        if self.resync_pending:
+            self.resync_pending = False
+            frames = list(self._queue)  # client-only frames queued after the overflow
+            self._queue.clear()
+            return [s.frame("snapshot") for s in self.hub.subscribed_topics(self)] + frames
+        frames = list(self._queue)
+        self._queue.clear()
+        return frames

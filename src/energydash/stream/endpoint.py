@@ -1,0 +1,151 @@
+"""`/ws`: the protocol loop of one connection (reader, writer, heartbeat, idle timeout).
+
+Origin is checked against loopback and ``ws_allowed_origins``; with ``ws_token`` set the
+client must pass ``?token=``. A malformed client frame gets an error frame, never a closed
+server; a client silent for ``ws_idle_timeout_s`` is closed (1001).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from energydash.config import Settings
+from energydash.hub import Hub
+from energydash.hub.hub import iso
+from energydash.models.envelope import parse_client_op
+from energydash.stream.client import StreamClient
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+MAX_FRAME_BYTES = 64 * 1024
+POLICY_VIOLATION = 1008
+
+
+def origin_allowed(origin: str | None, settings: Settings) -> bool:
+    """No Origin (non-browser clients) or a loopback/allowed one."""
+    if not origin:
+        return True
+    if origin in settings.ws_allowed_origins or "*" in settings.ws_allowed_origins:
+        return True
+    host = urlsplit(origin).hostname or ""
+    return host in LOOPBACK_HOSTS
+
+
+class StreamStats:
+    """Counters for /health and /metrics."""
+
+    def __init__(self) -> None:
+        self.clients: set[StreamClient] = set()
+        self.connections_total = 0
+        self.rejected_total = 0
+        self.bad_frames_total = 0
+
+    @property
+    def resyncs_total(self) -> int:
+        return sum(c.resyncs for c in self.clients)
+
+    @property
+    def max_queue_depth(self) -> int:
+        return max((c.depth for c in self.clients), default=0)
+
+
+def error_frame(reason: str) -> str:
+    return orjson.dumps({"type": "error", "reason": reason}).decode()
+
+
+def ping_frame() -> str:
+    return orjson.dumps({"type": "ping", "ts": iso(datetime.now(UTC))}).decode()
+
+
+@router.websocket("/ws")
+async def stream(websocket: WebSocket) -> None:
+    app = websocket.app
+    settings: Settings = app.state.settings
+    hub: Hub = app.state.hub
+    stats: StreamStats = app.state.stream_stats
+    if not origin_allowed(websocket.headers.get("origin"), settings):
+        stats.rejected_total += 1
+        await websocket.close(code=POLICY_VIOLATION, reason="origin not allowed")
+        return
+    if settings.ws_token is not None:
+        given = websocket.query_params.get("token", "")
+        if not secrets.compare_digest(given, settings.ws_token.get_secret_value()):
+            stats.rejected_total += 1
+            await websocket.close(code=POLICY_VIOLATION, reason="missing or wrong token")
+            return
+    await websocket.accept()
+    client = StreamClient(hub, settings.ws_queue_size)
+    stats.clients.add(client)
+    stats.connections_total += 1
+    writer = asyncio.create_task(_write(websocket, client))
+    try:
+        await _read(websocket, client, hub, settings, stats)
+    finally:
+        hub.remove(client)
+        stats.clients.discard(client)
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+
+
+async def _read(
+    websocket: WebSocket, client: StreamClient, hub: Hub, settings: Settings, stats: StreamStats
+) -> None:
+    last_heard = time.monotonic()
+    ping_every = settings.ws_ping_interval_s
+    while True:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), timeout=ping_every)
+        except TimeoutError:
+            if time.monotonic() - last_heard > settings.ws_idle_timeout_s:
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=1001, reason="idle timeout")
+                return
+            client.push(ping_frame())
+            continue
+        if message["type"] == "websocket.disconnect":
+            return
+        last_heard = time.monotonic()
+        raw = message.get("text")
+        if raw is None:
+            raw = message.get("bytes") or b""
+        if len(raw) > MAX_FRAME_BYTES:
+            stats.bad_frames_total += 1
+            client.push(error_frame(f"frame larger than {MAX_FRAME_BYTES} bytes"))
+            continue
+        try:
+            op = parse_client_op(raw)
+        except ValueError as error:
+            stats.bad_frames_total += 1
+            client.push(error_frame(str(error)))
+            continue
+        if op.op == "subscribe":
+            for state in hub.subscribe(client, op.topics):
+                client.push(state.frame("snapshot"))
+        else:
+            hub.unsubscribe(client, op.topics)
+
+
+async def _write(websocket: WebSocket, client: StreamClient) -> None:
+    try:
+        while True:
+            for frame in await client.next_frames():
+                await websocket.send_text(frame)
+                client.sent_frames += 1
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("ws writer failed")
