@@ -155,3 +155,23 @@ def test_run_saves_state_when_stopped(settings: Settings) -> None:
     assert not engine.running
     payload = orjson.loads(engine.state_file.read_bytes())
     assert payload["outlets"]["lifetime_kwh"] == pytest.approx(engine.fleet.lifetime_kwh.tolist())
+
+
+def test_run_saves_state_periodically_while_ticking(settings: Settings) -> None:
+    fast = settings.model_copy(
+        update={"clock_mode": "accelerated", "speed": 100.0, "state_save_interval_s": 0.05}
+    )
+    engine = Engine.from_settings(fast)
+
+    async def main() -> None:
+        task = asyncio.create_task(engine.run())
+        for _ in range(300):
+            await asyncio.sleep(0.01)
+            if engine.state_file.exists() and engine.tick_count > 3:
+                break
+        assert engine.state_file.exists(), "no periodic save while running"
+        engine.stop()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(main())
+    assert Engine.from_settings(fast).restored

@@ -180,7 +180,13 @@ class Engine:
                 self._tick(now, dt)
                 last_sim = now
                 if loop.time() - last_save >= self.settings.state_save_interval_s:
-                    self._save_quietly()
+                    # snapshot on the loop, encode and write off it: a big fleet's file
+                    # takes tens of milliseconds to write
+                    payload = self._payload()
+                    try:
+                        await asyncio.to_thread(state.save, self.state_file, payload)
+                    except OSError:
+                        log.exception("could not save simulation state to %s", self.state_file)
                     last_save = loop.time()
         finally:
             self.running = False
@@ -248,6 +254,10 @@ class Engine:
         return result
 
     def save_state(self) -> None:
+        """Write counters, outlet, breaker and group state atomically to settings.state_dir."""
+        state.save(self.state_file, self._payload())
+
+    def _payload(self) -> dict[str, object]:
         active = [
             {
                 "id": f.id,
@@ -258,5 +268,4 @@ class Engine:
             }
             for f in self.faults.values()
         ]
-        payload = state.to_payload(self.fleet, self.clock.now(), active)
-        state.save(self.state_file, payload)
+        return state.to_payload(self.fleet, self.clock.now(), active)

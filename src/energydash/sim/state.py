@@ -55,19 +55,19 @@ def to_payload(fleet: Fleet, sim_time: datetime, faults: list[dict[str, Any]]) -
         "sim_time": sim_time.isoformat(),
         "fleet": fingerprint(fleet),
         "outlets": {
-            "lifetime_kwh": fleet.lifetime_kwh,
-            "baseline_kwh": fleet.baseline_kwh,
-            "reset_time": fleet.reset_time,
+            "lifetime_kwh": fleet.lifetime_kwh.copy(),
+            "baseline_kwh": fleet.baseline_kwh.copy(),
+            "reset_time": fleet.reset_time.copy(),
             "relay_on": relay,
-            "power_enabled": fleet.power_enabled,
+            "power_enabled": fleet.power_enabled.copy(),
             "profile": [PROFILES[c] for c in fleet.profile_code.tolist()],
-            "rated_power_w": fleet.rated_power_w,
-            "device_pf": fleet.device_pf,
-            "device_online": fleet.device_online,
-            "device_name": fleet.device_names,
+            "rated_power_w": fleet.rated_power_w.copy(),
+            "device_pf": fleet.device_pf.copy(),
+            "device_online": fleet.device_online.copy(),
+            "device_name": list(fleet.device_names),
         },
-        "branches": {"state": fleet.b_state, "heat": fleet.b_heat},
-        "mains": {"state": fleet.m_state},
+        "branches": {"state": fleet.b_state.copy(), "heat": fleet.b_heat.copy()},
+        "mains": {"state": fleet.m_state.copy()},
         "circuit_baselines": [[*k, v] for k, v in fleet.circuit_baselines.items()],
         "circuit_reset_times": [[*k, v] for k, v in fleet.circuit_reset_times.items()],
         "groups": {
@@ -75,7 +75,7 @@ def to_payload(fleet: Fleet, sim_time: datetime, faults: list[dict[str, Any]]) -
                 {
                     "id": g.id,
                     "name": g.name,
-                    "outlet_ids": g.outlet_ids,
+                    "outlet_ids": list(g.outlet_ids),
                     "user_created": g.user_created,
                 }
                 for g in p.groups
