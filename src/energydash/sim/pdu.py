@@ -401,7 +401,10 @@ class Fleet:
 
         # real power from the load profiles
         self.profile_state.advance(dt_s, rng)
-        demand_fraction(self._codes_index, self.profile_state, t_s, local_hour, weekday, self._frac)
+        doy = now.timetuple().tm_yday
+        demand_fraction(
+            self._codes_index, self.profile_state, t_s, local_hour, weekday, self._frac, doy
+        )
         self._compute_power()
         p = self.p
 
@@ -426,7 +429,10 @@ class Fleet:
         """Fill readings for sim time ``t_s`` without advancing anything (before the first tick)."""
         if self.n_outlets == 0:
             return
-        demand_fraction(self._codes_index, self.profile_state, t_s, local_hour, weekday, self._frac)
+        doy = datetime.fromtimestamp(t_s, UTC).timetuple().tm_yday
+        demand_fraction(
+            self._codes_index, self.profile_state, t_s, local_hour, weekday, self._frac, doy
+        )
         self.refresh()
 
     def refresh(self) -> None:

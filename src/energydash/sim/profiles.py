@@ -10,8 +10,9 @@ using that profile; nothing loops per outlet. Shapes (``h`` is local hour):
 - ``storage``: ``0.70 + 0.05 * d(h) + 0.03 * n`` (spinning disks barely vary).
 - ``network_switch``: ``0.55 + 0.05 * d(h) + 0.01 * n`` (fans and ASICs; traffic adds little).
 - ``hvac``: a compressor cycling with a 15-minute period; its duty cycle follows the
-  outdoor temperature ``T(h) = 24 + 8 sin(2π (h - 9) / 24)`` °C as ``clip((T - 18) / 15, 0.15, 1)``;
-  compressor on: 1.0, off: 0.12 (fans only).
+  outdoor temperature ``T = 19 + 5 cos(2π (doy - 15) / 365) + 8 sin(2π (h - 9) / 24)`` °C
+  (southern-hemisphere seasons) as ``clip((T - 18) / 15, 0.15, 1)``; compressor on: 1.0,
+  off: 0.12 (fans only).
 - ``led_lighting``: 1.0 from 07:00 to 19:00 on weekdays, 0.10 (security lighting) otherwise.
 - ``kitchen_appliance``: heating element cycling with a 20-minute period, duty 0.25, rising to
   0.70 at meal times (07-09, 12-14, 17-19); element on: 1.0, off: 0.02.
@@ -76,12 +77,15 @@ def diurnal(hour: float) -> float:
     return 0.5 * (1.0 - math.cos(2.0 * math.pi * (hour - 4.0) / 24.0))
 
 
-def outdoor_temperature_c(hour: float) -> float:
-    return 24.0 + 8.0 * math.sin(2.0 * math.pi * (hour - 9.0) / 24.0)
+def outdoor_temperature_c(hour: float, day_of_year: int = 15) -> float:
+    """Daily swing of ±8 °C peaking at 15:00 around a seasonal mean: 24 °C mid-January
+    (southern summer), 14 °C mid-July."""
+    seasonal = 19.0 + 5.0 * math.cos(2.0 * math.pi * (day_of_year - 15) / 365.0)
+    return seasonal + 8.0 * math.sin(2.0 * math.pi * (hour - 9.0) / 24.0)
 
 
-def hvac_duty(hour: float) -> float:
-    return min(1.0, max(0.15, (outdoor_temperature_c(hour) - 18.0) / 15.0))
+def hvac_duty(hour: float, day_of_year: int = 15) -> float:
+    return min(1.0, max(0.15, (outdoor_temperature_c(hour, day_of_year) - 18.0) / 15.0))
 
 
 def lighting_level(hour: float, weekday: int) -> float:
@@ -122,6 +126,7 @@ def demand_fraction(
     local_hour: float,
     weekday: int,
     out: np.ndarray,
+    day_of_year: int = 15,
 ) -> np.ndarray:
     """Fill ``out`` with each outlet's demand as a fraction of its rating at sim time ``t_s``.
 
@@ -145,7 +150,9 @@ def demand_fraction(
             value = 0.55 + 0.05 * d + 0.01 * n
         elif name == "hvac":
             cycle = np.mod(t_s / HVAC_PERIOD_S + phase[idx], 1.0)
-            value = np.where(cycle < hvac_duty(local_hour), 1.0, 0.12) * (1.0 + 0.02 * n)
+            value = np.where(cycle < hvac_duty(local_hour, day_of_year), 1.0, 0.12) * (
+                1.0 + 0.02 * n
+            )
         elif name == "led_lighting":
             value = lighting_level(local_hour, weekday) * (1.0 + 0.005 * n)
         elif name == "kitchen_appliance":
