@@ -288,11 +288,10 @@ class Fleet:
             mix = (
                 FACILITY_MIX if (p.index % FACILITY_PDU_EVERY) == FACILITY_PDU_EVERY - 1 else IT_MIX
             )
-            names = list(mix)
-            chosen = rng.choice(len(names), size=per_pdu, p=np.array(list(mix.values())))
+            codes = np.array([PROFILE_CODE[name] for name in mix], dtype=np.int8)
+            chosen = rng.choice(len(codes), size=per_pdu, p=np.array(list(mix.values())))
             start = p.index * per_pdu
-            for k, choice in enumerate(chosen):
-                self.profile_code[start + k] = PROFILE_CODE[names[choice]]
+            self.profile_code[start : start + per_pdu] = codes[chosen]
         lo = np.array([SPECS[name].rated_power_w[0] for name in PROFILES])[self.profile_code]
         hi = np.array([SPECS[name].rated_power_w[1] for name in PROFILES])[self.profile_code]
         rated = np.round((lo + (hi - lo) * rng.random(self.n_outlets)) / 5.0) * 5.0
