@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from energydash.config import Settings
 from energydash.sim import breakers
 from energydash.sim.commands import BreakerControl, ClearFault, InjectFault
 from energydash.sim.engine import Engine
@@ -100,3 +101,15 @@ def test_an_opened_main_darkens_every_branch_it_feeds(engine: Engine) -> None:
     engine.execute(BreakerControl("1", "AC1", "On"))
     engine.step()
     assert engine.fleet.pdu("1").power_w > 0.0
+
+
+def test_a_mains_input_warns_when_a_phase_nears_its_rating(settings: Settings) -> None:
+    small_mains = settings.model_copy(update={"pdu_main_rating_a": 4.0})
+    engine = Engine.from_settings(small_mains)
+    engine.step(60.0)
+    main = engine.fleet.circuit("1", "AC1")
+    assert main.health in ("Warning", "Critical")
+    assert any("AC1" in reason and "rating" in reason for reason in main.health_reasons)
+    assert (
+        engine.fleet.circuit("1", "AC1").breaker_state == "Normal"
+    )  # mains never trip by themselves

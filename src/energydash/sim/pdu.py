@@ -731,6 +731,16 @@ class Fleet:
             on_phase = [b for b in branch_ids if self.b_phase[b] == ph_index]
             phases[label] = self._phase_reading(on_phase, ph_index, (*key, label))
         totals = self._circuit_totals(phases, key)
+        if info.kind == "main":  # a mains input has its own per-phase rating
+            for label, ph in phases.items():
+                multiple = (ph.current_a or 0.0) / info.rating_a
+                if multiple >= WARNING_LOAD_FRACTION:
+                    level = 2 if multiple >= 1.0 else 1
+                    health = max(health, level)
+                    reasons.append(
+                        f"{info.name} {label} current {ph.current_a:.1f} A is "
+                        f"{multiple * 100:.0f} % of its {info.rating_a:g} A rating"
+                    )
         return CircuitReading(
             phases=phases,
             frequency_hz=self.frequency_hz,
