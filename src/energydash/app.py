@@ -132,3 +132,68 @@ def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> l
         app.state.mqtt_publisher = MqttPublisher(settings, hub, engine)
         parts.append(app.state.mqtt_publisher)
     return parts
+
+
+class BackgroundServer:
+    """uvicorn serving ``app`` on a thread (tests and benchmarks on loopback).
+
+    ``call(fn)`` runs ``fn`` on the server's event loop and returns its result: the engine,
+    hub and MQTT parts belong to that loop, so tests step the engine through it.
+    """
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+        import uvicorn
+
+        self.app = app
+        self.host = host
+        self.port = port
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, ws_ping_interval=None, lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws"
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    def start(self, timeout_s: float = 20.0) -> BackgroundServer:
+        import threading
+
+        self._thread = threading.Thread(target=self._run, name="energydash-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"backend did not start on {self.host}:{self.port}")
+            time.sleep(0.02)
+        return self
+
+    def call(self, fn: Any, *args: Any, timeout_s: float = 10.0) -> Any:
+        assert self.loop is not None
+
+        async def run() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout_s)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=20)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

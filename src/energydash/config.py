@@ -169,6 +169,9 @@ class Settings(BaseSettings):
     mqtt_share_group: str = Field(
         "", description="Shared-subscription group ($share/<group>/...) for several backends."
     )
+    mqtt_ingest_flush_s: PositiveSeconds = Field(
+        0.5, description="Ingested rows are merged and sent to the hub at most this often."
+    )
     broker_dir: Path = Field(Path("data/broker"), description="Broker config and persistence.")
 
     # --- data tools --------------------------------------------------------------------

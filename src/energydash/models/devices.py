@@ -1,0 +1,76 @@
+"""Device requests shared by REST and MQTT: create/update bodies and commands.
+
+A device is what is plugged into an outlet; its id is ``{pdu_id}-{outlet_id}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from energydash.sim import commands as sim
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pdu_id: str
+    outlet_id: str
+    profile: str = Field(description="Load profile, e.g. server, storage, hvac.")
+    name: str | None = None
+    rated_power_w: float | None = Field(None, gt=0)
+
+
+class DeviceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str | None = None
+    name: str | None = None
+    rated_power_w: float | None = Field(None, gt=0)
+
+
+class DeviceCommand(BaseModel):
+    """``set_power`` On/Off/PowerCycle, ``set_enabled`` and ``set_online`` true/false."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: Literal["set_power", "set_enabled", "set_online"]
+    value: Any
+    request_id: str | None = Field(None, description="Echoed in the MQTT acknowledgement.")
+
+
+def split_device_id(device_id: str) -> tuple[str, str]:
+    """``1-A3`` → (``1``, ``A3``); ValueError naming the id otherwise."""
+    pdu_id, sep, outlet_id = device_id.rpartition("-")
+    if not sep or not pdu_id or not outlet_id:
+        raise ValueError(f"device id {device_id!r} is not '<pdu_id>-<outlet_id>' (e.g. 1-A3)")
+    return pdu_id, outlet_id
+
+
+def _boolean(value: Any, command: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "on", "1", "yes"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "off", "0", "no"):
+        return False
+    raise sim.CommandError(f"{command}: value must be true or false, got {value!r}", "value")
+
+
+def to_engine_command(device_id: str, request: DeviceCommand) -> sim.Command:
+    """The engine command for a device command; CommandError naming ``value`` if it is bad."""
+    try:
+        pdu_id, outlet_id = split_device_id(device_id)
+    except ValueError as error:
+        raise sim.CommandError(str(error), "device_id") from None
+    if request.command == "set_power":
+        if request.value not in sim.POWER_ACTIONS:
+            raise sim.CommandError(
+                f"set_power: value must be one of {list(sim.POWER_ACTIONS)}, got {request.value!r}",
+                "value",
+            )
+        return sim.OutletPower(pdu_id, outlet_id, request.value)
+    if request.command == "set_enabled":
+        return sim.SetOutletEnabled(pdu_id, outlet_id, _boolean(request.value, "set_enabled"))
+    return sim.SetDeviceOnline(pdu_id, outlet_id, _boolean(request.value, "set_online"))

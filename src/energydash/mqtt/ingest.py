@@ -1,0 +1,297 @@
+"""MQTT ingest: replayed facility and market rows and real-device telemetry into the hub.
+
+Each payload is validated; a bad one is counted and logged once per topic per minute and
+never stops ingestion. Rows are merged into tables and flushed to the hub at most every
+``mqtt_ingest_flush_s``, so a replay at thousands of rows a second costs one hub publish per
+topic per flush, not one per row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from energydash.config import Settings
+from energydash.hub import Hub
+from energydash.hub.hub import iso
+from energydash.models.ingest import DeviceRow, FacilityRow, MarketRow, rows_of
+from energydash.mqtt.client import MqttLink
+from energydash.sim.engine import Engine
+
+log = logging.getLogger(__name__)
+MALFORMED_LOG_EVERY_S = 60.0
+FACILITY_FIELDS = (
+    "name",
+    "region",
+    "fueltech",
+    "status",
+    "lat",
+    "lng",
+    "capacity_mw",
+    "power_mw",
+    "emissions_t",
+)
+
+
+class MalformedPayload(ValueError):
+    pass
+
+
+class MqttIngest:
+    def __init__(self, settings: Settings, hub: Hub, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.hub = hub
+        self.engine = engine
+        self.link: MqttLink | None = None  # set in start()
+        self.accepted = 0
+        self.malformed = 0
+        self.malformed_by_topic: dict[str, int] = {}
+        self._last_warned: dict[str, float] = {}
+        self.facilities: dict[str, dict[str, Any]] = {}
+        self.facility_network: str | None = None
+        self.facility_ts: datetime | None = None
+        self.market: dict[str, dict[str, dict[str, Any]]] = {}
+        self.market_ts: dict[str, datetime] = {}
+        self._dirty: set[str] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._facility_root = settings.mqtt_facility_root.rstrip("/")
+        self._market_root = settings.mqtt_market_root.rstrip("/")
+        self._device_root = settings.mqtt_device_root.rstrip("/")
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.link = MqttLink(self.settings, "ingest", loop, self.handle)
+        for topic in (
+            f"{self._facility_root}/#",
+            f"{self._market_root}/#",
+            f"{self._device_root}/+/data",
+        ):
+            self.link.subscribe(self.link.shared(topic))
+        self.link.start()
+        self._flusher = asyncio.create_task(self._flush_loop(), name="energydash-ingest-flush")
+
+    async def stop(self) -> None:
+        if self._flusher:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        self.flush()
+        if self.link:
+            await asyncio.to_thread(self.link.stop)
+
+    def stats(self) -> dict[str, Any]:
+        link = self.link
+        return {
+            "accepted": self.accepted,
+            "malformed": self.malformed,
+            "received": link.received if link else 0,
+            "reconnects": max((link.connects if link else 0) - 1, 0),
+        }
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.mqtt_ingest_flush_s)
+            try:
+                self.flush()
+            except Exception:
+                log.exception("ingest flush failed")
+
+    # ------------------------------------------------------------------ messages
+    def handle(self, topic: str, payload: bytes) -> None:
+        """One MQTT message, on the event loop."""
+        try:
+            try:
+                data = orjson.loads(payload)
+            except orjson.JSONDecodeError as error:
+                raise MalformedPayload(f"not JSON: {error}") from None
+            if topic.startswith(self._facility_root + "/"):
+                self._facility(topic, data)
+            elif topic.startswith(self._market_root + "/"):
+                self._market(topic, data)
+            elif topic.startswith(self._device_root + "/") and topic.endswith("/data"):
+                self._device(topic, data)
+            else:
+                raise MalformedPayload("topic not handled by ingest")
+            self.accepted += 1
+        except (MalformedPayload, ValidationError, ValueError) as error:
+            self._reject(topic, error)
+
+    def _reject(self, topic: str, error: Exception) -> None:
+        self.malformed += 1
+        self.malformed_by_topic[topic] = self.malformed_by_topic.get(topic, 0) + 1
+        now = time.monotonic()
+        if now - self._last_warned.get(topic, -1e9) >= MALFORMED_LOG_EVERY_S:
+            self._last_warned[topic] = now
+            if isinstance(error, ValidationError):
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "payload"
+                reason = f"{where}: {first['msg']}"
+            else:
+                reason = str(error)
+            log.warning(
+                "malformed payload on %s (%d so far on this topic; next warning in a minute): %s",
+                topic,
+                self.malformed_by_topic[topic],
+                reason,
+            )
+
+    @staticmethod
+    def _group_rows(data: Any) -> tuple[list[dict[str, Any]], Any]:
+        try:
+            return rows_of(data)
+        except ValueError as error:
+            raise MalformedPayload(str(error)) from None
+
+    def _facility(self, topic: str, data: Any) -> None:
+        rows, group_ts = self._group_rows(data)
+        code_from_topic = topic[len(self._facility_root) + 1 :]
+        parsed = []
+        for index, row in enumerate(rows):
+            if "facility_code" not in row and "code" not in row and "facility" not in row:
+                if "/" in code_from_topic or not code_from_topic:
+                    raise MalformedPayload(f"rows[{index}]: no facility_code")
+                row = {**row, "facility_code": code_from_topic}
+            if group_ts is not None and "timestamp" not in row:
+                row = {**row, "timestamp": group_ts}
+            try:
+                parsed.append(FacilityRow.model_validate(row))
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise MalformedPayload(f"rows[{index}].{where}: {first['msg']}") from None
+        for row in parsed:  # all rows valid: apply them (a bad message changes nothing)
+            entry = self.facilities.setdefault(row.facility_code, dict.fromkeys(FACILITY_FIELDS))
+            for name in FACILITY_FIELDS:
+                value = getattr(row, name)
+                if value is not None:
+                    entry[name] = value
+            if row.network:
+                self.facility_network = row.network
+            if row.timestamp and (self.facility_ts is None or row.timestamp > self.facility_ts):
+                self.facility_ts = row.timestamp
+        self._dirty.add("facilities")
+
+    def _market(self, topic: str, data: Any) -> None:
+        rest = topic[len(self._market_root) + 1 :].split("/")
+        topic_network = rest[0] if rest and rest[0] else None
+        topic_metric = rest[1] if len(rest) > 1 else None
+        rows, group_ts = self._group_rows(data)
+        updates = []
+        for index, row in enumerate(rows):
+            if group_ts is not None and "timestamp" not in row:
+                row = {**row, "timestamp": group_ts}
+            try:
+                parsed = MarketRow.model_validate(row)
+                values = parsed.values(topic_metric)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise MalformedPayload(f"rows[{index}].{where}: {first['msg']}") from None
+            except ValueError as error:
+                raise MalformedPayload(f"rows[{index}].{error}") from None
+            network = parsed.network or topic_network
+            if not network:
+                raise MalformedPayload(f"rows[{index}]: no network in the row or the topic")
+            region = parsed.region or network
+            if not values:
+                raise MalformedPayload(f"rows[{index}]: no value, metric or market column")
+            updates.append((network, region, values, parsed.timestamp))
+        for network, region, values, ts in updates:
+            regions = self.market.setdefault(network, {})
+            entry = regions.setdefault(region, {"region": region, "generation_by_fueltech_mw": {}})
+            entry.update(values)
+            if ts and (network not in self.market_ts or ts > self.market_ts[network]):
+                self.market_ts[network] = ts
+            self._dirty.add(f"market/{network}")
+
+    def _device(self, topic: str, data: Any) -> None:
+        device_id = topic[len(self._device_root) + 1 : -len("/data")]
+        if "/" in device_id or not device_id:
+            raise MalformedPayload("device id must be one topic level")
+        if self._simulated(device_id):
+            return  # our own publisher's echo: the simulator already feeds this topic
+        if not isinstance(data, dict):
+            raise MalformedPayload("device data must be a JSON object")
+        row = DeviceRow.model_validate(data)
+        pdu_id, _, outlet_id = device_id.rpartition("-")
+        self.hub.publish(
+            f"devices/{device_id}",
+            {
+                "device_id": device_id,
+                "pdu_id": pdu_id or None,
+                "outlet_id": outlet_id if pdu_id else None,
+                "name": row.name,
+                "profile": row.profile,
+                "online": row.online,
+                "power_state": row.power_state,
+                "power_w": row.power_w,
+                "energy_kwh": row.energy_kwh,
+            },
+            ts=(row.timestamp or datetime.now(UTC)).astimezone(UTC),
+            source="mqtt",
+        )
+
+    def _simulated(self, device_id: str) -> bool:
+        if self.engine is None:
+            return False
+        pdu_id, _, outlet_id = device_id.rpartition("-")
+        fleet = self.engine.fleet
+        if not fleet.has_pdu(pdu_id):
+            return False
+        return any(o.id == outlet_id for o in fleet.pdu_info(pdu_id).outlets)
+
+    # ------------------------------------------------------------------ hub
+    def flush(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for topic in sorted(dirty):
+            if topic == "facilities":
+                self._publish_facilities()
+            else:
+                self._publish_market(topic.split("/", 1)[1])
+
+    def _publish_facilities(self) -> None:
+        codes = sorted(self.facilities)
+        rows = [self.facilities[c] for c in codes]
+        network = self.facility_network or self.settings.grid_network
+        ts = (self.facility_ts or datetime.now(UTC)).astimezone(UTC)
+        data = {
+            "network": network,
+            "interval": iso(ts) if self.facility_ts else None,
+            "facilities": {
+                "code": codes,
+                **{name: [row[name] for row in rows] for name in FACILITY_FIELDS},
+            },
+        }
+        data["facilities"]["name"] = [
+            row["name"] or code for code, row in zip(codes, rows, strict=True)
+        ]
+        self.hub.publish("facilities", data, ts=ts, source="mqtt")
+
+    def _publish_market(self, network: str) -> None:
+        ts = self.market_ts.get(network)
+        regions = [
+            {
+                "region": region,
+                "price_aud_per_mwh": entry.get("price_aud_per_mwh"),
+                "demand_mw": entry.get("demand_mw"),
+                "generation_mw": entry.get("generation_mw"),
+                "net_interchange_mw": entry.get("net_interchange_mw"),
+                "emissions_t_per_mwh": entry.get("emissions_t_per_mwh"),
+                "generation_by_fueltech_mw": entry.get("generation_by_fueltech_mw", {}),
+            }
+            for region, entry in sorted(self.market[network].items())
+        ]
+        self.hub.publish(
+            f"market/{network}",
+            {"network": network, "interval": iso(ts) if ts else None, "regions": regions},
+            ts=(ts or datetime.now(UTC)).astimezone(UTC),
+            source="mqtt",
+        )
