@@ -190,6 +190,7 @@ class Engine:
                     last_save = loop.time()
         finally:
             self.running = False
+            self._stop_requested = False  # a later run() starts afresh
             self._save_quietly()
 
     def _save_quietly(self) -> None:
