@@ -113,3 +113,46 @@ def test_a_mains_input_warns_when_a_phase_nears_its_rating(settings: Settings) -
     assert (
         engine.fleet.circuit("1", "AC1").breaker_state == "Normal"
     )  # mains never trip by themselves
+
+
+@hsettings(max_examples=12, deadline=None)
+@given(multiple=st.floats(1.2, 4.5))
+def test_an_overloaded_branch_trips_when_its_curve_says(multiple: float) -> None:
+    import tempfile
+
+    from energydash.config import load_settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine.from_settings(
+            load_settings(data_dir=tmp, clock_mode="stepped", pdu_count=1, grid_facility_count=0)
+        )
+        engine.execute(InjectFault("branch_overload", "1", "A", {"multiple": multiple}))
+        expected = float(breakers.trip_time_s(multiple))
+        dt = max(1.0, expected / 100.0)
+        elapsed = 0.0
+        while engine.fleet.circuit("1", "A").breaker_state == "Normal" and elapsed < 3 * expected:
+            engine.step(dt)
+            elapsed += dt
+        assert engine.fleet.circuit("1", "A").breaker_state == "Tripped"
+        assert elapsed == pytest.approx(expected, abs=dt + 1e-6)
+        assert engine.fleet.circuit("1", "B").breaker_state == "Normal"
+
+
+def test_threshold_crossings_raise_events_with_their_severity(engine: Engine) -> None:
+    events = []
+    engine.on_event(events.append)
+    engine.execute(InjectFault("branch_overload", "2", "A", {"multiple": 0.9}))
+    engine.step(1.0)
+    crossed = [e for e in events if e.kind == "ThresholdCrossed" and e.pdu_id == "2"]
+    assert [(e.resource, e.resource_id, e.severity) for e in crossed] == [
+        ("branch", "A", "Warning")
+    ]
+    assert "Branch Circuit A" in crossed[0].message
+
+
+def test_fleet_arrays_are_updated_in_place(engine: Engine) -> None:
+    power = engine.fleet.arrays.outlet_power_w
+    before = power.copy()
+    engine.step(3600.0)
+    assert power is engine.fleet.arrays.outlet_power_w
+    assert not np.array_equal(before, power)

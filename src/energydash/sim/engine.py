@@ -251,7 +251,7 @@ class Engine:
     def execute(self, command: Command) -> CommandResult:
         """The one command API: validates fully, raises CommandError having changed nothing."""
         result = control.execute(self, command)
-        self.fleet.refresh()
+        self.fleet.refresh(self.clock.now(), self.emit)
         return result
 
     def save_state(self) -> None:

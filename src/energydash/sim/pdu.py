@@ -434,12 +434,15 @@ class Fleet:
         )
         self.refresh()
 
-    def refresh(self) -> None:
-        """Recompute power, health and reported arrays after a command, without advancing time."""
+    def refresh(self, now: datetime | None = None, emit: Emit | None = None) -> None:
+        """Recompute power, health and reported arrays after a command, without advancing time.
+
+        Threshold crossings the command caused go to ``emit`` (dropped when it is None).
+        """
         if self.n_outlets == 0:
             return
         self._compute_power()
-        self._update_health(datetime.now(UTC), lambda _event: None)
+        self._update_health(now or datetime.now(UTC), emit or (lambda _event: None))
         self._publish_arrays(None)
 
     def _compute_power(self) -> None:
