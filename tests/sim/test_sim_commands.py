@@ -20,6 +20,7 @@ from energydash.sim.commands import (
     SetDevice,
     SetDeviceOnline,
     SetOutletEnabled,
+    SetPowerOnDelay,
 )
 from energydash.sim.engine import Engine
 
@@ -249,3 +250,24 @@ def test_commands_take_effect_in_readings_before_the_next_tick(engine: Engine) -
     engine.execute(BreakerControl("1", "A", "Off"))
     assert engine.fleet.circuit("1", "A").power_w == 0.0
     assert engine.fleet.circuit("1", "A").breaker_state == "Off"
+
+
+def test_power_on_delay_is_configurable_per_outlet_and_survives_restart(engine: Engine) -> None:
+    engine.execute(SetPowerOnDelay("1", "B2", 10))
+    assert engine.fleet.outlet_info("1", "B2").power_on_delay_s == 10.0
+    engine.execute(OutletPower("1", "B2", "Off"))
+    engine.execute(OutletPower("1", "B3", "Off"))
+    engine.execute(GroupPower("1", "3", "On"))  # group 3 is B1..B8
+    engine.step(2.0)
+    assert engine.fleet.outlet("1", "B3").power_state == "On"
+    assert engine.fleet.outlet("1", "B2").power_state == "PoweringOn"
+    engine.step(8.0)
+    assert engine.fleet.outlet("1", "B2").power_state == "On"
+    for bad in (-1, 7200, "soon", True):
+        with pytest.raises(CommandError) as caught:
+            engine.execute(SetPowerOnDelay("1", "B2", bad))  # type: ignore[arg-type]
+        assert caught.value.field == "delay_s"
+    engine.save_state()
+    restored = Engine.from_settings(engine.settings)
+    assert restored.fleet.outlet_info("1", "B2").power_on_delay_s == 10.0
+    assert restored.fleet.outlet_info("1", "B3").power_on_delay_s == 2.0

@@ -135,6 +135,15 @@ class SetOutletEnabled:
 
 
 @dataclass(frozen=True, slots=True)
+class SetPowerOnDelay:
+    """Redfish PowerOnDelaySeconds: how long an outlet waits before it powers On."""
+
+    pdu_id: str
+    outlet_id: str
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class SetDeviceOnline:
     pdu_id: str
     outlet_id: str
@@ -166,6 +175,7 @@ Command = (
     | RemoveDevice
     | SetOutletEnabled
     | SetDeviceOnline
+    | SetPowerOnDelay
     | InjectFault
     | ClearFault
 )

@@ -33,6 +33,7 @@ from energydash.sim.commands import (
     SetDevice,
     SetDeviceOnline,
     SetOutletEnabled,
+    SetPowerOnDelay,
 )
 from energydash.sim.events import SimEvent
 from energydash.sim.profiles import PROFILES, SPECS
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from energydash.sim.engine import Engine
 
 MAX_GROUP_NAME = 64
+MAX_DELAY_S = 3600.0
 
 
 def _pdu(engine: Engine, pdu_id: Any, *, allow_blind: bool = False) -> PduInfo:
@@ -447,6 +449,23 @@ def _set_online(engine: Engine, c: SetDeviceOnline) -> CommandResult:
     )
 
 
+def _set_delay(engine: Engine, c: SetPowerOnDelay) -> CommandResult:
+    pdu = _pdu(engine, c.pdu_id)
+    k = _outlet_index(engine, pdu, c.outlet_id)
+    delay = c.delay_s
+    if (
+        isinstance(delay, bool)
+        or not isinstance(delay, int | float)
+        or not 0 <= delay <= MAX_DELAY_S
+    ):
+        raise CommandError(
+            f"delay_s must be a number from 0 to {MAX_DELAY_S:g} seconds, got {delay!r}",
+            field="delay_s",
+        )
+    engine.fleet.set_power_on_delay(k, float(delay))
+    return CommandResult(True, f"outlet {c.outlet_id} of {pdu.name} powers on {delay:g} s after On")
+
+
 def _inject(engine: Engine, c: InjectFault) -> CommandResult:
     kind, pdu_id, target, params = faults.normalise(engine.fleet, c)
     for fault in engine.faults.values():
@@ -522,6 +541,7 @@ HANDLERS: dict[type, Callable[[Engine, Any], CommandResult]] = {
     RemoveDevice: _remove_device,
     SetOutletEnabled: _set_enabled,
     SetDeviceOnline: _set_online,
+    SetPowerOnDelay: _set_delay,
     InjectFault: _inject,
     ClearFault: _clear,
 }

@@ -330,6 +330,11 @@ class Fleet:
         self.device_online[index] = True
         self.reindex_profiles()
 
+    def set_power_on_delay(self, index: int, delay_s: float) -> None:
+        self.o_delay_s[index] = delay_s
+        pdu = self.pdus[int(self.o_pdu[index])]
+        pdu.outlets[index - pdu.index * self._outlets_per_pdu].power_on_delay_s = delay_s
+
     def device(self, index: int) -> DeviceInfo | None:
         code = int(self.profile_code[index])
         if code == 0:

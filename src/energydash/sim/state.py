@@ -65,6 +65,7 @@ def to_payload(fleet: Fleet, sim_time: datetime, faults: list[dict[str, Any]]) -
             "device_pf": fleet.device_pf.copy(),
             "device_online": fleet.device_online.copy(),
             "device_name": list(fleet.device_names),
+            "power_on_delay_s": fleet.o_delay_s.copy(),
         },
         "branches": {"state": fleet.b_state.copy(), "heat": fleet.b_heat.copy()},
         "mains": {"state": fleet.m_state.copy()},
@@ -192,6 +193,12 @@ def restore(fleet: Fleet, payload: dict[str, Any], path: Path) -> bool:
         for row in payload.get("circuit_reset_times", [])
     }
 
+    delays = None
+    if "power_on_delay_s" in payload["outlets"]:
+        delays = _array(payload, path, "outlets", "power_on_delay_s", n, float)
+        if np.any(np.isnan(delays)) or np.any(delays < 0):
+            raise StateError(f"{path}: outlets.power_on_delay_s must be numbers >= 0")
+
     fleet.lifetime_kwh[:] = lifetime
     fleet.baseline_kwh[:] = baseline
     fleet.reset_time[:] = reset_time
@@ -210,5 +217,8 @@ def restore(fleet: Fleet, payload: dict[str, Any], path: Path) -> bool:
     fleet.circuit_reset_times = reset_times
     for pdu in fleet.pdus:
         pdu.groups = groups[pdu.id]
+    if delays is not None:
+        for k, delay in enumerate(delays.tolist()):
+            fleet.set_power_on_delay(k, delay)
     fleet.reindex_profiles()
     return True
