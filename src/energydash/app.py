@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from energydash import __version__
 from energydash.api.errors import install_error_handlers
+from energydash.api.responses import OrjsonResponse
 from energydash.config import Settings, get_settings
 from energydash.hub import Hub
 from energydash.sim.engine import Engine
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         title="EnergyDash backend",
         version=__version__,
         description="Live PDU, grid and market data: REST /api/v1, WebSocket /ws, Redfish.",
-        default_response_class=ORJSONResponse,
+        default_response_class=OrjsonResponse,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -129,7 +129,9 @@ def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> l
     if settings.mqtt_publish:
         from energydash.mqtt.publish import MqttPublisher
 
-        app.state.mqtt_publisher = MqttPublisher(settings, hub, engine)
+        app.state.mqtt_publisher = MqttPublisher(
+            settings, hub, engine, on_change=app.state.snapshots.publish
+        )
         parts.append(app.state.mqtt_publisher)
     return parts
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from energydash.api.responses import OrjsonResponse
 from energydash.sim.commands import CommandError
 
 
@@ -19,25 +19,25 @@ class ApiError(HTTPException):
         self.field = field
 
 
-def _body(reason: str, status: int, field: str | None = None, **extra: object) -> ORJSONResponse:
+def _body(reason: str, status: int, field: str | None = None, **extra: object) -> OrjsonResponse:
     content: dict[str, object] = {"reason": reason, "status": status}
     if field:
         content["field"] = field
     content.update(extra)
-    return ORJSONResponse(content, status_code=status)
+    return OrjsonResponse(content, status_code=status)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, error: ApiError) -> ORJSONResponse:
+    async def _api_error(request: Request, error: ApiError) -> OrjsonResponse:
         return _body(error.reason, error.status_code, error.field)
 
     @app.exception_handler(CommandError)
-    async def _command_error(request: Request, error: CommandError) -> ORJSONResponse:
+    async def _command_error(request: Request, error: CommandError) -> OrjsonResponse:
         return _body(error.message, 422 if error.field else 409, error.field)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, error: RequestValidationError) -> ORJSONResponse:
+    async def _validation(request: Request, error: RequestValidationError) -> OrjsonResponse:
         problems = []
         for item in error.errors():
             where = ".".join(str(p) for p in item["loc"])
@@ -47,7 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return _body("; ".join(problems) or "invalid request", 422, field, errors=problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, error: StarletteHTTPException) -> ORJSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> OrjsonResponse:
         reason = error.detail if isinstance(error.detail, str) else str(error.detail)
         if error.status_code == 404 and reason == "Not Found":
             reason = f"no such resource: {request.url.path}"

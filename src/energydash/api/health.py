@@ -6,7 +6,9 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
+
+from energydash.api.responses import OrjsonResponse
 
 router = APIRouter(tags=["health"])
 
@@ -56,9 +58,9 @@ def health_report(request: Request) -> dict[str, Any]:
 
 
 @router.get("/health", summary="Engine ticking, broker connected, queue depths")
-async def health(request: Request) -> ORJSONResponse:
+async def health(request: Request) -> OrjsonResponse:
     report = health_report(request)
-    return ORJSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+    return OrjsonResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
 
 def _metric(

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from energydash.api import topics
+from energydash.api import control, devices, topics
 
-ROUTERS = [topics.router]
+ROUTERS = [topics.router, devices.router, control.router]

@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from energydash.api.deps import HubDep
 from energydash.api.errors import ApiError
+from energydash.api.responses import OrjsonResponse
 from energydash.hub.history import downsample
 from energydash.hub.hub import iso
 
@@ -113,7 +114,7 @@ async def history(
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{safe}.csv"'},
         )
-    return ORJSONResponse(
+    return OrjsonResponse(
         {
             "topic": topic,
             "resolution_s": ring.resolution_s,

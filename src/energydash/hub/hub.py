@@ -143,6 +143,12 @@ class Hub:
             return [state] if state else []
         return [s for t, s in sorted(self._topics.items()) if matches(pattern, t)]
 
+    def drop(self, topic: str) -> None:
+        """Forget a topic that no longer exists (a device unplugged); its history goes too."""
+        self._topics.pop(topic, None)
+        self._routes.pop(topic, None)
+        self._history.pop(topic, None)
+
     def history(self, topic: str) -> SeriesRing | None:
         return self._history.get(topic)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,8 +29,15 @@ log = logging.getLogger(__name__)
 
 
 class MqttPublisher:
-    def __init__(self, settings: Settings, hub: Hub, engine: Engine | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        hub: Hub,
+        engine: Engine | None,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self.settings = settings
+        self.on_change = on_change  # fresh hub snapshots after a command
         self.hub = hub
         self.engine = engine
         self.link: MqttLink | None = None
@@ -126,6 +134,8 @@ class MqttPublisher:
                 raise CommandError("this backend runs without a simulation engine")
             result = self.engine.execute(to_engine_command(device_id, request))
             ack.update(ok=bool(result.ok), message=result.message)
+            if self.on_change is not None:
+                self.on_change()
         except CommandError as error:
             ack.update(message=error.message, field=error.field)
         except ValueError as error:

@@ -1,0 +1,129 @@
+"""Outlet power, simulation status/start/stop/speed, and fault injection."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from energydash.api.deps import EngineDep
+from energydash.api.devices import refresh_snapshots
+from energydash.api.errors import ApiError
+from energydash.sim import commands as sim
+from energydash.sim.engine import Engine
+
+router = APIRouter(tags=["control"])
+
+
+class PowerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["On", "Off", "PowerCycle"]
+
+
+class SimulationRequest(BaseModel):
+    """``start`` resumes ticking, ``stop`` pauses it (state kept); ``speed`` sets the clock."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["start", "stop"] | None = None
+    speed: float | None = Field(None, gt=0, le=100_000)
+
+
+class FaultRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal[
+        "sensor_stuck",
+        "sensor_dropout",
+        "sensor_noisy",
+        "relay_failure",
+        "branch_overload",
+        "comm_loss",
+    ]
+    pdu_id: str
+    target_id: str | None = None
+    params: dict[str, Any] | None = None
+
+
+@router.post("/pdus/{pdu_id}/outlets/{outlet_id}/power", summary="Switch an outlet")
+async def outlet_power(
+    pdu_id: str, outlet_id: str, body: PowerRequest, engine: EngineDep, request: Request
+) -> dict[str, Any]:
+    try:
+        engine.fleet.outlet_info(pdu_id, outlet_id)
+    except KeyError as error:
+        raise ApiError(404, str(error).strip("'\""), "outlet_id") from None
+    result = engine.execute(sim.OutletPower(pdu_id, outlet_id, body.action))
+    refresh_snapshots(request)
+    reading = engine.fleet.outlet(pdu_id, outlet_id)
+    return {"ok": result.ok, "message": result.message, "power_state": reading.power_state}
+
+
+def simulation_status(engine: Engine) -> dict[str, Any]:
+    return {
+        "running": engine.running,
+        "paused": engine.paused,
+        "clock_mode": engine.clock.mode,
+        "speed": engine.clock.speed,
+        "sim_time": engine.clock.now().isoformat().replace("+00:00", "Z"),
+        "tick_count": engine.tick_count,
+        "last_tick_ms": engine.last_tick_ms,
+        "pdus": len(engine.fleet.pdus),
+        "outlets": sum(len(p.outlets) for p in engine.fleet.pdus),
+        "facilities": len(engine.grid.facilities),
+        "faults": len(engine.faults),
+    }
+
+
+@router.get("/simulation", summary="Clock, tick count and fleet size")
+async def get_simulation(engine: EngineDep) -> dict[str, Any]:
+    return simulation_status(engine)
+
+
+@router.post("/simulation", summary="start, stop (pause) or change speed")
+async def post_simulation(body: SimulationRequest, engine: EngineDep) -> dict[str, Any]:
+    if body.action is None and body.speed is None:
+        raise ApiError(422, "give action (start|stop) and/or speed", "action")
+    if body.speed is not None:
+        try:
+            engine.set_speed(body.speed)
+        except ValueError as error:
+            raise ApiError(422, str(error), "speed") from None
+    if body.action == "start":
+        engine.resume()
+    elif body.action == "stop":
+        engine.pause()
+    return simulation_status(engine)
+
+
+def fault_view(fault: Any) -> dict[str, Any]:
+    return {
+        "fault_id": fault.id,
+        "kind": fault.kind,
+        "pdu_id": fault.pdu_id,
+        "target_id": fault.target_id,
+        "params": fault.params,
+        "resource": fault.resource,
+        "injected_at": fault.injected_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+@router.get("/faults", summary="Active faults")
+async def list_faults(engine: EngineDep) -> dict[str, Any]:
+    return {"faults": [fault_view(f) for f in engine.faults.values()]}
+
+
+@router.post("/faults", status_code=201, summary="Inject a fault")
+async def inject_fault(body: FaultRequest, engine: EngineDep, request: Request) -> dict[str, Any]:
+    result = engine.execute(sim.InjectFault(body.kind, body.pdu_id, body.target_id, body.params))
+    refresh_snapshots(request)
+    assert result.fault_id is not None
+    return fault_view(engine.faults[result.fault_id])
+
+
+@router.delete("/faults/{fault_id}", status_code=204, summary="Clear a fault")
+async def clear_fault(fault_id: str, engine: EngineDep, request: Request) -> Response:
+    if fault_id not in engine.faults:
+        raise ApiError(404, f"no active fault {fault_id!r}", "fault_id")
+    engine.execute(sim.ClearFault(fault_id))
+    refresh_snapshots(request)
+    return Response(status_code=204)
