@@ -1,0 +1,1 @@
+"""OpenElectricity dataset IO: read and validate, convert to CSV, acquire, generate samples."""
