@@ -149,8 +149,15 @@ class BackgroundServer:
         self.app = app
         self.host = host
         self.port = port
+        settings: Settings = app.state.settings
         config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, ws_ping_interval=None, lifespan="on"
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            ws_ping_interval=settings.ws_ping_interval_s,
+            ws_ping_timeout=settings.ws_idle_timeout_s,
+            lifespan="on",
         )
         self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -125,7 +125,9 @@ class Settings(BaseSettings):
     history_resolution_s: PositiveSeconds = Field(5.0, description="Seconds per history point.")
 
     # --- WebSocket stream --------------------------------------------------------------
-    ws_queue_size: int = Field(16, ge=1, le=10_000, description="Frames queued per client.")
+    ws_queue_size: int = Field(
+        16, ge=1, le=10_000, description="Frames queued per client and subscribed topic."
+    )
     ws_ping_interval_s: PositiveSeconds = 15.0
     ws_idle_timeout_s: PositiveSeconds = Field(60.0, description="Close a silent client after.")
     ws_token: SecretStr | None = Field(None, description="Require ?token= on /ws when set.")

@@ -72,7 +72,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_config=None,
-        ws_ping_interval=None,  # /ws sends its own pings; idle clients are closed by it
+        # protocol pings drop a peer that stops answering; /ws adds JSON pings on quiet links
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_idle_timeout_s,
         **ssl,
     )
     return 0

@@ -180,6 +180,9 @@ class Hub:
             if subscriber in routed and not any(matches(p, topic) for p in own):
                 routed.discard(subscriber)
 
+    def has_patterns(self, subscriber: Subscriber) -> bool:
+        return bool(self._patterns.get(subscriber))
+
     def remove(self, subscriber: Subscriber) -> None:
         self._patterns.pop(subscriber, None)
         for routed in self._routes.values():

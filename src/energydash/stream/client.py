@@ -1,14 +1,17 @@
 """One WebSocket client's bounded queue of frames, and its resync when it falls behind.
 
 The hub calls ``deliver`` on the event loop; it only appends a pre-encoded frame (shared by
-every client) to a deque. A full queue is dropped whole and replaced, when the writer next
-runs, by fresh snapshots of the client's topics: a slow client costs a fixed amount of memory
-and never holds up the hub or the other clients.
+every client, so the queue holds references, not copies) to a deque. The bound is
+``ws_queue_size`` frames per topic the client receives (a tick sends one frame per topic).
+A full queue is dropped whole and replaced, when the writer next runs, by fresh snapshots of
+the client's topics: a slow client costs a fixed amount of memory and never holds up the hub
+or the other clients.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 
 from energydash.hub import Hub, TopicState
@@ -24,14 +27,23 @@ class StreamClient:
         self.resyncs = 0
         self.dropped_frames = 0
         self.sent_frames = 0
+        self.topics_seen: set[str] = set()
+        self.last_sent = time.monotonic()
+        self.sending_since: float | None = None  # set while a send is in progress
+        self.closed_reason: str | None = None
+
+    @property
+    def limit(self) -> int:
+        return self.queue_size * max(1, len(self.topics_seen))
 
     def __hash__(self) -> int:
         return id(self)
 
     def deliver(self, state: TopicState) -> None:
+        self.topics_seen.add(state.topic)
         if self.resync_pending:
             return  # the resync will carry the latest state of every topic
-        if len(self._queue) >= self.queue_size:
+        if len(self._queue) >= self.limit:
             self.dropped_frames += len(self._queue)
             self._queue.clear()
             self.resync_pending = True
@@ -42,7 +54,7 @@ class StreamClient:
 
     def push(self, frame: str) -> None:
         """A frame of this client alone (snapshot on subscribe, error, ping); still bounded."""
-        if len(self._queue) >= self.queue_size:
+        if len(self._queue) >= self.limit:
             self.dropped_frames += len(self._queue)
             self._queue.clear()
             self.resync_pending = True

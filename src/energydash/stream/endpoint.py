@@ -2,7 +2,10 @@
 
 Origin is checked against loopback and ``ws_allowed_origins``; with ``ws_token`` set the
 client must pass ``?token=``. A malformed client frame gets an error frame, never a closed
-server; a client silent for ``ws_idle_timeout_s`` is closed (1001).
+server. Heartbeat: ``{"type": "ping"}`` after ``ws_ping_interval_s`` without any frame (and
+protocol pings from uvicorn, which drop a peer that stops answering). Closed with 1001: a
+connection with no subscription silent for ``ws_idle_timeout_s``, and a dead one whose pending
+send has not completed for that long.
 """
 
 from __future__ import annotations
@@ -97,22 +100,32 @@ async def stream(websocket: WebSocket) -> None:
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await writer
+    if client.closed_reason:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(code=1001, reason=client.closed_reason), 2.0)
 
 
 async def _read(
     websocket: WebSocket, client: StreamClient, hub: Hub, settings: Settings, stats: StreamStats
 ) -> None:
     last_heard = time.monotonic()
-    ping_every = settings.ws_ping_interval_s
+    poll_s = max(min(settings.ws_ping_interval_s, settings.ws_idle_timeout_s) / 2, 0.05)
     while True:
         try:
-            message = await asyncio.wait_for(websocket.receive(), timeout=ping_every)
+            message = await asyncio.wait_for(websocket.receive(), timeout=poll_s)
         except TimeoutError:
-            if time.monotonic() - last_heard > settings.ws_idle_timeout_s:
-                with contextlib.suppress(Exception):
-                    await websocket.close(code=1001, reason="idle timeout")
+            now = time.monotonic()
+            idle = not hub.has_patterns(client) and now - last_heard > settings.ws_idle_timeout_s
+            stuck = (
+                client.sending_since is not None
+                and now - client.sending_since > settings.ws_idle_timeout_s
+            )
+            if idle or stuck:
+                log.info("closing /ws client: %s", "idle" if idle else "not reading")
+                client.closed_reason = "idle timeout" if idle else "not reading"
                 return
-            client.push(ping_frame())
+            if now - client.last_sent >= settings.ws_ping_interval_s and not client.depth:
+                client.push(ping_frame())
             continue
         if message["type"] == "websocket.disconnect":
             return
@@ -132,6 +145,7 @@ async def _read(
             continue
         if op.op == "subscribe":
             for state in hub.subscribe(client, op.topics):
+                client.topics_seen.add(state.topic)
                 client.push(state.frame("snapshot"))
         else:
             hub.unsubscribe(client, op.topics)
@@ -141,7 +155,10 @@ async def _write(websocket: WebSocket, client: StreamClient) -> None:
     try:
         while True:
             for frame in await client.next_frames():
+                client.sending_since = time.monotonic()
                 await websocket.send_text(frame)
+                client.sending_since = None
+                client.last_sent = time.monotonic()
                 client.sent_frames += 1
     except (WebSocketDisconnect, RuntimeError, OSError):
         return
