@@ -1,0 +1,384 @@
+"""The Redfish protocol layer as a small pure-ASGI app: headers, auth, privileges, query options.
+
+Everything a Redfish client expects of *every* URI lives here once: ``OData-Version`` (4.0 only;
+asking for another gives 412), 401 with ``WWW-Authenticate``, 403 from the privilege registry,
+405 with ``Allow``, ``ETag``/``@odata.etag`` with ``If-Match`` (412, nothing changed) and
+``If-None-Match`` (304), ``Link: rel=describedby``, ``Cache-Control``, HEAD without a body,
+``$select``, ``$expand`` (one level), ``only``, and 501 for any other ``$`` option. Handlers only
+build dicts from the engine. It is pure ASGI (no FastAPI per request) because the service must
+answer thousands of GETs a second on a shared core.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+
+from energydash.redfish import errors
+from energydash.redfish.auth import AuthStore, Caller, PrivilegeMap
+from energydash.redfish.errors import RedfishError
+from energydash.redfish.registries import message
+from energydash.redfish.routing import Route, RouteTable
+
+if TYPE_CHECKING:
+    from energydash.redfish.service import RedfishService
+
+log = logging.getLogger(__name__)
+
+JSON_TYPE = b"application/json;charset=utf-8"
+SUPPORTED_QUERY = {"$select", "$expand", "only"}
+SCHEMA_BASE = "http://redfish.dmtf.org/schemas/v1/"
+ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
+
+
+@dataclass(slots=True)
+class Request:
+    """One request as handlers see it."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    query: dict[str, str]
+    headers: dict[bytes, bytes]
+    body: bytes
+    caller: Caller | None
+    service: RedfishService
+    client: str = ""
+
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object, or 400 MalformedJSON."""
+        if not self.body.strip():
+            return {}
+        try:
+            value = orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            raise errors.malformed_json() from None
+        if not isinstance(value, dict):
+            raise errors.base(400, "UnrecognizedRequestBody")
+        return value
+
+
+@dataclass(slots=True)
+class Response:
+    status: int = 200
+    body: dict[str, Any] | bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: bytes = JSON_TYPE
+    stream: AsyncIterator[bytes] | None = None
+
+
+def no_content() -> Response:
+    return Response(204)
+
+
+def created(location: str, body: dict[str, Any]) -> Response:
+    return Response(201, body, {"Location": location})
+
+
+def etag_of(encoded: bytes) -> str:
+    return f'W/"{zlib.crc32(encoded):08x}"'
+
+
+def _odata_type_schema(body: dict[str, Any]) -> str | None:
+    odata_type = body.get("@odata.type")
+    if not isinstance(odata_type, str):
+        return None
+    # "#Outlet.v1_4_4.Outlet" -> "Outlet.v1_4_4"; "#OutletCollection.OutletCollection" -> ...
+    namespace = odata_type.lstrip("#").rsplit(".", 1)[0]
+    return namespace
+
+
+class RedfishApp:
+    """The ASGI callable behind ``/redfish``."""
+
+    def __init__(
+        self, service: RedfishService, table: RouteTable, auth: AuthStore, privileges: PrivilegeMap
+    ) -> None:
+        self.service = service
+        self.table = table
+        self.auth = auth
+        self.privileges = privileges
+
+    # ------------------------------------------------------------------ ASGI
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        more = True
+        while more:
+            event = await receive()
+            body += event.get("body", b"")
+            more = event.get("more_body", False)
+        headers = dict(scope["headers"])
+        client = scope.get("client")
+        try:
+            response = await self.handle(
+                scope["method"],
+                scope["path"],
+                scope.get("query_string", b""),
+                headers,
+                body,
+                f"{client[0]}:{client[1]}" if client else "",
+            )
+        except Exception:
+            log.exception("Redfish %s %s failed", scope["method"], scope["path"])
+            response = self._error(RedfishError(500, [message("Base", "InternalError")]))
+        await self._send(scope["method"], response, send)
+
+    async def _send(self, method: str, response: Response, send: Any) -> None:
+        raw = [
+            (b"odata-version", b"4.0"),
+            (b"cache-control", b"no-cache"),
+        ]
+        raw += [(k.lower().encode(), v.encode("latin-1")) for k, v in response.headers.items()]
+        if response.stream is not None:
+            raw.append((b"content-type", response.content_type))
+            await send({"type": "http.response.start", "status": response.status, "headers": raw})
+            try:
+                async for chunk in response.stream:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            finally:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        if response.body is None:
+            payload = b""
+        elif isinstance(response.body, bytes):
+            payload = response.body
+        else:
+            payload = orjson.dumps(response.body, option=ORJSON_OPTS)
+        if response.status not in (204, 304):
+            raw.append((b"content-type", response.content_type))
+            raw.append((b"content-length", str(len(payload)).encode()))
+        if method == "HEAD" or response.status in (204, 304):
+            payload = b""
+        await send({"type": "http.response.start", "status": response.status, "headers": raw})
+        await send({"type": "http.response.body", "body": payload})
+
+    # ------------------------------------------------------------------ dispatch
+    async def handle(
+        self,
+        method: str,
+        path: str,
+        query_string: bytes,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        client: str = "",
+    ) -> Response:
+        try:
+            return await self._dispatch(method, path, query_string, headers, body, client)
+        except RedfishError as error:
+            return self._error(error)
+
+    def _error(self, error: RedfishError) -> Response:
+        return Response(error.status, error.body(), dict(error.headers))
+
+    async def _dispatch(
+        self,
+        method: str,
+        path: str,
+        query_string: bytes,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        client: str,
+    ) -> Response:
+        odata_version = headers.get(b"odata-version")
+        if odata_version is not None and odata_version.strip() != b"4.0":
+            raise errors.base(412, "HeaderInvalid", f"OData-Version: {odata_version.decode()}")
+        path = unquote(path)
+        if len(path) > 1:
+            path = path.rstrip("/")
+        matched = self.table.match(path)
+        route, params = matched if matched else (None, {})
+        is_read = method in ("GET", "HEAD")
+        open_route = route is not None and (
+            (is_read and route.open_get) or (method == "POST" and route.open_post)
+        )
+        caller = self.auth.authenticate(headers.get(b"authorization"), headers.get(b"x-auth-token"))
+        if caller is None and not open_route:
+            raise errors.unauthorized()
+        if route is None:
+            raise errors.base(404, "ResourceMissingAtURI", path)
+        if method not in route.allow:
+            raise errors.method_not_allowed(route.allow)
+        query = self._query(query_string, is_read)
+        request = Request(method, path, params, query, headers, body, caller, self.service, client)
+        if not open_route:
+            entity = route.post_entity if (method == "POST" and route.post_entity) else route.entity
+            is_self = route.is_self(request) if route.is_self else False
+            self_patch = route.self_patch and is_self and method == "PATCH"
+            if not self_patch and not self.privileges.allows(caller, entity, method, is_self):
+                raise errors.insufficient_privilege()
+        if is_read:
+            return await self._read(route, request)
+        if_match = headers.get(b"if-match")
+        if if_match is not None and route.get is not None:
+            current = etag_of(orjson.dumps(route.get(request), option=ORJSON_OPTS))
+            wanted = {t.strip() for t in if_match.decode("latin-1").split(",")}
+            if "*" not in wanted and current not in wanted and current[2:] not in wanted:
+                raise errors.base(412, "PreconditionFailed")
+        if method == "PATCH":
+            assert route.patch is not None
+            return route.patch(request, request.json())
+        if method == "POST":
+            assert route.post is not None
+            result = route.post(request, request.json())
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        assert route.delete is not None
+        return route.delete(request)
+
+    def _query(self, query_string: bytes, is_read: bool) -> dict[str, str]:
+        if not query_string:
+            return {}
+        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        for name in query:
+            if name.startswith("$") and name not in SUPPORTED_QUERY:
+                raise errors.base(501, "QueryParameterUnsupported", name)
+        if not is_read and any(n in SUPPORTED_QUERY for n in query):
+            raise errors.base(400, "QueryNotSupportedOnOperation")
+        return query
+
+    async def _read(self, route: Route, request: Request) -> Response:
+        if route.raw_get is not None:
+            return route.raw_get(request)
+        if route.stream is not None:
+            return await route.stream(request)
+        assert route.get is not None
+        resource = route.get(request)
+        query = request.query
+        if "only" in query:
+            if len(query) > 1:
+                raise errors.base(400, "QueryCombinationInvalid")
+            members = resource.get("Members")
+            if members is None:
+                raise errors.base(400, "QueryNotSupportedOnResource")
+            if len(members) == 1:
+                member_path = members[0]["@odata.id"]
+                return await self._read_path(member_path, request)
+        encoded = orjson.dumps(resource, option=ORJSON_OPTS)
+        etag = etag_of(encoded)
+        headers = {"ETag": etag, "Allow": ", ".join(route.allow)}
+        schema = _odata_type_schema(resource)
+        if schema:
+            headers["Link"] = f"<{SCHEMA_BASE}{schema}.json>; rel=describedby"
+        if_none_match = request.headers.get(b"if-none-match")
+        if if_none_match is not None:
+            tags = {t.strip() for t in if_none_match.decode("latin-1").split(",")}
+            if etag in tags or "*" in tags:
+                return Response(304, None, headers)
+        if "@odata.id" in resource and "Members" not in resource:
+            # the ETag rides in the body too, spliced in so the body is encoded once
+            encoded = encoded[:-1] + b',"@odata.etag":' + orjson.dumps(etag) + b"}"
+        if "$expand" in query or "$select" in query:
+            if "@odata.id" in resource and "Members" not in resource:
+                resource["@odata.etag"] = etag
+            if "$expand" in query:
+                resource = await self._expand(resource, query["$expand"], request)
+            if "$select" in query:
+                resource = _select(resource, query["$select"])
+            encoded = orjson.dumps(resource, option=ORJSON_OPTS)
+        return Response(200, encoded, headers)
+
+    async def _read_path(self, path: str, request: Request) -> Response:
+        matched = self.table.match(path)
+        if matched is None:
+            raise errors.base(404, "ResourceMissingAtURI", path)
+        route, params = matched
+        sub = Request("GET", path, params, {}, request.headers, b"", request.caller, self.service)
+        return await self._read(route, sub)
+
+    def resolve(self, path: str, request: Request) -> dict[str, Any] | None:
+        """The rendered resource at ``path`` (for $expand), or None when unknown or unreadable."""
+        matched = self.table.match(path)
+        if matched is None or matched[0].get is None:
+            return None
+        route, params = matched
+        if not self.privileges.allows(request.caller, route.entity, "GET", False):
+            return None
+        sub = Request("GET", path, params, {}, request.headers, b"", request.caller, self.service)
+        try:
+            return route.get(sub)
+        except RedfishError:
+            return None
+
+    async def _expand(self, resource: dict[str, Any], option: str, request: Request) -> dict:
+        spec = option.strip()
+        levels = 1
+        if "(" in spec:
+            spec, _, rest = spec.partition("(")
+            rest = rest.rstrip(")").strip()
+            name, _, value = rest.partition("=")
+            if name.strip() != "$levels" or not value.strip().isdigit():
+                raise errors.base(400, "QueryParameterValueFormatError", option, "$expand")
+            levels = int(value)
+        if spec not in ("*", ".", "~"):
+            raise errors.base(400, "QueryParameterValueFormatError", option, "$expand")
+        if levels != 1:
+            raise errors.base(400, "QueryParameterOutOfRange", str(levels), "$levels", "1")
+
+        def walk(value: Any, in_links: bool) -> Any:
+            if isinstance(value, dict):
+                if set(value) == {"@odata.id"}:
+                    wanted = spec == "*" or (spec == "~") == in_links
+                    if wanted:
+                        expanded = self.resolve(value["@odata.id"], request)
+                        if expanded is not None:
+                            return expanded
+                    return value
+                return {
+                    k: walk(v, in_links or k == "Links")
+                    for k, v in value.items()
+                    if not k.startswith("@")
+                } | {k: v for k, v in value.items() if k.startswith("@")}
+            if isinstance(value, list):
+                return [walk(v, in_links) for v in value]
+            return value
+
+        return {
+            k: (v if k.startswith("@") or k == "Actions" else walk(v, k == "Links"))
+            for k, v in resource.items()
+        }
+
+
+ALWAYS_KEPT = ("@odata.id", "@odata.type", "@odata.context", "@odata.etag", "Id", "Name")
+
+
+def _select(resource: dict[str, Any], option: str) -> dict[str, Any]:
+    """``$select=A,B/C``: keep the named properties (and the OData annotations)."""
+    names = [n.strip() for n in option.split(",") if n.strip()]
+    if not names:
+        raise errors.base(400, "QueryParameterValueFormatError", option, "$select")
+    if "*" in names:
+        return resource
+    selected: dict[str, Any] = {k: resource[k] for k in ALWAYS_KEPT if k in resource}
+    for name in names:
+        head, _, tail = name.partition("/")
+        if head not in resource:
+            continue
+        if tail and isinstance(resource[head], dict):
+            inner = selected.setdefault(head, {})
+            if tail in resource[head]:
+                inner[tail] = resource[head][tail]
+        else:
+            selected[head] = resource[head]
+    if "Members" in resource and "Members" not in selected:
+        selected["Members"] = [_select(m, option) if len(m) > 1 else m for m in resource["Members"]]
+    return selected
+
+
+def maybe_await(value: Any) -> Awaitable[Any]:
+    async def wrap() -> Any:
+        return value
+
+    return value if inspect.isawaitable(value) else wrap()
+
+
+HandlerT = Callable[..., Any]

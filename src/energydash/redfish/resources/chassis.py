@@ -1,0 +1,235 @@
+"""Chassis/{pdu} for each PDU (linked both ways) and its Sensors: one per reading a resource shows.
+
+A sensor id names its quantity and what it measures (see ``render``): ``PowerA1`` (outlet A1),
+``CurrentBranchB``, ``VoltageMainsAC1L2``, ``EnergyGroup1``, ``PowerPDU``. The sensor list is
+derived from the PDU's topology, so every ``DataSourceUri`` a resource carries resolves here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from energydash.redfish import errors, render
+from energydash.redfish.http import Request, Response
+from energydash.redfish.resources.common import action_args, action_done, execute
+from energydash.redfish.routing import Route
+from energydash.sim import commands as cmd
+from energydash.sim.pdu import PduInfo
+
+BASE = "/redfish/v1/Chassis"
+QUANTITIES = {
+    # prefix: (ReadingType, ReadingUnits)
+    "Voltage": ("Voltage", "V"),
+    "Current": ("Current", "A"),
+    "Power": ("Power", "W"),
+    "Energy": ("EnergykWh", "kW.h"),
+    "Frequency": ("Frequency", "Hz"),
+}
+OUTLET_QUANTITIES = ("Voltage", "Current", "Power", "Energy", "Frequency")
+PHASE_QUANTITIES = ("Voltage", "Current", "Power", "Energy")
+GROUP_QUANTITIES = ("Power", "Energy")
+PDU_QUANTITIES = ("Power", "Energy")
+
+
+def _pdu(request: Request) -> PduInfo:
+    fleet = request.service.engine.fleet
+    pdu_id = request.params["pdu"]
+    if not fleet.has_pdu(pdu_id):
+        raise errors.not_found("Chassis", pdu_id)
+    return fleet.pdu_info(pdu_id)
+
+
+def sensor_ids(pdu: PduInfo) -> list[str]:
+    ids: list[str] = []
+    for q in PDU_QUANTITIES:
+        ids.append(f"{q}PDU")
+    for main in pdu.mains:
+        ids += [f"{q}Mains{main.id}" for q in OUTLET_QUANTITIES]
+        if len(main.phases) > 1:
+            ids += [f"{q}Mains{main.id}{ph}" for ph in main.phases for q in PHASE_QUANTITIES]
+    for branch in pdu.branches:
+        ids += [f"{q}Branch{branch.id}" for q in OUTLET_QUANTITIES]
+    for group in pdu.groups:
+        ids += [f"{q}Group{group.id}" for q in GROUP_QUANTITIES]
+    for outlet in pdu.outlets:
+        ids += [f"{q}{outlet.id}" for q in OUTLET_QUANTITIES]
+    return ids
+
+
+def get_chassis_collection(request: Request) -> dict[str, Any]:
+    pdus = request.service.engine.fleet.pdus
+    return render.collection(
+        BASE, "ChassisCollection", "Chassis", [render.chassis_uri(p.id) for p in pdus]
+    )
+
+
+def get_chassis(request: Request) -> dict[str, Any]:
+    pdu = _pdu(request)
+    reading = request.service.engine.fleet.pdu(pdu.id)
+    uri = render.chassis_uri(pdu.id)
+    return {
+        "@odata.id": uri,
+        "@odata.type": "#Chassis.v1_28_0.Chassis",
+        "Id": pdu.id,
+        "Name": f"{pdu.name} Chassis",
+        "ChassisType": "RackMount",
+        "Manufacturer": "Schneider Electric (simulated by EnergyDash)",
+        "Model": pdu.model,
+        "SerialNumber": pdu.serial,
+        "Status": render.status(reading.health, reading.comm_ok),
+        "Sensors": render.link(f"{uri}/Sensors"),
+        "Links": {
+            "PowerDistribution": render.link(render.pdu_uri(pdu.id)),
+            "ManagedBy": [render.link("/redfish/v1/Managers/BMC")],
+            "ManagedBy@odata.count": 1,
+        },
+    }
+
+
+def get_sensors(request: Request) -> dict[str, Any]:
+    pdu = _pdu(request)
+    uri = f"{render.chassis_uri(pdu.id)}/Sensors"
+    return render.collection(
+        uri, "SensorCollection", f"{pdu.name} Sensors", [f"{uri}/{s}" for s in sensor_ids(pdu)]
+    )
+
+
+def _split(sensor_id: str) -> tuple[str, str]:
+    for prefix in QUANTITIES:
+        if sensor_id.startswith(prefix):
+            return prefix, sensor_id[len(prefix) :]
+    raise KeyError(sensor_id)
+
+
+def get_sensor(request: Request) -> dict[str, Any]:
+    pdu = _pdu(request)
+    sensor_id = request.params["sensor"]
+    try:
+        quantity, subject = _split(sensor_id)
+        return _render_sensor(request, pdu, sensor_id, quantity, subject)
+    except KeyError:
+        raise errors.not_found("Sensor", sensor_id) from None
+
+
+def _sensor_target(pdu: PduInfo, subject: str) -> tuple[str, str | None, str | None]:
+    """(kind, target id, phase) from the subject part of a sensor id."""
+    if subject == "PDU":
+        return "pdu", None, None
+    if subject.startswith("Mains"):
+        rest = subject[len("Mains") :]
+        for main in pdu.mains:
+            if rest == main.id:
+                return "main", main.id, None
+            if rest.startswith(main.id) and rest[len(main.id) :] in main.phases:
+                return "main", main.id, rest[len(main.id) :]
+        raise KeyError(subject)
+    if subject.startswith("Branch"):
+        rest = subject[len("Branch") :]
+        if any(b.id == rest for b in pdu.branches):
+            return "branch", rest, None
+        raise KeyError(subject)
+    if subject.startswith("Group"):
+        rest = subject[len("Group") :]
+        if any(g.id == rest for g in pdu.groups):
+            return "group", rest, None
+        raise KeyError(subject)
+    if any(o.id == subject for o in pdu.outlets):
+        return "outlet", subject, None
+    raise KeyError(subject)
+
+
+def _render_sensor(
+    request: Request, pdu: PduInfo, sensor_id: str, quantity: str, subject: str
+) -> dict[str, Any]:
+    fleet = request.service.engine.fleet
+    kind, target, phase = _sensor_target(pdu, subject)
+    if kind == "group" and quantity not in GROUP_QUANTITIES:
+        raise KeyError(sensor_id)
+    if kind == "pdu" and quantity not in PDU_QUANTITIES:
+        raise KeyError(sensor_id)
+    if phase is not None and quantity not in PHASE_QUANTITIES:
+        raise KeyError(sensor_id)
+    if kind == "outlet":
+        r: Any = fleet.outlet(pdu.id, str(target))
+        context, label = "PowerOutlet", f"outlet {target}"
+    elif kind in ("main", "branch"):
+        r = fleet.circuit(pdu.id, str(target))
+        context = "PowerSupply" if kind == "main" else "PowerOutlet"
+        label = f"{'mains' if kind == 'main' else 'branch circuit'} {target}"
+        if phase is not None:
+            r = r.phases[phase]
+            label += f" {phase}"
+    elif kind == "group":
+        r = fleet.group(pdu.id, str(target))
+        context, label = "PowerOutlet", f"outlet group {target}"
+    else:
+        r = fleet.pdu(pdu.id)
+        context, label = "PowerSupply", pdu.name
+    reading_type, units = QUANTITIES[quantity]
+    value = {
+        "Voltage": lambda: r.voltage_v,
+        "Current": lambda: r.current_a,
+        "Power": lambda: r.power_w,
+        "Energy": lambda: r.energy_kwh,
+        "Frequency": lambda: getattr(r, "frequency_hz", None),
+    }[quantity]()
+    health = getattr(r, "health", "OK")
+    body: dict[str, Any] = {
+        "@odata.id": render.sensor_uri(pdu.id, sensor_id),
+        "@odata.type": "#Sensor.v1_12_0.Sensor",
+        "Id": sensor_id,
+        "Name": f"{quantity} of {label}",
+        "ReadingType": reading_type,
+        "ReadingUnits": units,
+        "Reading": render.rounded(value, 4),
+        "PhysicalContext": context,
+        "Status": render.status(health, value is not None),
+    }
+    if quantity == "Power":
+        body["ApparentVA"] = render.rounded(r.apparent_va, 2)
+        body["ReactiveVAR"] = render.rounded(r.reactive_var, 2)
+        if getattr(r, "power_factor", None) is not None:
+            body["PowerFactor"] = render.rounded(r.power_factor, 3)
+    if quantity == "Energy":
+        lifetime = getattr(r, "lifetime_energy_kwh", None)
+        if lifetime is not None:
+            body["LifetimeReading"] = render.rounded(lifetime, 4)
+        reset_time = getattr(r, "sensor_reset_time", None)
+        if reset_time is not None:
+            body["SensorResetTime"] = render.iso(reset_time)
+        if phase is None:
+            body["Actions"] = {
+                "#Sensor.ResetMetrics": {
+                    "target": f"{body['@odata.id']}/Actions/Sensor.ResetMetrics"
+                }
+            }
+    return body
+
+
+def sensor_reset(request: Request, body: dict[str, Any]) -> Response:
+    """Reset an energy sensor: resets the energy of the outlet/circuit/group/PDU it measures."""
+    pdu = _pdu(request)
+    sensor_id = request.params["sensor"]
+    try:
+        quantity, subject = _split(sensor_id)
+        kind, target, phase = _sensor_target(pdu, subject)
+    except KeyError:
+        raise errors.not_found("Sensor", sensor_id) from None
+    if quantity != "Energy" or phase is not None:
+        raise errors.base(400, "ActionNotSupported", "Sensor.ResetMetrics")
+    action_args(body, "Sensor.ResetMetrics", {})
+    return action_done(execute(request, cmd.ResetMetrics(pdu.id, kind, target)))
+
+
+def routes() -> list[Route]:
+    return [
+        Route(BASE, "ChassisCollection", get=get_chassis_collection),
+        Route(BASE + "/{pdu}", "Chassis", get=get_chassis),
+        Route(BASE + "/{pdu}/Sensors", "SensorCollection", get=get_sensors),
+        Route(BASE + "/{pdu}/Sensors/{sensor}", "Sensor", get=get_sensor),
+        Route(
+            BASE + "/{pdu}/Sensors/{sensor}/Actions/Sensor.ResetMetrics",
+            "Sensor",
+            post=sensor_reset,
+        ),
+    ]

@@ -1,0 +1,279 @@
+"""EventService: subscriptions (EventDestination), SubmitTestEvent and the SSE stream."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from energydash.redfish import errors, registries, render
+from energydash.redfish.errors import RedfishError
+from energydash.redfish.http import Request, Response, created, no_content
+from energydash.redfish.registries import message
+from energydash.redfish.resources.common import action_args, apply_patch
+from energydash.redfish.routing import Route
+
+BASE = "/redfish/v1/EventService"
+SSE_URI = BASE + "/SSE"
+REGISTRY_PREFIXES = ["Base", "Power", "ResourceEvent"]
+RESOURCE_TYPES = [
+    "Outlet",
+    "Circuit",
+    "OutletGroup",
+    "OutletGroupCollection",
+    "PowerDistribution",
+    "ManagerAccount",
+]
+
+
+def get_event_service(request: Request) -> dict[str, Any]:
+    hub = request.service.events
+    return {
+        "@odata.id": BASE,
+        "@odata.type": "#EventService.v1_12_0.EventService",
+        "Id": "EventService",
+        "Name": "Event Service",
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "ServiceEnabled": True,
+        "DeliveryRetryAttempts": hub.retry_attempts,
+        "DeliveryRetryIntervalSeconds": hub.retry_interval_s,
+        "EventFormatTypes": ["Event"],
+        "RegistryPrefixes": REGISTRY_PREFIXES,
+        "ResourceTypes": RESOURCE_TYPES,
+        "ServerSentEventUri": SSE_URI,
+        "SSEFilterPropertiesSupported": {
+            "EventFormatType": False,
+            "MessageId": False,
+            "MetricReportDefinition": False,
+            "OriginResource": False,
+            "RegistryPrefix": False,
+            "ResourceType": False,
+        },
+        "Subscriptions": render.link(f"{BASE}/Subscriptions"),
+        "Actions": {
+            "#EventService.SubmitTestEvent": {
+                "target": f"{BASE}/Actions/EventService.SubmitTestEvent",
+            }
+        },
+    }
+
+
+def patch_event_service(request: Request, body: dict[str, Any]) -> Response:
+    hub = request.service.events
+
+    def int_setter(attr: str, name: str, low: int, high: int):  # type: ignore[no-untyped-def]
+        def setter(value: Any) -> dict[str, Any] | None:
+            if not isinstance(value, int) or isinstance(value, bool):
+                return errors.value_type_error(value, name)
+            if not low <= value <= high:
+                return message("Base", "PropertyValueOutOfRange", value, name)
+            setattr(hub, attr, value)
+            return None
+
+        return setter
+
+    setters = {
+        "DeliveryRetryAttempts": int_setter("retry_attempts", "DeliveryRetryAttempts", 0, 100),
+        "DeliveryRetryIntervalSeconds": int_setter(
+            "retry_interval_s", "DeliveryRetryIntervalSeconds", 1, 3600
+        ),
+    }
+    return apply_patch(request, body, get_event_service(request), setters, get_event_service)
+
+
+def get_subscriptions(request: Request) -> dict[str, Any]:
+    uri = f"{BASE}/Subscriptions"
+    subs = request.service.events.subscriptions
+    return render.collection(
+        uri, "EventDestinationCollection", "Event Subscriptions", [f"{uri}/{s}" for s in subs]
+    )
+
+
+def _render_sub(sub: Any) -> dict[str, Any]:
+    return {
+        "@odata.id": f"{BASE}/Subscriptions/{sub.id}",
+        "@odata.type": "#EventDestination.v1_16_0.EventDestination",
+        "Id": sub.id,
+        "Name": f"Event Subscription {sub.id}",
+        "Destination": sub.destination,
+        "Protocol": "Redfish",
+        "Context": sub.context,
+        "SubscriptionType": "RedfishEvent",
+        "EventFormatType": "Event",
+        "RegistryPrefixes": sub.registry_prefixes,
+        "ResourceTypes": sub.resource_types,
+        "DeliveryRetryPolicy": "TerminateAfterRetries",
+        "Status": {"State": "Enabled", "Health": "OK"},
+    }
+
+
+def _sub(request: Request) -> Any:
+    sub = request.service.events.subscriptions.get(request.params["sub"])
+    if sub is None:
+        raise errors.not_found("EventDestination", request.params["sub"])
+    return sub
+
+
+def get_subscription(request: Request) -> dict[str, Any]:
+    return _render_sub(_sub(request))
+
+
+def is_own_subscription(request: Request) -> bool:
+    sub = request.service.events.subscriptions.get(request.params.get("sub", ""))
+    return bool(sub and request.caller and sub.owner == request.caller.username)
+
+
+def _string_list(body: dict[str, Any], name: str, allowed: list[str], problems: list) -> list[str]:
+    value = body.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.append(errors.value_type_error(str(value), name))
+        return []
+    for item in value:
+        if item not in allowed:
+            problems.append(errors.value_not_in_list(item, name))
+    return value
+
+
+def post_subscription(request: Request, body: dict[str, Any]) -> Response:
+    known = {
+        "Destination",
+        "Protocol",
+        "Context",
+        "RegistryPrefixes",
+        "ResourceTypes",
+        "EventFormatType",
+        "SubscriptionType",
+        "DeliveryRetryPolicy",
+        "@odata.type",
+    }
+    problems: list[dict[str, Any]] = [errors.property_unknown(n) for n in body if n not in known]
+    destination = body.get("Destination")
+    if "Destination" not in body:
+        problems.append(message("Base", "CreateFailedMissingReqProperties", "Destination"))
+    elif not isinstance(destination, str) or urlsplit(destination).scheme not in ("http", "https"):
+        problems.append(message("Base", "PropertyValueFormatError", destination, "Destination"))
+    protocol = body.get("Protocol", "Redfish")
+    if protocol != "Redfish":
+        problems.append(errors.value_not_in_list(protocol, "Protocol"))
+    if body.get("EventFormatType", "Event") != "Event":
+        problems.append(errors.value_not_in_list(body["EventFormatType"], "EventFormatType"))
+    if body.get("SubscriptionType", "RedfishEvent") != "RedfishEvent":
+        problems.append(errors.value_not_in_list(body["SubscriptionType"], "SubscriptionType"))
+    context = body.get("Context", "")
+    if not isinstance(context, str):
+        problems.append(errors.value_type_error(context, "Context"))
+    prefixes = _string_list(body, "RegistryPrefixes", REGISTRY_PREFIXES, problems)
+    types = _string_list(body, "ResourceTypes", RESOURCE_TYPES, problems)
+    if problems:
+        raise RedfishError(400, problems)
+    owner = request.caller.username if request.caller else ""
+    sub = request.service.events.subscribe(str(destination), context, prefixes, types, owner)
+    return created(f"{BASE}/Subscriptions/{sub.id}", _render_sub(sub))
+
+
+def patch_subscription(request: Request, body: dict[str, Any]) -> Response:
+    sub = _sub(request)
+
+    def set_context(value: Any) -> dict[str, Any] | None:
+        if not isinstance(value, str):
+            return errors.value_type_error(value, "Context")
+        sub.context = value
+        return None
+
+    return apply_patch(request, body, _render_sub(sub), {"Context": set_context}, get_subscription)
+
+
+def delete_subscription(request: Request) -> Response:
+    _sub(request)
+    request.service.events.unsubscribe(request.params["sub"])
+    return no_content()
+
+
+def submit_test_event(request: Request, body: dict[str, Any]) -> Response:
+    args = action_args(
+        body,
+        "EventService.SubmitTestEvent",
+        {
+            "MessageId": str,
+            "Message": str,
+            "MessageArgs": list,
+            "MessageSeverity": ["OK", "Warning", "Critical"],
+            "Severity": ["OK", "Warning", "Critical"],
+            "OriginOfCondition": str,
+            "EventId": str,
+            "EventTimestamp": str,
+            "EventGroupId": int,
+            "EventType": str,
+            "Context": str,
+        },
+    )
+    hub = request.service.events
+    msg = registries.message("ResourceEvent", "TestMessage")
+    if "MessageId" in args:
+        msg["MessageId"] = args["MessageId"]
+    if "Message" in args:
+        msg["Message"] = args["Message"]
+    if "MessageArgs" in args:
+        msg["MessageArgs"] = [str(a) for a in args["MessageArgs"]]
+    severity = args.get("MessageSeverity") or args.get("Severity")
+    if severity:
+        msg["MessageSeverity"] = severity
+    timestamp = None
+    if "EventTimestamp" in args:
+        try:
+            timestamp = datetime.fromisoformat(args["EventTimestamp"].replace("Z", "+00:00"))
+        except ValueError:
+            raise errors.base(
+                400,
+                "ActionParameterValueFormatError",
+                args["EventTimestamp"],
+                "EventTimestamp",
+                "EventService.SubmitTestEvent",
+            ) from None
+    from energydash.redfish.events import EventRecord
+
+    record = EventRecord(
+        args.get("EventId") or hub.next_event_id(),
+        timestamp or request.service.now(),
+        msg,
+        args.get("OriginOfCondition"),
+        None,
+    )
+    hub.fan_out(record, to_log=False)
+    return no_content()
+
+
+async def sse(request: Request) -> Response:
+    return Response(
+        200,
+        None,
+        {"X-Accel-Buffering": "no"},
+        content_type=b"text/event-stream",
+        stream=request.service.events.sse_stream(),
+    )
+
+
+def routes() -> list[Route]:
+    return [
+        Route(BASE, "EventService", get=get_event_service, patch=patch_event_service),
+        Route(
+            BASE + "/Subscriptions",
+            "EventDestinationCollection",
+            get=get_subscriptions,
+            post=post_subscription,
+        ),
+        Route(
+            BASE + "/Subscriptions/{sub}",
+            "EventDestination",
+            get=get_subscription,
+            patch=patch_subscription,
+            delete=delete_subscription,
+            is_self=is_own_subscription,
+        ),
+        Route(
+            BASE + "/Actions/EventService.SubmitTestEvent",
+            "EventService",
+            post=submit_test_event,
+        ),
+        Route(SSE_URI, "EventService", stream=sse),
+    ]

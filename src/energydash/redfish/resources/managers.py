@@ -1,0 +1,143 @@
+"""Managers/BMC: the PDU's management controller, its NetworkProtocol and its event log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from energydash.redfish import errors, render
+from energydash.redfish.http import Request, Response, no_content
+from energydash.redfish.resources.common import action_args
+from energydash.redfish.routing import Route
+
+BASE = "/redfish/v1/Managers"
+BMC = BASE + "/BMC"
+LOG = BMC + "/LogServices/Log"
+
+
+def get_managers(request: Request) -> dict[str, Any]:
+    return render.collection(BASE, "ManagerCollection", "Managers", [BMC])
+
+
+def get_manager(request: Request) -> dict[str, Any]:
+    service = request.service
+    now = service.now()
+    chassis = [render.link(render.chassis_uri(p.id)) for p in service.engine.fleet.pdus]
+    pdus = [render.link(render.pdu_uri(p.id)) for p in service.engine.fleet.pdus]
+    return {
+        "@odata.id": BMC,
+        "@odata.type": "#Manager.v1_24_0.Manager",
+        "Id": "BMC",
+        "Name": "Rack PDU Network Management Card",
+        "ManagerType": "BMC",
+        "Manufacturer": "Schneider Electric (simulated by EnergyDash)",
+        "Model": "AP9641",
+        "FirmwareVersion": service.firmware_version,
+        "UUID": service.uuid,
+        "ServiceEntryPointUUID": service.uuid,
+        "DateTime": render.iso(now),
+        "DateTimeLocalOffset": "+00:00",
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "PowerState": "On",
+        "NetworkProtocol": render.link(BMC + "/NetworkProtocol"),
+        "LogServices": render.link(BMC + "/LogServices"),
+        "Links": {
+            "ManagerForChassis": chassis,
+            "ManagerForChassis@odata.count": len(chassis),
+            "ManagerForPowerEquipment": pdus,
+            "ManagerForPowerEquipment@odata.count": len(pdus),
+        },
+    }
+
+
+def get_network_protocol(request: Request) -> dict[str, Any]:
+    settings = request.service.settings
+    tls = settings.redfish_tls
+    return {
+        "@odata.id": BMC + "/NetworkProtocol",
+        "@odata.type": "#ManagerNetworkProtocol.v1_12_0.ManagerNetworkProtocol",
+        "Id": "NetworkProtocol",
+        "Name": "Manager Network Protocol",
+        "HostName": request.service.hostname,
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "HTTP": {"ProtocolEnabled": not tls, "Port": settings.port},
+        "HTTPS": {"ProtocolEnabled": tls, "Port": settings.port},
+    }
+
+
+def get_log_services(request: Request) -> dict[str, Any]:
+    return render.collection(BMC + "/LogServices", "LogServiceCollection", "Log Services", [LOG])
+
+
+def get_log_service(request: Request) -> dict[str, Any]:
+    return {
+        "@odata.id": LOG,
+        "@odata.type": "#LogService.v1_9_0.LogService",
+        "Id": "Log",
+        "Name": "PDU Event Log",
+        "ServiceEnabled": True,
+        "MaxNumberOfRecords": request.service.events.log.maxlen,
+        "OverWritePolicy": "WrapsWhenFull",
+        "LogEntryType": "Event",
+        "DateTime": render.iso(request.service.now()),
+        "DateTimeLocalOffset": "+00:00",
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "Entries": render.link(LOG + "/Entries"),
+        "Actions": {"#LogService.ClearLog": {"target": LOG + "/Actions/LogService.ClearLog"}},
+    }
+
+
+def get_entries(request: Request) -> dict[str, Any]:
+    records = list(request.service.events.log)
+    return render.collection(
+        LOG + "/Entries",
+        "LogEntryCollection",
+        "Log Entries",
+        [f"{LOG}/Entries/{r.event_id}" for r in records],
+    )
+
+
+def get_entry(request: Request) -> dict[str, Any]:
+    entry_id = request.params["entry"]
+    for record in request.service.events.log:
+        if record.event_id == entry_id:
+            return render_entry(record)
+    raise errors.not_found("LogEntry", entry_id)
+
+
+def render_entry(record: Any) -> dict[str, Any]:
+    msg = record.message
+    body: dict[str, Any] = {
+        "@odata.id": f"{LOG}/Entries/{record.event_id}",
+        "@odata.type": "#LogEntry.v1_21_0.LogEntry",
+        "Id": record.event_id,
+        "Name": "Log Entry",
+        "EntryType": "Event",
+        "Severity": msg["MessageSeverity"],
+        "Created": render.iso(record.timestamp),
+        "Message": msg["Message"],
+    }
+    if msg.get("MessageId"):
+        body["MessageId"] = msg["MessageId"]
+        body["MessageArgs"] = msg["MessageArgs"]
+    if record.origin:
+        body["Links"] = {"OriginOfCondition": render.link(record.origin)}
+    return body
+
+
+def clear_log(request: Request, body: dict[str, Any]) -> Response:
+    action_args(body, "LogService.ClearLog", {})
+    request.service.events.log.clear()
+    return no_content()
+
+
+def routes() -> list[Route]:
+    return [
+        Route(BASE, "ManagerCollection", get=get_managers),
+        Route(BMC, "Manager", get=get_manager),
+        Route(BMC + "/NetworkProtocol", "ManagerNetworkProtocol", get=get_network_protocol),
+        Route(BMC + "/LogServices", "LogServiceCollection", get=get_log_services),
+        Route(LOG, "LogService", get=get_log_service),
+        Route(LOG + "/Entries", "LogEntryCollection", get=get_entries),
+        Route(LOG + "/Entries/{entry}", "LogEntry", get=get_entry),
+        Route(LOG + "/Actions/LogService.ClearLog", "LogService", post=clear_log),
+    ]

@@ -1,0 +1,113 @@
+"""RedfishService: the Redfish face of the engine, ready to include in the backend app.
+
+service = RedfishService(engine, settings)
+app.include_router(service.router)     # /redfish and everything under it
+await service.start(); ...; await service.stop()   # event delivery, session expiry
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+from starlette.routing import Route as StarletteRoute
+
+from energydash import __version__
+from energydash.config import Settings
+from energydash.redfish.auth import AuthStore, PrivilegeMap
+from energydash.redfish.events import EventHub
+from energydash.redfish.http import RedfishApp
+from energydash.redfish.registries import message
+from energydash.redfish.resources import accounts, chassis, events, managers, power, root
+from energydash.redfish.routing import RouteTable
+from energydash.sim.engine import Engine
+from energydash.sim.events import SimEvent
+
+log = logging.getLogger(__name__)
+SESSION_SWEEP_S = 10.0
+
+
+class RedfishService:
+    """Accounts, sessions, events and the resource tree over one engine."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.auth = AuthStore.from_settings(settings)
+        self.privileges = PrivilegeMap()
+        self.events = EventHub(
+            settings.redfish_event_retry_attempts, settings.redfish_event_retry_interval_s
+        )
+        self.uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"energydash-redfish-{settings.seed}"))
+        self.firmware_version = __version__
+        self.hostname = socket.gethostname()
+        table = RouteTable()
+        for family in (power, chassis, root, accounts, managers, events):
+            table.add(*family.routes())
+        self.table = table
+        self.app = RedfishApp(self, table, self.auth, self.privileges)
+        self.router = APIRouter()
+        self.router.routes.append(StarletteRoute("/redfish", endpoint=self.app))
+        self.router.mount("/redfish", self.app)
+        self._detach = engine.on_event(self._on_engine_event)
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        await self.events.start()
+        self._sweeper = asyncio.get_running_loop().create_task(
+            self._sweep_sessions(), name="redfish-session-expiry"
+        )
+        log.info(
+            "Redfish service ready: %d PDUs, administrator %r",
+            len(self.engine.fleet.pdus),
+            self.settings.redfish_user,
+        )
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
+        await self.events.stop()
+
+    def close(self) -> None:
+        """Stop listening to the engine (a service that is thrown away)."""
+        self._detach()
+
+    async def _sweep_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(SESSION_SWEEP_S)
+            expired = self.auth.expire_sessions()
+            if expired:
+                log.info("expired %d idle Redfish session(s)", expired)
+
+    # ------------------------------------------------------------------ helpers for resources
+    def now(self) -> datetime:
+        try:
+            return self.engine.clock.now()
+        except Exception:  # a clock that cannot tell: fall back to the wall
+            return datetime.now(UTC)
+
+    def _on_engine_event(self, event: SimEvent) -> None:
+        self.events.publish_engine_event(event)
+
+    def log_event(self, prefix: str, key: str, args: list[str], origin: str | None) -> None:
+        self.events.publish(prefix, key, args, origin, timestamp=self.now())
+
+    def log_login(self, username: str, *, ok: bool, client: str) -> None:
+        """Record a login attempt in the Manager log (not pushed to subscribers)."""
+        if ok:
+            msg = message("Base", "Success")
+            msg["Message"] = f"User '{username}' logged in from {client or 'unknown'}."
+        else:
+            msg = message("Base", "NoValidSession")
+            msg["Message"] = f"Login of user '{username}' from {client or 'unknown'} failed."
+            msg["MessageSeverity"] = "Warning"
+        self.events.log_only(msg, "/redfish/v1/SessionService/Sessions")
