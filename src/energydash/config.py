@@ -187,6 +187,12 @@ class Settings(BaseSettings):
     openelectricity_base_url: str = "https://api.openelectricity.org.au/v4/"
     acquire_timeout_s: PositiveSeconds = 30.0
     acquire_retries: int = Field(4, ge=0, le=20)
+    acquire_backoff_s: PositiveSeconds = Field(
+        1.0, description="First wait before an acquire retry; doubles on each further retry."
+    )
+    replay_queue_size: int = Field(
+        10_000, ge=1, le=1_000_000, description="Messages replay queues beyond the in-flight ones."
+    )
 
     @field_validator("ws_allowed_origins", mode="before")
     @classmethod
