@@ -349,7 +349,7 @@ def rack_pdu(pdu: PduInfo, r: PduReading, firmware: str) -> dict[str, Any]:
         "SerialNumber": pdu.serial,
         "FirmwareVersion": firmware,
         "Status": status(r.health, r.comm_ok),
-        "PowerCapacityVA": round(capacity_va, 1),
+        "PowerCapacityVA": round(capacity_va),
         "Mains": link(f"{uri}/Mains"),
         "Branches": link(f"{uri}/Branches"),
         "Outlets": link(f"{uri}/Outlets"),

@@ -22,7 +22,6 @@ def get_manager(request: Request) -> dict[str, Any]:
     service = request.service
     now = service.now()
     chassis = [render.link(render.chassis_uri(p.id)) for p in service.engine.fleet.pdus]
-    pdus = [render.link(render.pdu_uri(p.id)) for p in service.engine.fleet.pdus]
     return {
         "@odata.id": BMC,
         "@odata.type": "#Manager.v1_24_0.Manager",
@@ -43,8 +42,6 @@ def get_manager(request: Request) -> dict[str, Any]:
         "Links": {
             "ManagerForChassis": chassis,
             "ManagerForChassis@odata.count": len(chassis),
-            "ManagerForPowerEquipment": pdus,
-            "ManagerForPowerEquipment@odata.count": len(pdus),
         },
     }
 
