@@ -157,6 +157,7 @@ class BackgroundServer:
             log_config=None,
             ws_ping_interval=settings.ws_ping_interval_s,
             ws_ping_timeout=settings.ws_idle_timeout_s,
+            ws_per_message_deflate=False,  # as `energydash serve`: frames are sent as encoded
             lifespan="on",
         )
         self.server = uvicorn.Server(config)

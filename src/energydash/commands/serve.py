@@ -75,6 +75,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         # protocol pings drop a peer that stops answering; /ws adds JSON pings on quiet links
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_idle_timeout_s,
+        # permessage-deflate would compress each frame once per client: encode once, send as is
+        ws_per_message_deflate=False,
         **ssl,
     )
     return 0
