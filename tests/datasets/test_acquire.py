@@ -1,0 +1,108 @@
+"""`energydash acquire` against a fake OpenElectricity API on loopback, through the real SDK."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from energydash.cli import main
+from energydash.datasets.acquire import AcquireError, Acquirer, AcquireRequest
+from energydash.datasets.convert import Converter
+
+from .conftest import API_KEY
+from .oe_server import OeServer
+
+
+def _acquirer(server: OeServer, key: str = API_KEY, **kw: object) -> Acquirer:
+    options = {"timeout_s": 1.0, "retries": 2, "backoff_s": 0.05}
+    options.update(kw)
+    return Acquirer(api_key=key, base_url=server.base_url, **options)  # type: ignore[arg-type]
+
+
+def _request(out: Path) -> AcquireRequest:
+    return AcquireRequest(
+        out_dir=out,
+        start=datetime.fromisoformat("2025-01-13T00:00:00"),
+        end=datetime.fromisoformat("2025-01-13T06:00:00"),
+    )
+
+
+def test_acquire_writes_batches_of_at_most_30_that_convert_reads(
+    oe_server: OeServer, tmp_path: Path
+) -> None:
+    summary = asyncio.run(_acquirer(oe_server).run(_request(tmp_path / "acq")))
+    assert summary.facilities == 45 and summary.batches == 2 and summary.downloaded == 4
+    batch_requests = [u for u in oe_server.requests if "/data/facilities/" in u]
+    assert all(u.count("facility_code=") <= 30 for u in batch_requests)
+    converted = Converter(tmp_path / "csv").convert(sorted((tmp_path / "acq").rglob("*.json")))
+    assert converted.facilities == 45 and converted.unmapped_units == 0
+    assert converted.facility_rows_wide == 45 * 72
+
+
+def test_acquire_retries_a_500_and_a_timeout_mid_run_and_completes(
+    oe_server: OeServer, tmp_path: Path
+) -> None:
+    oe_server.faults.extend([("/data/facilities/", "500"), ("/data/facilities/", "slow")])
+    acquirer = _acquirer(oe_server)
+    summary = asyncio.run(acquirer.run(_request(tmp_path / "acq")))
+    assert summary.retries == 2
+    assert len(list((tmp_path / "acq" / "facility_data").glob("batch-*.json"))) == 2
+
+
+def test_acquire_resumes_skipping_batches_already_on_disk(
+    oe_server: OeServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "acq"
+    oe_server.faults.extend([("/data/facilities/", "500")] * 3)  # batch 1: every attempt fails
+    with pytest.raises(AcquireError, match="gave up after 3 attempts"):
+        asyncio.run(_acquirer(oe_server).run(_request(out)))
+    assert (
+        not list((out / "facility_data").glob("*.json"))
+        if (out / "facility_data").exists()
+        else True
+    )
+    first = asyncio.run(_acquirer(oe_server).run(_request(out)))
+    assert first.downloaded == 3 and first.skipped == 1  # facilities.json was kept
+    before = len(oe_server.requests)
+    again = asyncio.run(_acquirer(oe_server).run(_request(out)))
+    assert again.downloaded == 0 and again.skipped == 4
+    assert len(oe_server.requests) == before
+
+
+def test_wrong_key_gives_a_one_line_explanation_and_exit_2(
+    oe_server: OeServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPENELECTRICITY_API_KEY", "wrong")
+    monkeypatch.setenv("ENERGYDASH_OPENELECTRICITY_BASE_URL", oe_server.base_url)
+    code = main(["acquire", "-o", str(tmp_path / "acq"), "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "401" in err and "OPENELECTRICITY_API_KEY" in err
+
+
+def test_missing_key_exits_2_without_a_request(
+    settings: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["acquire", "-o", str(tmp_path / "acq"), "-q"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "OPENELECTRICITY_API_KEY" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "acq").exists()
+
+
+def test_cli_acquire_downloads_with_the_key_from_the_environment(
+    oe_server: OeServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPENELECTRICITY_API_KEY", API_KEY)
+    monkeypatch.setenv("ENERGYDASH_OPENELECTRICITY_BASE_URL", oe_server.base_url)
+    code = main(["acquire", "-o", str(tmp_path / "acq"), "-q", "--start", "2025-01-13T00:00:00"])
+    assert code == 0
+    assert "acquired 45 facilities in 2 batches" in capsys.readouterr().out
