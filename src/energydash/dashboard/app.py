@@ -92,6 +92,7 @@ def shell() -> html.Div:
                 className="topbar",
             ),
             dcc.Store(id="view", data={}),
+            dcc.Store(id="pump-kick", data=0),
             html.Main(dash.page_container, className="content"),
         ],
         className="app",

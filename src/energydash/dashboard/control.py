@@ -47,7 +47,7 @@ def _message(response: httpx.Response) -> str:
     except orjson.JSONDecodeError:
         return response.text.strip()[:200]
     if isinstance(body, dict):
-        for key in ("message", "detail", "error"):
+        for key in ("message", "reason", "detail", "error"):
             value = body.get(key)
             if isinstance(value, str):
                 return value

@@ -1,10 +1,13 @@
 """The per-tab live pump: one persistent WebSocket callback per browser tab.
 
-It has no Input and no Output, so Dash starts it when the tab loads and restarts it when the
-tab's WebSocket reconnects. It waits on the shared backend feed, asks the tab which page and
-selection it shows (the ``view`` store), and pushes only that page's changes with
-``set_props``: `Patch`es and ``extendData``, never whole figures per tick. Its local variables
-are the tab's own memory (what it last sent), so nothing per-user lives at module level.
+It has no Output; Dash starts it when the tab loads (its only Input, the shell's ``pump-kick``
+store, is in the layout). Each round it waits on the shared backend feed, asks the tab which
+page and selection it shows (the ``view`` store), and pushes only that page's changes with
+``set_props``: `Patch`es and ``extendData``, never whole figures per tick. It beats once a
+round (``data-beat`` on the connection badge); ``assets/watchdog.js`` marks the badge stale
+and kicks the pump again when the beat stops (socket re-established, tab reloaded while the
+shared socket lived on). Its local variables are the tab's own memory of what it sent, so
+nothing per-user lives at module level.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from dash import callback, ctx, set_props
+from dash import Input, callback, ctx, set_props
 from dash.exceptions import PreventUpdate, WebsocketDisconnected
 
 from energydash.dashboard.components.status import describe
@@ -25,6 +28,7 @@ Updates = list[tuple[str, dict[str, Any]]]
 # page name -> function(view, context, memo) -> [(component id, props)]; filled at import.
 Streamer = Callable[[dict[str, Any], DashboardContext, dict[str, Any]], Updates]
 STREAMERS: dict[str, Streamer] = {}
+VIEW_TIMEOUT_S = 5.0
 
 
 def streamer(page: str) -> Callable[[Streamer], Streamer]:
@@ -46,8 +50,8 @@ def register_pump_once() -> None:
         return
     _registered.append(True)
 
-    @callback(websocket=True, persistent=True)
-    async def live_pump() -> None:
+    @callback(Input("pump-kick", "data"), websocket=True, persistent=True)
+    async def live_pump(_kick: int | None) -> None:
         socket = ctx.websocket
         if socket is None:
             raise PreventUpdate
@@ -59,18 +63,25 @@ def register_pump_once() -> None:
         seen_version = -1
         last_badge: tuple[str, str] | None = None
         last_view: Any = None
+        beat = 0
         try:
             while not socket.is_shutdown:
                 changed = await feed.wait_for_change(seen_version, 1.0)
+                beat += 1  # assets/watchdog.js restarts the pump when this stops moving
+                set_props("conn-status", {"data-beat": beat})
                 badge = describe(feed.status(stale_after_s), stale_after_s)
                 if badge != last_badge:
                     set_props("conn-text", {"children": badge[0]})
                     set_props("conn-status", {"className": badge[1]})
                     last_badge = badge
                 try:
-                    view = await socket.get_prop("view", "data", timeout=10.0)
-                except TimeoutError:  # a busy tab answers late; ask again next round
-                    continue
+                    view = await socket.get_prop("view", "data", timeout=VIEW_TIMEOUT_S)
+                except TimeoutError:
+                    # The tab that started this pump is gone (e.g. reloaded while the shared
+                    # socket lived on); its new page runs a pump of its own.
+                    log.debug("tab did not answer for %s s; its live pump ends", VIEW_TIMEOUT_S)
+                    break
+                log.debug("tab %s view %s", socket._renderer_id[:8], view)
                 if not isinstance(view, dict) or view.get("page") not in STREAMERS:
                     continue
                 if not changed and view == last_view:

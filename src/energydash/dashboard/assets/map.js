@@ -17,12 +17,6 @@ window.energydash = Object.assign({}, window.energydash, {
         className: "facility-marker",
       });
     },
-    filter: function (feature, context) {
-      const p = feature.properties;
-      const h = context.hideout || {};
-      const has = (list, value) => !list || list.length === 0 || list.indexOf(value) >= 0;
-      return has(h.regions, p.region) && has(h.fueltechs, p.fueltech) && has(h.statuses, p.status);
-    },
     clusterToLayer: function (feature, latlng, index, context) {
       const count = feature.properties.point_count;
       const size = count < 10 ? 30 : count < 50 ? 38 : 46;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
 FONT = {"family": "Inter, system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
 RANGE_BUTTONS = [
     {"count": 5, "label": "5m", "step": "minute", "stepmode": "backward"},
@@ -106,3 +107,14 @@ def bar_figure(
         layout["yaxis"]["title"] = {"text": x_title}
     layout["showlegend"] = False
     return {"data": [trace], "layout": layout}
+
+
+def placeholder(message: str, height: int = 240) -> dict[str, Any]:
+    """An empty figure that says why it is empty (no axes from the year 2000)."""
+    layout = base_layout(height=height)
+    layout["xaxis"] = {"visible": False}
+    layout["yaxis"] = {"visible": False}
+    layout["annotations"] = [
+        {"text": message, "showarrow": False, "font": {"size": 13, "color": "#64748b"}}
+    ]
+    return {"data": [], "layout": layout}

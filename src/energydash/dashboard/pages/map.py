@@ -21,18 +21,25 @@ from energydash.dashboard.live import Updates, streamer
 
 PAGE = "map"
 CENTRE = [-28.0, 134.0]
-JS = {f: {"variable": f"energydash.map.{f}"} for f in ("pointToLayer", "filter", "clusterToLayer")}
+JS = {f: {"variable": f"energydash.map.{f}"} for f in ("pointToLayer", "clusterToLayer")}
 STATE_STYLE = {"color": "#94a3b8", "weight": 1, "fillColor": "#f8fafc", "fillOpacity": 1.0}
 
 
-def facility_features(facilities: dict[str, Any]) -> dict[str, Any]:
-    """Static GeoJSON of the facilities (position, size, colour); live output goes in hideout."""
+def facility_features(
+    facilities: dict[str, Any], filters: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    """Static GeoJSON of the facilities (position, size, colour) that pass the filters.
+
+    Live output goes in the layer's hideout, indexed by ``i`` (the facility's column index), so
+    a tick never resends this. Filtering here rather than in the browser keeps cluster counts
+    true to what is shown.
+    """
     columns = facilities.get("facilities") or {}
     codes = columns.get("code") or []
     features = []
     for i, code in enumerate(codes):
         lat, lng = _at(columns, "lat", i), _at(columns, "lng", i)
-        if lat is None or lng is None:
+        if lat is None or lng is None or not _passes(columns, i, filters):
             continue
         tech = _at(columns, "fueltech", i) or "unknown"
         name = _at(columns, "name", i) or code
@@ -56,6 +63,17 @@ def facility_features(facilities: dict[str, Any]) -> dict[str, Any]:
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+FILTER_COLUMNS = {"regions": "region", "fueltechs": "fueltech", "statuses": "status"}
+
+
+def _passes(columns: dict[str, list[Any]], i: int, filters: dict[str, list[str]] | None) -> bool:
+    for key, column in FILTER_COLUMNS.items():
+        wanted = (filters or {}).get(key)
+        if wanted and _at(columns, column, i) not in wanted:
+            return False
+    return True
 
 
 def _at(columns: dict[str, list[Any]], name: str, i: int) -> Any:
@@ -98,13 +116,7 @@ def layout(**_query: str) -> html.Div:
         if facilities
         else {"type": "FeatureCollection", "features": []}
     )
-    hideout = {
-        "fill": fill_fractions(facilities) if facilities else [],
-        "regions": [],
-        "fueltechs": [],
-        "statuses": [],
-        "selected": None,
-    }
+    hideout = {"fill": fill_fractions(facilities) if facilities else [], "selected": None}
     base: list[Any] = []
     if context.settings.map_tile_url:
         base.append(dl.TileLayer(url=context.settings.map_tile_url, maxZoom=18))
@@ -122,7 +134,6 @@ def layout(**_query: str) -> html.Div:
             superClusterOptions={"radius": 48, "maxZoom": 6},
             pointToLayer=JS["pointToLayer"],
             clusterToLayer=JS["clusterToLayer"],
-            filter=JS["filter"],
             hideout=hideout,
         )
     )
@@ -167,8 +178,8 @@ def layout(**_query: str) -> html.Div:
                             ),
                             dcc.Graph(
                                 id="facility-chart",
-                                figure=_chart([], [], ""),
-                                config={"displayModeBar": False},
+                                figure=charts.placeholder("No facility selected"),
+                                config=charts.GRAPH_CONFIG,
                             ),
                             html.Div(_legend(facilities), className="map-legend", id="map-legend"),
                         ],
@@ -216,51 +227,44 @@ def _chart(times: list[str], power: list[float | None], name: str) -> dict[str, 
 
 clientside_callback(
     """
-    function(mount, key, click, view) {
+    function(mount, key, click, regions, fueltechs, statuses, view) {
         const trig = (dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
         let facility = (view && view.page === 'map' && view.mount === mount) ? view.facility : null;
         if (trig.includes('facilities-layer.clickData') && click && click.properties
             && !click.properties.cluster) { facility = click.properties.code; }
-        return {page: 'map', mount: mount, key: key, facility: facility};
+        return {page: 'map', mount: mount, key: key, facility: facility,
+                filters: {regions: regions || [], fueltechs: fueltechs || [],
+                          statuses: statuses || []}};
     }
     """,
     Output("view", "data", allow_duplicate=True),
     Input("map-mount", "data"),
     Input("map-key", "data"),
     Input("facilities-layer", "clickData"),
+    Input("map-region", "value"),
+    Input("map-fueltech", "value"),
+    Input("map-status", "value"),
     State("view", "data"),
     prevent_initial_call="initial_duplicate",
 )
 
 
 @callback(
-    Output("facilities-layer", "hideout"),
+    Output("facilities-layer", "data"),
     Output("map-count", "children"),
     Input("map-region", "value"),
     Input("map-fueltech", "value"),
     Input("map-status", "value"),
 )
-def apply_filters(regions: list[str], techs: list[str], statuses: list[str]) -> tuple[Patch, str]:
-    """Filters touch only the layer's filter keys; the map and its view stay as they are."""
-    patch = Patch()
-    patch["regions"] = regions or []
-    patch["fueltechs"] = techs or []
-    patch["statuses"] = statuses or []
-    columns = (get_context().feed.latest("facilities") or {}).get("facilities") or {}
-    total = len(columns.get("code") or [])
-    shown = sum(
-        1
-        for r, t, s in zip(
-            columns.get("region") or [],
-            columns.get("fueltech") or [],
-            columns.get("status") or [],
-            strict=False,
-        )
-        if (not regions or r in regions)
-        and (not techs or t in techs)
-        and (not statuses or s in statuses)
-    )
-    return patch, f"{shown} of {total} facilities shown"
+def apply_filters(
+    regions: list[str], techs: list[str], statuses: list[str]
+) -> tuple[dict[str, Any], str]:
+    """Filters replace only the facility layer's features; the map and its view stay put."""
+    facilities = get_context().feed.latest("facilities") or {}
+    filters = {"regions": regions or [], "fueltechs": techs or [], "statuses": statuses or []}
+    data = facility_features(facilities, filters)
+    total = len((facilities.get("facilities") or {}).get("code") or [])
+    return data, f"{len(data['features'])} of {total} facilities shown"
 
 
 def _facility_panel(facilities: dict[str, Any], code: str) -> tuple[list[Any], int] | None:
@@ -360,7 +364,9 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     key = facility_key(facilities)
     if view.get("key") != key and memo.get("key") != key:
         # The facility set changed (or arrived after the page rendered): new static layer.
-        updates.append(("facilities-layer", {"data": facility_features(facilities)}))
+        updates.append(
+            ("facilities-layer", {"data": facility_features(facilities, view.get("filters"))})
+        )
         for column, component in (
             ("region", "map-region"),
             ("fueltech", "map-fueltech"),

@@ -13,6 +13,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from energydash.dashboard.aggregate import grid_totals
 from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.feed import Point
 from energydash.dashboard.live import Updates, streamer
@@ -95,8 +96,16 @@ def layout(**_query: str) -> html.Div:
             ),
             html.Div(
                 [
-                    _card("Price (AUD/MWh)", dcc.Graph(id="market-price", figure=figures["price"])),
-                    _card("Demand (MW)", dcc.Graph(id="market-demand", figure=figures["demand"])),
+                    _card(
+                        "Price (AUD/MWh)",
+                        dcc.Graph(id="market-price", figure=figures["price"], config=GRAPH_CONFIG),
+                    ),
+                    _card(
+                        "Demand (MW)",
+                        dcc.Graph(
+                            id="market-demand", figure=figures["demand"], config=GRAPH_CONFIG
+                        ),
+                    ),
                 ],
                 className="grid-2",
             ),
@@ -104,11 +113,13 @@ def layout(**_query: str) -> html.Div:
                 [
                     _card(
                         "Generation mix (MW, selected regions)",
-                        dcc.Graph(id="market-mix", figure=figures["mix"]),
+                        dcc.Graph(id="market-mix", figure=figures["mix"], config=GRAPH_CONFIG),
                     ),
                     _card(
                         "Emissions intensity (t/MWh)",
-                        dcc.Graph(id="market-emissions", figure=figures["emissions"]),
+                        dcc.Graph(
+                            id="market-emissions", figure=figures["emissions"], config=GRAPH_CONFIG
+                        ),
                     ),
                 ],
                 className="grid-2",

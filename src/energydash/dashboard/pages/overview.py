@@ -9,6 +9,7 @@ from dash import Input, Output, Patch, clientside_callback, dcc, html
 
 from energydash.dashboard.aggregate import fleet_totals, grid_totals
 from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.live import Updates, streamer
 
@@ -44,9 +45,17 @@ def layout(**_query: str) -> html.Div:
             html.Div([kpi(i, label) for i, label in KPIS[4:]], className="kpi-row"),
             html.Div(
                 [
-                    _card("Fleet power", dcc.Graph(id="ov-power-chart", figure=snapshot["power"])),
                     _card(
-                        "Load per phase", dcc.Graph(id="ov-phase-chart", figure=snapshot["phases"])
+                        "Fleet power",
+                        dcc.Graph(
+                            id="ov-power-chart", figure=snapshot["power"], config=GRAPH_CONFIG
+                        ),
+                    ),
+                    _card(
+                        "Load per phase",
+                        dcc.Graph(
+                            id="ov-phase-chart", figure=snapshot["phases"], config=GRAPH_CONFIG
+                        ),
                     ),
                 ],
                 className="grid-2",
@@ -55,10 +64,13 @@ def layout(**_query: str) -> html.Div:
                 [
                     _card(
                         "Generation by fuel technology",
-                        dcc.Graph(id="ov-mix-chart", figure=snapshot["mix"]),
+                        dcc.Graph(id="ov-mix-chart", figure=snapshot["mix"], config=GRAPH_CONFIG),
                     ),
                     _card(
-                        "Price by region", dcc.Graph(id="ov-price-chart", figure=snapshot["prices"])
+                        "Price by region",
+                        dcc.Graph(
+                            id="ov-price-chart", figure=snapshot["prices"], config=GRAPH_CONFIG
+                        ),
                     ),
                 ],
                 className="grid-2",

@@ -14,11 +14,13 @@ from typing import Any
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from energydash.dashboard.components import charts
+from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.components.heatmap import (
     circuits_figure,
     circuits_patch,
     heatmap_figure,
     heatmap_patch,
+    outlet_grid,
 )
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.live import Updates, streamer
@@ -164,7 +166,12 @@ def _detail_panel() -> html.Section:
             html.Div(
                 [
                     html.Div(id="outlet-readings", className="readings"),
-                    dcc.Graph(id="outlet-chart", figure=_empty(""), className="detail-chart"),
+                    dcc.Graph(
+                        id="outlet-chart",
+                        figure=_empty(""),
+                        className="detail-chart",
+                        config=GRAPH_CONFIG,
+                    ),
                 ],
                 className="detail-body",
             ),
@@ -180,13 +187,13 @@ clientside_callback(
     """
     function(mount, pdu, range, click, view) {
         const trig = (dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
-        let outlet = (view && view.page === 'pdus' && view.mount === mount) ? view.outlet : null;
-        if (trig.includes('pdu-select.value')) { outlet = null; }
+        const same = view && view.page === 'pdus' && view.mount === mount;
+        let cell = same ? view.cell : null;
+        if (trig.includes('pdu-select.value') && !trig.includes('pdus-mount.data')) { cell = null; }
         if (trig.includes('pdu-heatmap.clickData') && click && (click.points || []).length) {
-            const cd = click.points[0].customdata;
-            if (cd && cd[0]) { outlet = cd[0]; }
+            cell = [click.points[0].y, click.points[0].x - 1];  // [bank row, position column]
         }
-        return {page: 'pdus', mount: mount, pdu: pdu, fixed: range === 'fixed', outlet: outlet};
+        return {page: 'pdus', mount: mount, pdu: pdu, fixed: range === 'fixed', cell: cell};
     }
     """,
     Output("view", "data", allow_duplicate=True),
@@ -213,13 +220,35 @@ async def switch_outlet(_on: int, _off: int, _cycle: int, view: dict[str, Any]) 
     action = {"outlet-on": "On", "outlet-off": "Off", "outlet-cycle": "PowerCycle"}.get(
         str(ctx.triggered_id)
     )
-    if not action or not view or not view.get("pdu") or not view.get("outlet"):
+    context = get_context()
+    outlet = selected_outlet(context, view)
+    if not action or outlet is None:
         return no_update, no_update
-    result = await get_context().control.outlet_power(view["pdu"], view["outlet"], action)
-    target = f"PDU {view['pdu']} outlet {view['outlet']}"
+    result = await context.control.outlet_power(view["pdu"], outlet, action)
+    target = f"PDU {view['pdu']} outlet {outlet}"
     if result.ok:
         return f"✔ {target}: {action} — {result.message}", "result result-ok"
     return f"✖ {target}: {action} refused — {result.message}", "result result-error"
+
+
+def selected_outlet(context: DashboardContext, view: dict[str, Any] | None) -> str | None:
+    """The outlet id under the cell the user clicked (the view keeps [row, column])."""
+    if not view or not view.get("pdu") or not view.get("cell"):
+        return None
+    data = context.feed.latest(f"pdu/{view['pdu']}/outlets")
+    return outlet_at(data, view["cell"]) if data else None
+
+
+def outlet_at(data: dict[str, Any], cell: list[int]) -> str | None:
+    try:
+        row, column = int(cell[0]), int(cell[1])
+    except (TypeError, ValueError, IndexError):
+        return None
+    ids = (data.get("outlets") or {}).get("id") or []
+    for index, position in enumerate(outlet_grid(data).cells):
+        if position == (row, column) and index < len(ids):
+            return ids[index]
+    return None
 
 
 def _outlet_index(data: dict[str, Any], outlet_id: str) -> int | None:
@@ -334,12 +363,12 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         )
     memo["fixed"] = fixed
 
-    header = _header(data, summary)
+    header = _header_values(data, summary)
     if memo.get("header") != header:
-        updates.append(("pdu-header", {"children": header}))
+        updates.append(("pdu-header", {"children": _header(header)}))
         memo["header"] = header
 
-    outlet = view.get("outlet")
+    outlet = outlet_at(data, view["cell"]) if view.get("cell") else None
     index = _outlet_index(data, outlet) if outlet else None
     ts = feed.latest_ts(f"pdu/{pdu}/outlets")
     if index is None:
@@ -375,9 +404,9 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     return updates
 
 
-def _header(data: dict[str, Any], summary: dict[str, Any] | None) -> list[Any]:
+def _header_values(data: dict[str, Any], summary: dict[str, Any] | None) -> list[tuple[str, str]]:
     summary = summary or {}
-    parts = [
+    return [
         ("PDU", f"{data.get('name') or data.get('pdu_id')}"),
         ("Model", str(data.get("model") or "—")),
         ("Power", f"{(summary.get('power_w') or 0.0) / 1000:,.2f} kW"),
@@ -386,6 +415,9 @@ def _header(data: dict[str, Any], summary: dict[str, Any] | None) -> list[Any]:
         ("Breakers tripped", str(summary.get("breakers_tripped", 0))),
         ("Health", str(summary.get("health") or "—")),
     ]
+
+
+def _header(parts: list[tuple[str, str]]) -> list[Any]:
     return [
         html.Div(
             [html.Span(k, className="stat-key"), html.Span(v, className="stat-value")],

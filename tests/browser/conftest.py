@@ -1,0 +1,52 @@
+"""Real backend, real dashboard, real headless Chromium for the dashboard's browser tests."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from processes import Service, backend, dashboard
+
+from browser import start_chromium
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, Service]]:
+    """`energydash serve` (2 PDUs x 48 outlets, 60 facilities, 1 Hz) and `energydash dashboard`."""
+    workdir = tmp_path_factory.mktemp("stack")
+    server = backend(workdir).start()
+    web = dashboard(workdir, server.url).start()
+    try:
+        yield server, web
+    finally:
+        web.stop()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator:
+    chromium = start_chromium()
+    try:
+        yield chromium
+    finally:
+        chromium.quit()
+
+
+@pytest.fixture
+def screenshot(driver):
+    """Save the current page as docs/screenshots/<name>.png (the README shows them)."""
+
+    def save(name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        driver.save_screenshot(str(path))
+        return path
+
+    return save
