@@ -48,9 +48,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
         detach_tick = engine.on_tick(mark_tick)
         detach_snapshots = snapshots.attach()
+        detach_events = engine.on_event(lambda event: snapshots.refresh_soon())
         snapshots.publish()  # every topic exists before the first client subscribes
-        if redfish is not None:
-            await redfish.start()
+        await redfish.start()
         for part in _mqtt_parts(app, settings, engine, hub):
             await part.start()
             stop_parts.append(part)
@@ -72,8 +72,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                     await part.stop()
                 except Exception:
                     log.exception("stopping %r failed", part)
-            if redfish is not None:
-                await redfish.stop()
+            await redfish.stop()
+            detach_events()
             detach_snapshots()
             detach_tick()
 
@@ -99,8 +99,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(stream_router)
     for router in _api_routers():
         app.include_router(router, prefix="/api/v1")
-    if redfish is not None:
-        app.include_router(redfish.router)
+    app.include_router(redfish.router)
     return app
 
 
@@ -111,11 +110,8 @@ def _api_routers() -> list[Any]:
 
 
 def _redfish_service(engine: Engine, settings: Settings) -> Any:
-    try:
-        from energydash.redfish import RedfishService
-    except ImportError:
-        log.warning("energydash.redfish is not available; serving without /redfish/v1")
-        return None
+    from energydash.redfish import RedfishService
+
     return RedfishService(engine, settings)
 
 

@@ -7,10 +7,11 @@ NaN (a sensor in dropout) becomes ``null`` when orjson encodes the frame.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import numpy as np
@@ -200,7 +201,8 @@ class SnapshotPublisher:
         self.engine = engine
         self.hub = hub
         self.last_build_ms = 0.0
-        self._static_facilities: tuple[int, list[Any], list[Any]] | None = None
+        self.publish_count = 0
+        self._refresh_pending = False
 
     def attach(self) -> Any:
         return self.engine.on_tick(lambda engine: self.publish())
@@ -213,8 +215,29 @@ class SnapshotPublisher:
             and time.monotonic() - state.wall < INGEST_PRECEDENCE_S
         )
 
+    def refresh_soon(self) -> None:
+        """After a change made outside a tick (Redfish, REST, MQTT command): publish once the
+        current callback returns, unless a tick publishes first. Coalesces bursts of events."""
+        if self._refresh_pending:
+            return
+        self._refresh_pending = True
+        count = self.publish_count
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._refresh_pending = False
+            return  # no loop (a script stepping the engine): the next tick publishes
+
+        def run() -> None:
+            self._refresh_pending = False
+            if self.publish_count == count:
+                self.publish()
+
+        loop.call_soon(run)
+
     def publish(self) -> None:
         started = time.perf_counter()
+        self.publish_count += 1
         engine, hub = self.engine, self.hub
         now = engine.clock.now()
         if now.tzinfo is None:
@@ -232,7 +255,3 @@ class SnapshotPublisher:
         if grid.regions and not self._grid_owned_by_ingest(market_topic):
             hub.publish(market_topic, market(engine), ts=now)
         self.last_build_ms = (time.perf_counter() - started) * 1000.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
