@@ -9,7 +9,7 @@ but rows published to it while our session was gone are lost; that case asserts 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import paho.mqtt.client as paho
 import pytest
@@ -23,7 +23,7 @@ from energydash.sim.engine import Engine
 ROWS = 300
 
 
-def wait_for(predicate, timeout_s: float = 20.0, what: str = "") -> None:  # noqa: ANN001
+def wait_for(predicate: Callable[[], object], timeout_s: float = 20.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
