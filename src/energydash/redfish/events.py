@@ -159,6 +159,8 @@ class EventHub:
 
     async def stop(self) -> None:
         self._running = False
+        for queue in list(self._sse):
+            _put_dropping_oldest(queue, None)  # type: ignore[arg-type]  # ends the stream
         tasks = [s.task for s in self.subscriptions.values() if s.task is not None]
         for task in tasks:
             task.cancel()
@@ -298,6 +300,8 @@ class EventHub:
                 except TimeoutError:
                     yield b": keepalive\n\n"
                     continue
+                if record is None:
+                    return
                 data = event_payload([record], "")
                 yield b"id: " + record.event_id.encode() + b"\ndata: " + data + b"\n\n"
         finally:

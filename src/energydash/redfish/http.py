@@ -11,6 +11,8 @@ answer thousands of GETs a second on a shared core.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 import zlib
@@ -130,9 +132,9 @@ class RedfishApp:
         except Exception:
             log.exception("Redfish %s %s failed", scope["method"], scope["path"])
             response = self._error(RedfishError(500, [message("Base", "InternalError")]))
-        await self._send(scope["method"], response, send)
+        await self._send(scope["method"], response, send, receive)
 
-    async def _send(self, method: str, response: Response, send: Any) -> None:
+    async def _send(self, method: str, response: Response, send: Any, receive: Any = None) -> None:
         raw = [
             (b"odata-version", b"4.0"),
             (b"cache-control", b"no-cache"),
@@ -141,11 +143,7 @@ class RedfishApp:
         if response.stream is not None:
             raw.append((b"content-type", response.content_type))
             await send({"type": "http.response.start", "status": response.status, "headers": raw})
-            try:
-                async for chunk in response.stream:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            finally:
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            await _stream_until_disconnect(response.stream, send, receive)
             return
         if response.body is None:
             payload = b""
@@ -346,6 +344,37 @@ class RedfishApp:
             k: (v if k.startswith("@") or k == "Actions" else walk(v, k == "Links"))
             for k, v in resource.items()
         }
+
+
+async def _stream_until_disconnect(stream: AsyncIterator[bytes], send: Any, receive: Any) -> None:
+    """Send chunks until the stream ends or the client goes away (then stop at once)."""
+
+    async def pump() -> None:
+        async for chunk in stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def watch() -> None:
+        while receive is not None:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+        await asyncio.Event().wait()
+
+    pumping = asyncio.ensure_future(pump())
+    watching = asyncio.ensure_future(watch())
+    try:
+        await asyncio.wait({pumping, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pumping, watching):
+            task.cancel()
+        for task in (pumping, watching):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(Exception):
+                await aclose()
 
 
 ALWAYS_KEPT = ("@odata.id", "@odata.type", "@odata.context", "@odata.etag", "Id", "Name")
