@@ -1,0 +1,216 @@
+"""Pure pieces of the dashboard: the heat-map layout and its patches, totals, CSV export,
+outlet lookup from a clicked cell, and the control client's honest failures."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import httpx
+import pytest
+
+from energydash.dashboard.aggregate import fleet_totals, grid_totals
+from energydash.dashboard.components.heatmap import (
+    heatmap_arrays,
+    heatmap_figure,
+    heatmap_patch,
+    outlet_grid,
+)
+from energydash.dashboard.control import BackendControl, _message
+from energydash.dashboard.feed import Point
+from energydash.dashboard.pages.market import market_csv
+from energydash.dashboard.pages.pdus import outlet_at
+from energydash.mqtt.broker import free_port
+
+
+def outlets_frame(
+    states: dict[str, str] | None = None, health: dict[str, str] | None = None
+) -> dict:
+    ids = [f"{bank}{n}" for bank in "AB" for n in range(1, 4)]
+    states = states or {}
+    health = health or {}
+    return {
+        "pdu_id": "1",
+        "name": "Rack 1",
+        "model": "AP8886",
+        "branches": [
+            {
+                "id": "A",
+                "phases": ["L1"],
+                "rating_a": 16.0,
+                "current_a": 3.0,
+                "breaker_state": "Normal",
+            },
+            {
+                "id": "B",
+                "phases": ["L2"],
+                "rating_a": 16.0,
+                "current_a": 14.0,
+                "breaker_state": "Tripped",
+            },
+        ],
+        "outlets": {
+            "id": ids,
+            "name": [f"srv-{i}" for i in ids],
+            "branch_id": [i[0] for i in ids],
+            "power_state": [states.get(i, "On") for i in ids],
+            "power_w": [0.0 if states.get(i) == "Off" else 100.0 * k for k, i in enumerate(ids)],
+            "current_a": [0.5] * 6,
+            "voltage_v": [230.0] * 6,
+            "power_factor": [0.95] * 6,
+            "energy_kwh": [1.0] * 6,
+            "health": [health.get(i, "OK") for i in ids],
+            "device": ["server"] * 6,
+            "rating_a": [10.0] * 6,
+        },
+    }
+
+
+def test_outlets_are_laid_out_bank_by_bank() -> None:
+    grid = outlet_grid(outlets_frame())
+    assert grid.row_ids == ["A", "B"]
+    assert grid.row_labels == ["A · L1", "B · L2"]
+    assert grid.columns == 3
+    assert grid.cells == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+
+
+def test_off_outlets_get_the_grey_cover_and_hatching_faults_get_a_marker() -> None:
+    arrays = heatmap_arrays(outlets_frame(states={"B2": "Off"}, health={"A3": "Critical"}))
+    assert arrays["off"][1][1] == 1 and arrays["off"][0][0] is None
+    assert len(arrays["hatch_x"]) == 3 and set(arrays["hatch_y"]) == {1}
+    assert arrays["fault_colour"] == ["#b91c1c"] and arrays["fault_y"][0] < 0  # top of row 0
+    assert arrays["custom"][1][1][:3] == ["B2", "srv-B2", "Off"]
+    assert arrays["z"][0][2] == 200.0
+
+
+def test_a_tick_patches_arrays_only_and_the_range_only_when_toggled() -> None:
+    frame = outlets_frame()
+    figure = heatmap_figure(frame, fixed_range=True, nominal_voltage_v=230.0)
+    assert figure["data"][0]["zmax"] == 2300.0  # 10 A outlets at 230 V
+    ops = heatmap_patch(frame).to_plotly_json()["operations"]
+    touched = {tuple(op["location"]) for op in ops}
+    assert ("data", 0, "z") in touched and ("data", 1, "z") in touched
+    assert not any("layout" in location for location in touched)
+    assert not any(location[-1] in ("zmin", "zmax") for location in touched)
+    ranged = heatmap_patch(frame, fixed_range=False).to_plotly_json()["operations"]
+    assert {"zauto": True}.items() <= {
+        op["location"][-1]: op["params"]["value"] for op in ranged
+    }.items()
+
+
+def test_a_clicked_cell_resolves_to_its_outlet() -> None:
+    frame = outlets_frame()
+    assert outlet_at(frame, [1, 2]) == "B3"
+    assert outlet_at(frame, [0, 0]) == "A1"
+    assert outlet_at(frame, [2, 0]) is None
+    assert outlet_at(frame, ["x", None]) is None
+
+
+def test_fleet_totals_add_phases_by_name_and_name_alerts_by_pdu() -> None:
+    summaries = [
+        {
+            "pdu_id": "1",
+            "name": "Rack 1",
+            "power_w": 1000.0,
+            "energy_kwh": 2.0,
+            "outlets_on": 40,
+            "outlets_total": 48,
+            "breakers_tripped": 1,
+            "alerts": ["Branch B tripped"],
+            "phases": [{"phase": "L1", "current_a": 2.0}, {"phase": "L2", "current_a": 3.0}],
+        },
+        {
+            "pdu_id": "2",
+            "name": "Rack 2",
+            "power_w": 500.0,
+            "energy_kwh": 1.0,
+            "outlets_on": 48,
+            "outlets_total": 48,
+            "breakers_tripped": 0,
+            "alerts": [],
+            "phases": [{"phase": "L1", "current_a": 1.5}],
+        },
+    ]
+    totals = fleet_totals(summaries)
+    assert totals.power_w == 1500.0 and totals.outlets_on == 88 and totals.breakers_tripped == 1
+    assert totals.phase_current_a == {"L1": 3.5, "L2": 3.0}
+    assert totals.alerts == ["Rack 1: Branch B tripped"]
+
+
+def test_grid_price_is_demand_weighted_and_intensity_generation_weighted() -> None:
+    market = {
+        "regions": [
+            {
+                "region": "NSW1",
+                "price_aud_per_mwh": 100.0,
+                "demand_mw": 3000.0,
+                "generation_mw": 1000.0,
+                "emissions_t_per_mwh": 0.9,
+                "generation_by_fueltech_mw": {"coal_black": 1000.0},
+            },
+            {
+                "region": "SA1",
+                "price_aud_per_mwh": 0.0,
+                "demand_mw": 1000.0,
+                "generation_mw": 3000.0,
+                "emissions_t_per_mwh": 0.1,
+                "generation_by_fueltech_mw": {"wind": 3000.0},
+            },
+        ]
+    }
+    totals = grid_totals(market)
+    assert totals.price_aud_per_mwh == pytest.approx(75.0)
+    assert totals.emissions_t_per_mwh == pytest.approx(0.3)
+    assert grid_totals(market, ["SA1"]).generation_by_fueltech_mw == {"wind": 3000.0}
+
+
+def test_market_csv_holds_exactly_the_selected_regions() -> None:
+    points = [
+        Point(
+            "2026-01-01T00:00:00Z",
+            {
+                "interval": "2026-01-01T00:00:00Z",
+                "regions": [
+                    {
+                        "region": "NSW1",
+                        "price_aud_per_mwh": 50.0,
+                        "demand_mw": 1.0,
+                        "generation_by_fueltech_mw": {"wind": 5.0},
+                    },
+                    {
+                        "region": "VIC1",
+                        "price_aud_per_mwh": 60.0,
+                        "demand_mw": 2.0,
+                        "generation_by_fueltech_mw": {"coal_brown": 7.0},
+                    },
+                ],
+            },
+        ),
+    ]
+    rows = list(csv.DictReader(io.StringIO(market_csv(points, ["VIC1"]))))
+    assert [r["region"] for r in rows] == ["VIC1"]
+    assert rows[0]["price_aud_per_mwh"] == "60.0" and rows[0]["coal_brown_mw"] == "7.0"
+    assert "wind_mw" not in rows[0]
+
+
+def test_control_reports_an_unreachable_backend_as_a_failure() -> None:
+    control = BackendControl(f"http://127.0.0.1:{free_port()}", timeout_s=2.0)
+    result = asyncio.run(control.outlet_power("1", "A1", "Off"))
+    assert not result.ok and "unreachable" in result.message
+
+
+def test_control_refuses_unknown_actions_without_calling_the_backend() -> None:
+    control = BackendControl("http://127.0.0.1:9")
+    result = asyncio.run(control.outlet_power("1", "A1", "Explode"))
+    assert not result.ok and "Explode" in result.message
+
+
+def test_backend_error_bodies_become_the_shown_message() -> None:
+    refused = httpx.Response(
+        404, json={"reason": "no outlet 'Z9' on PDU '1'", "field": "outlet_id"}
+    )
+    assert _message(refused) == "no outlet 'Z9' on PDU '1'"
+    invalid = httpx.Response(422, json={"detail": [{"msg": "Input should be 'On'"}]})
+    assert _message(invalid) == "Input should be 'On'"
+    assert _message(httpx.Response(500, text="boom")) == "boom"
