@@ -110,6 +110,7 @@ class BackendFeed:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
+        self.last_ts: str | None = None  # newest frame time seen (benchmarks: update-to-paint)
         self.bytes_received = 0
         self.frames_received = 0
 
@@ -191,6 +192,7 @@ class BackendFeed:
             if topic.endswith("/summary") and isinstance(data.get("energy_kwh"), int | float):
                 self._track_day(topic, ts, float(data["energy_kwh"]))
             self._version += 1
+            self.last_ts = ts
         self._last_data_monotonic = time.monotonic()
         self._wake()
 
