@@ -179,3 +179,12 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/v1/devices/{device_id}/commands" in paths
     assert "/api/v1/history/{topic}" in paths
+
+
+def test_wrong_method_and_bad_json_get_json_reasons(client: TestClient) -> None:
+    response = client.put("/api/v1/simulation", json={})
+    assert response.status_code == 405 and response.json()["reason"]
+    response = client.post(
+        "/api/v1/simulation", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422 and response.json()["reason"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from energydash.api.responses import OrjsonResponse
 from energydash.sim.commands import CommandError
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(HTTPException):
@@ -45,6 +49,11 @@ def install_error_handlers(app: FastAPI) -> None:
         first = error.errors()[0] if error.errors() else {"loc": ()}
         field = ".".join(str(p) for p in first["loc"]) or None
         return _body("; ".join(problems) or "invalid request", 422, field, errors=problems)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> OrjsonResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _body(f"internal error: {type(error).__name__}; see logs/backend.log", 500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> OrjsonResponse:
