@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,7 +47,13 @@ def screenshot(driver):
     def save(name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
+        size = driver.get_window_size()
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(size["width"], max(size["height"], min(int(height) + 120, 2400)))
+        driver.execute_script("window.scrollTo(0, 0)")
+        time.sleep(0.5)  # let the charts settle into the taller window
         driver.save_screenshot(str(path))
+        driver.set_window_size(size["width"], size["height"])
         return path
 
     return save

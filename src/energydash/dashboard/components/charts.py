@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+GRAPH_CONFIG = {"displayModeBar": False}
 FONT = {"family": "Inter, system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
 RANGE_BUTTONS = [
     {"count": 5, "label": "5m", "step": "minute", "stepmode": "backward"},

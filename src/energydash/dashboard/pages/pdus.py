@@ -316,8 +316,10 @@ def _outlet_chart(context: DashboardContext, pdu: str, index: int) -> dict[str, 
         "side": "right",
         "showgrid": False,
         "zeroline": False,
+        "tickformat": ",.4~f",
+        "rangemode": "tozero",
     }
-    figure["layout"]["margin"]["r"] = 56
+    figure["layout"]["margin"]["r"] = 64
     return figure
 
 
@@ -381,7 +383,8 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         name = (outlets.get("name") or [outlet] * (index + 1))[index] or outlet
         if memo.get("outlet") != (pdu, outlet):
             updates.append(("outlet-detail", {"style": SHOWN}))
-            updates.append(("outlet-title", {"children": f"Outlet {outlet} · {name} · PDU {pdu}"}))
+            label = name if outlet in str(name) else f"{name} ({outlet})"
+            updates.append(("outlet-title", {"children": f"{label} · PDU {pdu}"}))
             updates.append(("outlet-chart", {"figure": _outlet_chart(context, pdu, index)}))
             memo["outlet"] = (pdu, outlet)
             memo["outlet_shown"] = True
