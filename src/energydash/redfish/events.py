@@ -131,8 +131,8 @@ def origin_for(event: SimEvent) -> tuple[str, str]:
     base = pdu_uri(event.pdu_id)
     if event.resource in RESOURCE_FAMILY:
         family, resource_type = RESOURCE_FAMILY[event.resource]
-        if event.kind == "GroupDeleted":
-            return f"{base}/OutletGroups", "OutletGroupCollection"
+        if event.kind == "GroupDeleted":  # the group is gone: its PDU is the origin
+            return base, "OutletGroup"
         return f"{base}/{family}/{event.resource_id}", resource_type
     return base, "PowerDistribution"
 

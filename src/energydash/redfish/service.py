@@ -110,4 +110,4 @@ class RedfishService:
             msg = message("Base", "NoValidSession")
             msg["Message"] = f"Login of user '{username}' from {client or 'unknown'} failed."
             msg["MessageSeverity"] = "Warning"
-        self.events.log_only(msg, "/redfish/v1/SessionService/Sessions")
+        self.events.log_only(msg)

@@ -84,13 +84,12 @@ def get_log_service(request: Request) -> dict[str, Any]:
 
 
 def get_entries(request: Request) -> dict[str, Any]:
+    """LogEntry collections are AutoExpand in the schema: members come inline."""
     records = list(request.service.events.log)
-    return render.collection(
-        LOG + "/Entries",
-        "LogEntryCollection",
-        "Log Entries",
-        [f"{LOG}/Entries/{r.event_id}" for r in records],
-    )
+    body = render.collection(LOG + "/Entries", "LogEntryCollection", "Log Entries", [])
+    body["Members"] = [render_entry(r) for r in records]
+    body["Members@odata.count"] = len(records)
+    return body
 
 
 def get_entry(request: Request) -> dict[str, Any]:

@@ -1,0 +1,86 @@
+"""The DMTF Redfish Service Validator over the whole tree of a 2-PDU fleet: 0 FAIL or the test fails."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from rf_support import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    OPERATOR,
+    OPERATOR_PASSWORD,
+    RedfishServer,
+    build_settings,
+    serve,
+)
+
+VALIDATE = Path(__file__).resolve().parents[3] / "shared" / "redfish" / "validate-service.sh"
+FALLBACK = Path("/work/shared/redfish/validate-service.sh")
+
+
+@pytest.fixture(scope="module")
+def populated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedfishServer]:
+    """A fresh server with a session, a subscription, a user group and log entries to validate."""
+    with serve(build_settings(tmp_path_factory.mktemp("conformance"))) as server:
+        server.tick(3)
+        with httpx.Client(base_url=server.url, auth=(ADMIN, ADMIN_PASSWORD)) as admin:
+            admin.post(
+                "/redfish/v1/SessionService/Sessions",
+                json={"UserName": OPERATOR, "Password": OPERATOR_PASSWORD},
+            )
+            admin.post(
+                "/redfish/v1/EventService/Subscriptions",
+                json={"Destination": "http://127.0.0.1:9/events", "Protocol": "Redfish"},
+            )
+            admin.post(
+                "/redfish/v1/PowerEquipment/RackPDUs/1/OutletGroups",
+                json={
+                    "Name": "Client group",
+                    "Links": {
+                        "Outlets": [
+                            {"@odata.id": "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/A1"}
+                        ]
+                    },
+                },
+            )
+            admin.post(
+                "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/B2/Actions/Outlet.PowerControl",
+                json={"PowerState": "Off"},
+            )
+        yield server
+
+
+@pytest.mark.slow
+def test_the_dmtf_service_validator_reports_no_failures(
+    populated_server: RedfishServer, tmp_path: Path
+) -> None:
+    script = VALIDATE if VALIDATE.is_file() else FALLBACK
+    if not script.is_file() or shutil.which("bash") is None:
+        pytest.fail(f"the validator script is missing at {script}")
+    result = subprocess.run(
+        ["bash", str(script), populated_server.url, ADMIN, ADMIN_PASSWORD, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    table = re.search(r"\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|", output)
+    assert table, f"no summary table in the validator output:\n{output[-3000:]}"
+    passed, _warned, failed, _untested = (int(g) for g in table.groups())
+    failures = [
+        line
+        for log in tmp_path.rglob("RedfishServiceValidatorDebug*.log")
+        for line in log.read_text(errors="replace").splitlines()
+        if " - ERROR - " in line
+    ]
+    print("\n".join(failures))
+    assert failed == 0, "validator failures:\n" + "\n".join(failures[:50])
+    assert passed > 1000
+    assert result.returncode == 0
