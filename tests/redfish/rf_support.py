@@ -1,4 +1,4 @@
-"""Helpers for the Redfish tests: a real server: engine (stepped clock, 2 PDUs) + uvicorn on loopback.
+"""Helpers for the Redfish tests: a real server, engine (stepped clock, 2 PDUs) + uvicorn.
 
 ``RedfishServer.tick(n)`` advances the simulation on the server's own event loop, so a test
 never touches the engine from another thread while a request is being served.

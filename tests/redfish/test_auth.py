@@ -6,7 +6,6 @@ import time
 
 import httpx
 import pytest
-import redfish
 from rf_support import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -17,6 +16,7 @@ from rf_support import (
     RedfishServer,
 )
 
+import redfish
 from energydash.redfish.auth import AuthStore, hash_password, verify_password
 
 OUTLET = "/redfish/v1/PowerEquipment/RackPDUs/2/Outlets/C3"

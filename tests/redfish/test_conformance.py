@@ -1,4 +1,4 @@
-"""The DMTF Redfish Service Validator over the whole tree of a 2-PDU fleet: 0 FAIL or the test fails."""
+"""The DMTF Redfish Service Validator over a whole 2-PDU fleet: any FAIL fails the test."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""EventService: pushed events to a real local HTTP listener (with retries), SSE, SubmitTestEvent."""
+"""EventService: events pushed to a real local listener (with retries), SSE, SubmitTestEvent."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Listener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if listener.refused < listener.fail_first:
                     listener.refused += 1

@@ -1,12 +1,12 @@
-"""The PDU tree with the DMTF client: readings of every PDU, actions that show in the next reading."""
+"""The PDU tree with the DMTF client: live readings, actions that show in the next reading."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import redfish
 from rf_support import ADMIN, ADMIN_PASSWORD, OPERATOR, OPERATOR_PASSWORD, RedfishServer
 
+import redfish
 from energydash.sim.commands import ClearFault, InjectFault
 
 RACKS = "/redfish/v1/PowerEquipment/RackPDUs"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from rf_support import RedfishServer
 
 OUTLET = "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/A2"

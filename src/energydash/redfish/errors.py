@@ -1,4 +1,4 @@
-"""Every Redfish error body: an ``error`` object whose ``@Message.ExtendedInfo`` holds Base messages.
+"""Every Redfish error body: an ``error`` object with Base messages in ``@Message.ExtendedInfo``.
 
 Handlers raise ``RedfishError``; the dispatcher turns it into the status and body. A PATCH that
 applies some properties and refuses others is a success carrying the refusals in
@@ -38,7 +38,7 @@ class RedfishError(Exception):
 
 
 def base(status: int, key: str, *args: Any, related: list[str] | None = None) -> RedfishError:
-    """A RedfishError with one Base message: ``raise base(404, "ResourceNotFound", "Outlet", "Z9")``."""
+    """A RedfishError with one Base message: ``base(404, "ResourceNotFound", "Outlet", "Z9")``."""
     return RedfishError(status, [message("Base", key, *args, related=related)])
 
 

@@ -295,7 +295,7 @@ def group(pdu: PduInfo, info: GroupInfo, r: GroupReading) -> dict[str, Any]:
             r.energy_kwh,
             r.lifetime_energy_kwh,
             r.sensor_reset_time,
-        ),  # fmt: skip
+        ),
         "Links": {
             "Outlets": [link(f"{pdu_uri(pdu.id)}/Outlets/{o}") for o in info.outlet_ids],
             "Outlets@odata.count": len(info.outlet_ids),

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from energydash import __version__
 from energydash.config import Settings
@@ -76,6 +77,23 @@ class RedfishService:
                 await self._sweeper
             self._sweeper = None
         await self.events.stop()
+
+    def wrap(self, app: ASGIApp) -> ASGIApp:
+        """The fast path: an ASGI app answering /redfish itself and passing the rest to ``app``.
+
+        Serving ``service.wrap(fastapi_app)`` skips FastAPI's middleware and route scan for
+        Redfish requests (about a third of the cost of a GET); ``router`` stays the plain way.
+        """
+        redfish = self.app
+
+        async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+            path = scope.get("path", "")
+            if scope["type"] == "http" and (path == "/redfish" or path.startswith("/redfish/")):
+                await redfish(scope, receive, send)
+            else:
+                await app(scope, receive, send)
+
+        return dispatch
 
     def close(self) -> None:
         """Stop listening to the engine (a service that is thrown away)."""

@@ -1,4 +1,4 @@
-"""AccountService (Accounts, Roles) and SessionService (Sessions): the service's users and logins."""
+"""AccountService (Accounts, Roles) and SessionService (Sessions): users and logins."""
 
 from __future__ import annotations
 
@@ -173,9 +173,9 @@ def patch_account(request: Request, body: dict[str, Any]) -> Response:
     def set_role(value: Any) -> dict[str, Any] | None:
         if value not in ROLE_PRIVILEGES:
             return errors.value_not_in_list(value, "RoleId")
-        if account.role_id == "Administrator" and value != "Administrator":
-            if store.admin_count() <= 1 and account.enabled:
-                return message("Base", "PropertyValueConflict", "RoleId", "the last Administrator")
+        last_admin = account.role_id == "Administrator" and store.admin_count() <= 1
+        if value != "Administrator" and account.enabled and last_admin:
+            return message("Base", "PropertyValueConflict", "RoleId", "the last Administrator")
         account.role_id = value
         store.account_changed()
         return None
@@ -183,9 +183,9 @@ def patch_account(request: Request, body: dict[str, Any]) -> Response:
     def set_enabled(value: Any) -> dict[str, Any] | None:
         if not isinstance(value, bool):
             return errors.value_type_error(value, "Enabled")
-        if not value and account.role_id == "Administrator" and account.enabled:
-            if store.admin_count() <= 1:
-                return message("Base", "PropertyValueConflict", "Enabled", "the last Administrator")
+        last_admin = account.role_id == "Administrator" and store.admin_count() <= 1
+        if not value and account.enabled and last_admin:
+            return message("Base", "PropertyValueConflict", "Enabled", "the last Administrator")
         account.enabled = value
         store.account_changed(account)
         return None

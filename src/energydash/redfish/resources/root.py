@@ -1,4 +1,4 @@
-"""The service's entry points: /redfish, the ServiceRoot, $metadata and the OData service document."""
+"""Entry points: /redfish, the ServiceRoot, $metadata and the OData service document."""
 
 from __future__ import annotations
 

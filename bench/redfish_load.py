@@ -1,0 +1,256 @@
+"""Concurrent load on Redfish: GET Outlet, GET a collection with $expand, POST an action.
+
+Run: ``.venv/bin/python bench/redfish_load.py [--seconds 8] [--connections 4]
+[--app redfish|full] [--router]``.
+
+Starts uvicorn in a subprocess (``--serve``) serving the Redfish service over a realtime engine
+(the simulation ticks every ``tick_s`` while the load runs; 4 PDUs = 192 outlets), with Basic auth
+on every request, then drives keep-alive HTTP/1.1 connections from this process with a minimal
+asyncio client (so the client costs little of the shared CPU) and prints requests/s and
+p50/p99 latency per scenario. ``--app full`` serves the whole backend (``energydash.app``) instead.
+Target: >= 5,000 GET Outlet/s (2x DMTF's Redfish-Mockup-Server with static files here, ~2,500/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+USER, PASSWORD = "bench", "bench-password"
+
+
+def serve(port: int, app_kind: str, data_dir: str, fast: bool) -> None:
+    """The server side (in the subprocess)."""
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    import uvicorn
+    from fastapi import FastAPI
+
+    from energydash.config import load_settings
+    from energydash.redfish import RedfishService
+    from energydash.sim.engine import Engine
+
+    settings = load_settings(
+        data_dir=Path(data_dir) / "data",
+        log_dir=Path(data_dir) / "logs",
+        run_dir=Path(data_dir) / "run",
+        clock_mode="realtime",
+        pdu_count=4,
+        grid_facility_count=50,
+        redfish_user=USER,
+        redfish_password=PASSWORD,
+        port=port,
+        mqtt_ingest=False,
+        mqtt_publish=False,
+    )
+    engine = Engine.from_settings(settings, restore=False)
+    if app_kind == "full":
+        from energydash.app import create_app
+
+        app = create_app(settings, engine=engine)
+        if fast:
+            app = app.state.redfish.wrap(app) if hasattr(app.state, "redfish") else app
+    else:
+        service = RedfishService(engine, settings)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await service.start()
+            task = asyncio.create_task(engine.run())
+            yield
+            engine.stop()
+            await task
+            await service.stop()
+
+        app = FastAPI(lifespan=lifespan)
+        app.include_router(service.router)
+        if fast:
+            app = service.wrap(app)  # type: ignore[assignment]
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection; just enough HTTP to read a Content-Length body."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def request(self, raw: bytes) -> int:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        if length:
+            await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def build(method: str, path: str, body: bytes = b"") -> bytes:
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        f"Authorization: Basic {auth}",
+        "Accept: application/json",
+    ]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def run_load(
+    port: int, requests: list[bytes], seconds: float, connections: int, expect: int
+) -> tuple[int, list[float], int]:
+    conns = [await Connection.open(port) for _ in range(connections)]
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(conn: Connection, offset: int) -> None:
+        nonlocal errors
+        i = offset
+        while time.perf_counter() < deadline:
+            raw = requests[i % len(requests)]
+            i += 1
+            started = time.perf_counter()
+            status = await conn.request(raw)
+            latencies.append((time.perf_counter() - started) * 1000.0)
+            if status != expect:
+                errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(c, k) for k, c in enumerate(conns)))
+    elapsed = time.perf_counter() - started
+    for conn in conns:
+        conn.close()
+    return int(len(latencies) / elapsed), latencies, errors
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="per scenario")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--app", choices=["redfish", "full"], default="redfish")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--router", action="store_true", help="serve via include_router only (no wrap fast path)"
+    )
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.port, args.app, args.data_dir, not args.router)
+        return 0
+
+    from energydash.mqtt.broker import free_port, wait_for_port
+
+    console = Console()
+    port = args.port or free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGYDASH_")}
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                "--port",
+                str(port),
+                "--app",
+                args.app,
+                "--data-dir",
+                tmp,
+                *(["--router"] if args.router else []),
+            ],
+            env=env,
+        )
+        try:
+            wait_for_port("127.0.0.1", port, timeout=30)
+            base = "/redfish/v1/PowerEquipment/RackPDUs"
+            outlets = [
+                build("GET", f"{base}/{p}/Outlets/{b}{n}")
+                for p in (1, 2, 3, 4)
+                for b in "ABC"
+                for n in range(1, 17)
+            ]
+            scenarios = [
+                ("GET Outlet", outlets, 200),
+                ("GET Outlets?$expand=. (48)", [build("GET", f"{base}/1/Outlets?$expand=.")], 200),
+                (
+                    "POST Outlet.PowerControl",
+                    [
+                        build(
+                            "POST",
+                            f"{base}/3/Outlets/{b}{n}/Actions/Outlet.PowerControl",
+                            b'{"PowerState":"On"}',
+                        )
+                        for b in "ABC"
+                        for n in range(1, 17)
+                    ],
+                    204,
+                ),
+            ]
+            path = "include_router" if args.router else "wrap fast path"
+            table = Table(title=f"Redfish load ({args.app} app, {path}, {args.connections} "
+                                "connections, Basic auth, sim ticking)")  # fmt: skip
+            for column in ("scenario", "req/s", "p50 ms", "p99 ms", "errors"):
+                table.add_column(column, justify="right" if column != "scenario" else "left")
+            results = {}
+            asyncio.run(run_load(port, outlets[:4], 1.0, args.connections, 200))  # warm-up
+            for name, requests, expect in scenarios:
+                rate, lat, errors = asyncio.run(
+                    run_load(port, requests, args.seconds, args.connections, expect)
+                )
+                results[name] = rate
+                table.add_row(
+                    name,
+                    f"{rate:,}",
+                    f"{statistics.median(lat):.2f}",
+                    f"{pct(lat, 0.99):.2f}",
+                    str(errors),
+                )
+            console.print(table)
+            target = 5000
+            verdict = "meets" if results["GET Outlet"] >= target else "misses"
+            console.print(
+                f"GET Outlet: {results['GET Outlet']:,} req/s, {verdict} the {target:,}/s target "
+                "(2x DMTF Redfish-Mockup-Server here)"
+            )
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
