@@ -148,7 +148,7 @@ def test_map_pan_and_zoom_survive_live_updates(stack, driver, screenshot) -> Non
     assert console_errors(driver) == []
 
 
-def test_market_charts_grow_live(stack, driver, screenshot) -> None:
+def test_market_charts_grow_live_and_a_facility_opens_its_panel(stack, driver, screenshot) -> None:
     _, web = stack
     open_page(driver, web.url, "/market")
     wait_until(lambda: trace_length(driver, "market-price") >= 1)
@@ -159,6 +159,20 @@ def test_market_charts_grow_live(stack, driver, screenshot) -> None:
     screenshot("market")
     open_page(driver, web.url, "/map")
     wait_until(lambda: markers_and_clusters(driver) == 60)
+    # Markers are redrawn every tick, so click where the biggest one is, not the element.
+    x, y = driver.execute_script(
+        "const free = Array.from(document.querySelectorAll('path.facility-marker')).map(p => {"
+        "  const r = p.getBoundingClientRect();"
+        "  const x = r.left + r.width / 2, y = r.top + r.height / 2;"
+        "  return [r.width, x, y, document.elementFromPoint(x, y) === p]; })"
+        ".filter(m => m[3]).sort((a, b) => b[0] - a[0]);"
+        "return [free[0][1], free[0][2]];"
+    )
+    click = ActionBuilder(driver)
+    click.pointer_action.move_to_location(int(x), int(y)).pause(0.1).click()
+    click.perform()
+    wait_until(lambda: "Capacity" in (text(driver, "facility-info") or ""))
+    wait_until(lambda: trace_length(driver, "facility-chart") >= 2, timeout_s=10)
     time.sleep(1)
     screenshot("map")
     assert console_errors(driver) == []

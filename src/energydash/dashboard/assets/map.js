@@ -6,7 +6,7 @@ window.energydash = Object.assign({}, window.energydash, {
       const p = feature.properties;
       const h = context.hideout || {};
       const fill = (h.fill && h.fill[p.i] != null) ? h.fill[p.i] : 0;
-      const radius = Math.max(4, Math.min(22, 3 + 1.6 * Math.sqrt(Math.max(p.capacity_mw, 0))));
+      const radius = Math.max(4, Math.min(20, 2 + 0.45 * Math.sqrt(Math.max(p.capacity_mw, 0))));
       const selected = h.selected === p.code;
       return L.circleMarker(latlng, {
         radius: radius,

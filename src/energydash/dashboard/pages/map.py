@@ -131,7 +131,7 @@ def layout(**_query: str) -> html.Div:
             data=data,
             cluster=True,
             zoomToBoundsOnClick=True,
-            superClusterOptions={"radius": 48, "maxZoom": 6},
+            superClusterOptions={"radius": 26, "maxZoom": 5},
             pointToLayer=JS["pointToLayer"],
             clusterToLayer=JS["clusterToLayer"],
             hideout=hideout,
