@@ -5,6 +5,8 @@ restarts."""
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 
 import pytest
@@ -148,7 +150,9 @@ def test_map_pan_and_zoom_survive_live_updates(stack, driver, screenshot) -> Non
     assert console_errors(driver) == []
 
 
-def test_market_charts_grow_live_and_a_facility_opens_its_panel(stack, driver, screenshot) -> None:
+def test_market_charts_grow_live_and_a_facility_opens_its_panel(
+    stack, driver, screenshot, tmp_path
+) -> None:
     _, web = stack
     open_page(driver, web.url, "/market")
     wait_until(lambda: trace_length(driver, "market-price") >= 1)
@@ -157,6 +161,21 @@ def test_market_charts_grow_live_and_a_facility_opens_its_panel(stack, driver, s
     wait_until(lambda: "facility" in (text(driver, "market-top") or "").lower())
     time.sleep(1)
     screenshot("market")
+
+    # Export what is shown: untick one region, and the CSV holds only the others.
+    driver.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
+    )
+    regions = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#market-regions input')).map(i => i.value)"
+    )
+    driver.find_element("css selector", f"#market-regions input[value='{regions[0]}']").click()
+    time.sleep(0.5)
+    driver.find_element("id", "market-export").click()
+    exported = wait_until(lambda: list(tmp_path.glob("energydash-market*.csv")), timeout_s=10)
+    rows = list(csv.DictReader(io.StringIO(exported[0].read_text())))
+    assert rows and {r["region"] for r in rows} == set(regions[1:])
+    assert all(r["price_aud_per_mwh"] for r in rows)
     open_page(driver, web.url, "/map")
     wait_until(lambda: markers_and_clusters(driver) == 60)
     # Markers are redrawn every tick, so click where the biggest one is, not the element.
