@@ -205,10 +205,7 @@ def circuit(pdu: PduInfo, info: CircuitInfo, r: CircuitReading) -> dict[str, Any
         ikey = CURRENT_KEYS.get(label, "Line1")
         sid = f"{tag}{label}" if per_phase else tag
         poly_v[vkey] = reading(pdu.id, f"Voltage{sid}", phase.voltage_v, 2)
-        current = (
-            r.line_current_a.get(label, phase.current_a) if r.line_current_a else (phase.current_a)
-        )
-        poly_i[ikey] = reading(pdu.id, f"Current{sid}", current, 3)
+        poly_i[ikey] = reading(pdu.id, f"Current{sid}", phase.current_a, 3)
         poly_p[vkey] = power_reading(
             pdu.id,
             f"Power{sid}",
@@ -221,10 +218,16 @@ def circuit(pdu: PduInfo, info: CircuitInfo, r: CircuitReading) -> dict[str, Any
             "DataSourceUri": sensor_uri(pdu.id, f"Energy{sid}"),
             "Reading": rounded(phase.energy_kwh, 4),
         }
-    phase_volts = (
-        line_voltage(pdu) if any(len(p) == 4 for p in info.phases) else (pdu.nominal_voltage_v)
-    )
-    if info.kind == "main" and pdu.input_type != "single_phase":
+    if per_phase and r.line_current_a:
+        # delta input: report the line currents (derived from the legs), not the leg currents
+        poly_i = {
+            CURRENT_KEYS[line]: reading(pdu.id, f"Current{tag}{line}", amps, 3)
+            for line, amps in r.line_current_a.items()
+        }
+    phase_volts = pdu.nominal_voltage_v
+    if any(len(p) == 4 for p in info.phases) or (
+        info.kind == "main" and pdu.input_type != "single_phase"
+    ):
         phase_volts = line_voltage(pdu)
     body: dict[str, Any] = {
         "@odata.id": uri,

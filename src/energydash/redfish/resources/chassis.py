@@ -7,6 +7,7 @@ derived from the PDU's topology, so every ``DataSourceUri`` a resource carries r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from energydash.redfish import errors, render
@@ -29,6 +30,7 @@ OUTLET_QUANTITIES = ("Voltage", "Current", "Power", "Energy", "Frequency")
 PHASE_QUANTITIES = ("Voltage", "Current", "Power", "Energy")
 GROUP_QUANTITIES = ("Power", "Energy")
 PDU_QUANTITIES = ("Power", "Energy")
+LINES = ("L1", "L2", "L3")  # delta inputs: line currents derived from the leg currents
 
 
 def _pdu(request: Request) -> PduInfo:
@@ -47,6 +49,8 @@ def sensor_ids(pdu: PduInfo) -> list[str]:
         ids += [f"{q}Mains{main.id}" for q in OUTLET_QUANTITIES]
         if len(main.phases) > 1:
             ids += [f"{q}Mains{main.id}{ph}" for ph in main.phases for q in PHASE_QUANTITIES]
+            if pdu.input_type == "three_phase_delta":
+                ids += [f"CurrentMains{main.id}{line}" for line in LINES]
     for branch in pdu.branches:
         ids += [f"{q}Branch{branch.id}" for q in OUTLET_QUANTITIES]
     for group in pdu.groups:
@@ -120,8 +124,9 @@ def _sensor_target(pdu: PduInfo, subject: str) -> tuple[str, str | None, str | N
         for main in pdu.mains:
             if rest == main.id:
                 return "main", main.id, None
-            if rest.startswith(main.id) and rest[len(main.id) :] in main.phases:
-                return "main", main.id, rest[len(main.id) :]
+            suffix = rest[len(main.id) :] if rest.startswith(main.id) else ""
+            if suffix in main.phases or (suffix in LINES and pdu.input_type == "three_phase_delta"):
+                return "main", main.id, suffix
         raise KeyError(subject)
     if subject.startswith("Branch"):
         rest = subject[len("Branch") :]
@@ -156,7 +161,12 @@ def _render_sensor(
         r = fleet.circuit(pdu.id, str(target))
         context = "PowerSupply" if kind == "main" else "PowerOutlet"
         label = f"{'mains' if kind == 'main' else 'branch circuit'} {target}"
-        if phase is not None:
+        if phase is not None and phase not in r.phases:  # a delta line current
+            if quantity != "Current":
+                raise KeyError(sensor_id)
+            r = _LineCurrent(r.line_current_a.get(phase), r.health)
+            label += f" line {phase}"
+        elif phase is not None:
             r = r.phases[phase]
             label += f" {phase}"
     elif kind == "group":
@@ -219,6 +229,12 @@ def sensor_reset(request: Request, body: dict[str, Any]) -> Response:
         raise errors.base(400, "ActionNotSupported", "Sensor.ResetMetrics")
     action_args(body, "Sensor.ResetMetrics", {})
     return action_done(execute(request, cmd.ResetMetrics(pdu.id, kind, target)))
+
+
+@dataclass(slots=True)
+class _LineCurrent:
+    current_a: float | None
+    health: str
 
 
 def routes() -> list[Route]:
