@@ -45,6 +45,11 @@ def test_pdu_heat_map_is_laid_out_by_bank_and_updates_live(stack, driver, screen
     first = wait_until(lambda: (graph_data(driver, "pdu-heatmap") or [{}])[0].get("z"))
     assert len(first) == 3 and all(len(row) == 16 for row in first)  # banks A, B, C
     wait_until(lambda: graph_data(driver, "pdu-heatmap")[0]["z"] != first, timeout_s=15)
+    circuits = graph_data(driver, "pdu-circuits")
+    assert circuits[0]["y"][:3] == ["Mains L1", "Mains L2", "Mains L3"]
+    assert circuits[1]["x"][3:] == [16.0, 16.0, 16.0]  # branch breaker ratings
+    driver.find_element("css selector", "#pdu-range input[value='fixed']").click()
+    wait_until(lambda: graph_data(driver, "pdu-heatmap")[0].get("zmax") == 2300.0, timeout_s=10)
     assert console_errors(driver) == []
 
 
