@@ -132,7 +132,11 @@ def test_facility_without_required_field_is_a_schema_error(dataset: Path, tmp_pa
 
 @pytest.mark.parametrize(
     ("content", "where"),
-    [("", "1:1"), ('{"version": "4",\n  "data": [1, 2', "2:"), ('{"data": []} extra', "1:14")],
+    [
+        ("", "1:1"),
+        ('{"version": "4",\n  "data": [{"code": "X", "units": [1', "2:"),
+        ('{"data": []} extra', "1:14"),
+    ],
 )
 def test_truncated_or_trailing_input_is_reported_with_its_place(
     tmp_path: Path, content: str, where: str

@@ -42,6 +42,7 @@ class JsonScanner:
         self.buf: Any = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         self.size = size
         self.last_end = 0
+        self.consumed_end: int | None = None
 
     def close(self) -> None:
         if isinstance(self.buf, mmap.mmap):
@@ -113,12 +114,34 @@ class JsonScanner:
             raise self.error(pos, f"expected {what}, found {found}")
         return char, pos + 1
 
-    def iter_object(self, pos: int) -> Iterator[tuple[str, int, int]]:
-        """(key, value start, value end) of each member of the object at ``pos``."""
+    def value(self, start: int) -> Any:
+        """Parse the value at ``start`` (and mark it consumed for the enclosing iterator)."""
+        end = self.value_end(start)
+        self.consumed_end = end
+        return self.parse(start, end)
+
+    def span(self, start: int) -> tuple[int, int]:
+        """(start, end) of the value at ``start``, marked consumed."""
+        end = self.value_end(start)
+        self.consumed_end = end
+        return start, end
+
+    def _after(self, start: int) -> int:
+        """End of a value the consumer handled (or scan past one it ignored)."""
+        end = self.consumed_end
+        self.consumed_end = None
+        return end if end is not None and end > start else self.value_end(start)
+
+    def iter_object(self, pos: int) -> Iterator[tuple[str, int]]:
+        """(key, value start) of each member of the object at ``pos``.
+
+        The consumer reads each value with ``value``/``span`` or a nested ``iter_*``, so every
+        byte is scanned once; a value it ignores is skipped.
+        """
         _, pos = self.expect(pos, b"{", "'{'")
         pos = self.ws(pos)
         if self.byte(pos) == ord("}"):
-            self.last_end = pos + 1
+            self.consumed_end = self.last_end = pos + 1
             return
         while True:
             pos = self.ws(pos)
@@ -128,25 +151,29 @@ class JsonScanner:
             key = self.parse(pos, key_end)
             _, pos = self.expect(key_end, b":", "':'")
             start = self.ws(pos)
-            end = self.value_end(start)
-            yield key, start, end
+            self.consumed_end = None
+            yield key, start
+            end = self._after(start)
             char, pos = self.expect(end, b",}", "',' or '}'")
             if char == ord("}"):
-                self.last_end = pos
+                self.consumed_end = self.last_end = pos
                 return
 
-    def iter_array(self, pos: int) -> Iterator[tuple[int, int]]:
-        """(start, end) of each element of the array at ``pos``."""
+    def iter_array(self, pos: int) -> Iterator[int]:
+        """Start offset of each element of the array at ``pos`` (consumed as in iter_object)."""
         _, pos = self.expect(pos, b"[", "'['")
         pos = self.ws(pos)
         if self.byte(pos) == ord("]"):
+            self.consumed_end = pos + 1
             return
         while True:
             start = self.ws(pos)
-            end = self.value_end(start)
-            yield start, end
+            self.consumed_end = None
+            yield start
+            end = self._after(start)
             char, pos = self.expect(end, b",]", "',' or ']'")
             if char == ord("]"):
+                self.consumed_end = pos
                 return
 
     def top(self) -> int:

@@ -85,14 +85,14 @@ def read_document(path: Path) -> Iterator[Facility | SeriesResult]:
             )
         top: dict[str, Any] = {}
         saw_data = False
-        for key, value_start, value_end in scanner.iter_object(start):
+        for key, value_start in scanner.iter_object(start):
             if key != "data":
-                top[key] = scanner.parse(value_start, value_end)
+                top[key] = scanner.value(value_start)
                 continue
             saw_data = True
             if scanner.byte(value_start) != ord("["):
                 raise SchemaError(path, "data", "must be a list")
-            for index, (el_start, _el_end) in enumerate(scanner.iter_array(value_start)):
+            for index, el_start in enumerate(scanner.iter_array(value_start)):
                 yield from _element(scanner, path, index, el_start)
         scanner.check_end(scanner.last_end)
         if not saw_data:
@@ -108,11 +108,11 @@ def _element(
         raise SchemaError(path, where, "must be an object")
     head: dict[str, Any] = {}
     spans: list[tuple[int, int]] | None = None
-    for key, value_start, value_end in scanner.iter_object(start):
+    for key, value_start in scanner.iter_object(start):
         if key == "results" and scanner.byte(value_start) == ord("["):
-            spans = list(scanner.iter_array(value_start))
+            spans = [scanner.span(r) for r in scanner.iter_array(value_start)]
         else:
-            head[key] = scanner.parse(value_start, value_end)
+            head[key] = scanner.value(value_start)
     if spans is None and "units" in head:
         yield _validate(Facility, head, path, where)
         return
