@@ -36,6 +36,8 @@ def test_session_login_with_the_dmtf_client_gets_a_token_and_logout_ends_it(
     assert outlet.status == 200 and outlet.dict["Id"] == "C3"
     session = client.get(location)
     assert session.dict["UserName"] == ADMIN
+    log = client.get("/redfish/v1/Managers/BMC/LogServices/Log/Entries").dict["Members"]
+    assert any(f"User '{ADMIN}' logged in" in entry["Message"] for entry in log)
     client.logout()
     with httpx.Client(base_url=redfish_server.url) as anon:
         assert anon.get(OUTLET, headers={"X-Auth-Token": token}).status_code == 401
