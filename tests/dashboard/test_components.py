@@ -214,3 +214,14 @@ def test_backend_error_bodies_become_the_shown_message() -> None:
     invalid = httpx.Response(422, json={"detail": [{"msg": "Input should be 'On'"}]})
     assert _message(invalid) == "Input should be 'On'"
     assert _message(httpx.Response(500, text="boom")) == "boom"
+
+
+def test_badge_says_live_stale_with_age_or_reconnecting() -> None:
+    from energydash.dashboard.components.status import describe
+    from energydash.dashboard.feed import FeedStatus
+
+    assert describe(FeedStatus("live", 1.0, 0), 5.0) == ("Live", "conn conn-live")
+    assert describe(FeedStatus("live", 12.4, 0), 5.0) == ("Stale · 12 s", "conn conn-stale")
+    text, css = describe(FeedStatus("reconnecting", 200.0, 1), 5.0)
+    assert text == "Reconnecting · last update 3 min ago" and css.endswith("reconnecting")
+    assert describe(FeedStatus("connecting", None, 0), 5.0)[0] == "Connecting…"

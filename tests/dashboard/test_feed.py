@@ -87,16 +87,16 @@ def test_feed_subscribes_and_reconnects_after_the_backend_restarts() -> None:
         feed.ensure_started()
         await _until(lambda: feed.latest("pdu/1/summary") is not None)
         assert received[0]["op"] == "subscribe" and "pdu/+/outlets" in received[0]["topics"]
-        assert feed.status(5.0).state == "live"
+        assert feed.status().state == "live"
 
         server.close()
         await server.wait_closed()
-        await _until(lambda: feed.status(5.0).state == "reconnecting")
+        await _until(lambda: feed.status().state == "reconnecting")
 
         later = dict(frame, seq=2, ts="2026-01-01T00:00:05Z", data=summary(2.0))
         server = await _serve(port, [later], received)
         await _until(lambda: feed.latest("pdu/1/summary")["energy_kwh"] == 2.0)
-        status = feed.status(5.0)
+        status = feed.status()
         assert status.state == "live" and status.reconnects == 1
         await feed.stop()
         server.close()

@@ -267,19 +267,15 @@ class BackendFeed:
             points = list(history.points)
         return points if last is None else points[-last:]
 
-    def status(self, stale_after_s: float) -> FeedStatus:
+    def status(self) -> FeedStatus:
+        """Connection state and data age; the badge calls data older than a threshold stale."""
         age = (
             None
             if self._last_data_monotonic is None
             else time.monotonic() - self._last_data_monotonic
         )
-        state = self._state
-        if state == "live" and age is None:
-            state = "connecting"
-        status = FeedStatus(state, age, self._reconnects, self._last_error)
-        if state == "live" and age is not None and age > stale_after_s:
-            status.state = "live"  # the indicator derives "stale" from the age
-        return status
+        state = "connecting" if self._state == "live" and age is None else self._state
+        return FeedStatus(state, age, self._reconnects, self._last_error)
 
 
 def _now_iso() -> str:

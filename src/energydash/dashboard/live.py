@@ -69,7 +69,7 @@ def register_pump_once() -> None:
                 changed = await feed.wait_for_change(seen_version, 1.0)
                 beat += 1  # assets/watchdog.js restarts the pump when this stops moving
                 set_props("conn-status", {"data-beat": beat})
-                badge = describe(feed.status(stale_after_s), stale_after_s)
+                badge = describe(feed.status(), stale_after_s)
                 if badge != last_badge:
                     set_props("conn-text", {"children": badge[0]})
                     set_props("conn-status", {"className": badge[1]})
