@@ -220,3 +220,16 @@ def test_session_timeout_outside_its_range_is_refused(
     with redfish_server.client() as admin:
         response = admin.patch("/redfish/v1/SessionService", json={"SessionTimeout": timeout})
     assert response.status_code == 400
+
+
+def test_failed_logins_spread_wider_than_the_reset_window_never_lock() -> None:
+    store = AuthStore(session_timeout_s=60, lockout_threshold=2, lockout_duration_s=60,
+                      lockout_reset_after_s=30)  # fmt: skip
+    account = store.create_account("u", "password-1", "ReadOnly")
+    assert store.check_password("u", "bad") is None
+    account.last_failure -= 31  # the first failure is older than the reset window
+    assert store.check_password("u", "bad") is None
+    assert not account.locked(time.monotonic())
+    assert store.check_password("u", "bad") is None  # two within the window: locked
+    assert account.locked(time.monotonic())
+    assert store.check_password("u", "password-1") is None

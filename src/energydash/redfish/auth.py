@@ -81,6 +81,7 @@ class Account:
     role_id: str
     enabled: bool = True
     failed_logins: int = 0
+    last_failure: float = 0.0  # monotonic
     locked_until: float = 0.0  # monotonic seconds; 0 when not locked
 
     def locked(self, now: float) -> bool:
@@ -172,7 +173,10 @@ class AuthStore:
         if account.locked_until and not account.locked(now):
             account.locked_until, account.failed_logins = 0.0, 0
         if not verify_password(password, account.password_hash):
+            if now - account.last_failure > self.lockout_reset_after_s:
+                account.failed_logins = 0  # AccountLockoutCounterResetAfter: start counting anew
             account.failed_logins += 1
+            account.last_failure = now
             if self.lockout_threshold and account.failed_logins >= self.lockout_threshold:
                 account.locked_until = now + self.lockout_duration_s
                 self.account_changed()
