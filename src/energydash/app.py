@@ -142,6 +142,8 @@ class BackgroundServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
         import uvicorn
 
+        from energydash.stream.rawsend import FanoutWebSocketProtocol
+
         self.app = app
         self.host = host
         self.port = port
@@ -154,6 +156,7 @@ class BackgroundServer:
             ws_ping_interval=settings.ws_ping_interval_s,
             ws_ping_timeout=settings.ws_idle_timeout_s,
             ws_per_message_deflate=False,  # as `energydash serve`: frames are sent as encoded
+            ws=FanoutWebSocketProtocol,  # as `energydash serve`: frames written once framed
             lifespan="on",
         )
         self.server = uvicorn.Server(config)

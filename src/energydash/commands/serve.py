@@ -30,6 +30,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from energydash.app import create_app
     from energydash.logs import setup_logging
+    from energydash.stream.rawsend import FanoutWebSocketProtocol
 
     settings = apply_server_options(args, settings)
     if args.no_mqtt:
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         ws_ping_timeout=settings.ws_idle_timeout_s,
         # permessage-deflate would compress each frame once per client: encode once, send as is
         ws_per_message_deflate=False,
+        # frames are framed once per tick and written straight to each transport (rawsend.py)
+        ws=FanoutWebSocketProtocol,
         **ssl,
     )
     return 0

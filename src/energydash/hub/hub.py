@@ -18,6 +18,7 @@ import orjson
 from energydash.config import Settings
 from energydash.hub import series
 from energydash.hub.history import SeriesRing
+from energydash.hub.message import Message
 from energydash.hub.topics import is_pattern, matches
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def iso(ts: datetime) -> str:
 class TopicState:
     """The latest message of a topic; frames are encoded on first use and then shared."""
 
-    __slots__ = ("_data_bytes", "_frames", "data", "seq", "source", "topic", "ts", "wall")
+    __slots__ = ("_data_bytes", "_messages", "data", "seq", "source", "topic", "ts", "wall")
 
     def __init__(self, topic: str, seq: int, ts: datetime, data: Any, source: str) -> None:
         self.topic = topic
@@ -43,7 +44,7 @@ class TopicState:
         self.source = source
         self.wall = time.monotonic()
         self._data_bytes: bytes | None = None
-        self._frames: dict[str, str] = {}
+        self._messages: dict[str, Message] = {}
 
     @property
     def data_bytes(self) -> bytes:
@@ -51,16 +52,20 @@ class TopicState:
             self._data_bytes = orjson.dumps(self.data, option=orjson.OPT_SERIALIZE_NUMPY)
         return self._data_bytes
 
-    def frame(self, kind: str) -> str:
-        """The envelope as JSON text; ``kind`` is "update" or "snapshot"."""
-        text = self._frames.get(kind)
-        if text is None:
+    def message(self, kind: str) -> Message:
+        """The envelope, encoded once and shared; ``kind`` is "update" or "snapshot"."""
+        message = self._messages.get(kind)
+        if message is None:
             head = orjson.dumps(
                 {"type": kind, "topic": self.topic, "seq": self.seq, "ts": iso(self.ts)}
             )
-            text = (head[:-1] + b',"data":' + self.data_bytes + b"}").decode()
-            self._frames[kind] = text
-        return text
+            message = Message(head[:-1] + b',"data":' + self.data_bytes + b"}")
+            self._messages[kind] = message
+        return message
+
+    def frame(self, kind: str) -> str:
+        """The envelope as JSON text; ``kind`` is "update" or "snapshot"."""
+        return self.message(kind).text
 
     def envelope(self, kind: str = "snapshot") -> dict[str, Any]:
         return {

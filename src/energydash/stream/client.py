@@ -15,13 +15,14 @@ import time
 from collections import deque
 
 from energydash.hub import Hub, TopicState
+from energydash.hub.message import Message
 
 
 class StreamClient:
     def __init__(self, hub: Hub, queue_size: int) -> None:
         self.hub = hub
         self.queue_size = queue_size
-        self._queue: deque[str] = deque()
+        self._queue: deque[Message] = deque()
         self._ready = asyncio.Event()
         self.resync_pending = False
         self.resyncs = 0
@@ -31,6 +32,7 @@ class StreamClient:
         self.last_sent = time.monotonic()
         self.sending_since: float | None = None  # set while a send is in progress
         self.closed_reason: str | None = None
+        self.raw_path = False  # frames written pre-framed to the transport (stream.rawsend)
 
     @property
     def limit(self) -> int:
@@ -49,11 +51,13 @@ class StreamClient:
             self.resync_pending = True
             self.resyncs += 1
         else:
-            self._queue.append(state.frame("update"))
+            self._queue.append(state.message("update"))
         self._ready.set()
 
-    def push(self, frame: str) -> None:
+    def push(self, frame: str | Message) -> None:
         """A frame of this client alone (snapshot on subscribe, error, ping); still bounded."""
+        if isinstance(frame, str):
+            frame = Message.from_text(frame)
         if len(self._queue) >= self.limit:
             self.dropped_frames += len(self._queue)
             self._queue.clear()
@@ -66,7 +70,7 @@ class StreamClient:
     def depth(self) -> int:
         return len(self._queue)
 
-    async def next_frames(self) -> list[str]:
+    async def next_frames(self) -> list[Message]:
         """Wait for frames; a pending resync yields fresh snapshots of every subscribed topic."""
         while not self._queue and not self.resync_pending:
             self._ready.clear()
@@ -75,7 +79,7 @@ class StreamClient:
             self.resync_pending = False
             frames = list(self._queue)  # client-only frames queued after the overflow
             self._queue.clear()
-            return [s.frame("snapshot") for s in self.hub.subscribed_topics(self)] + frames
+            return [s.message("snapshot") for s in self.hub.subscribed_topics(self)] + frames
         frames = list(self._queue)
         self._queue.clear()
         return frames

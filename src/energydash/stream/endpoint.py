@@ -26,6 +26,7 @@ from energydash.hub import Hub
 from energydash.hub.hub import iso
 from energydash.models.envelope import parse_client_op
 from energydash.stream.client import StreamClient
+from energydash.stream.rawsend import RawSender, raw_sender
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -91,7 +92,9 @@ async def stream(websocket: WebSocket) -> None:
     client = StreamClient(hub, settings.ws_queue_size)
     stats.clients.add(client)
     stats.connections_total += 1
-    writer = asyncio.create_task(_write(websocket, client))
+    raw = raw_sender(websocket.scope)
+    client.raw_path = raw is not None
+    writer = asyncio.create_task(_write_raw(raw, client) if raw else _write(websocket, client))
     try:
         await _read(websocket, client, hub, settings, stats)
     finally:
@@ -146,21 +149,43 @@ async def _read(
         if op.op == "subscribe":
             for state in hub.subscribe(client, op.topics):
                 client.topics_seen.add(state.topic)
-                client.push(state.frame("snapshot"))
+                client.push(state.message("snapshot"))
         else:
             hub.unsubscribe(client, op.topics)
 
 
 async def _write(websocket: WebSocket, client: StreamClient) -> None:
+    """The ASGI path: one ``send_text`` per frame (servers without ``rawsend``)."""
     try:
         while True:
             for frame in await client.next_frames():
                 client.sending_since = time.monotonic()
-                await websocket.send_text(frame)
+                await websocket.send_text(frame.text)
                 client.sending_since = None
                 client.last_sent = time.monotonic()
                 client.sent_frames += 1
     except (WebSocketDisconnect, RuntimeError, OSError):
+        return
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("ws writer failed")
+
+
+async def _write_raw(raw: RawSender, client: StreamClient) -> None:
+    """The fast path: every pending frame, framed once for all clients, in one write."""
+    try:
+        while True:
+            frames = await client.next_frames()
+            if not raw.write([frame.wire for frame in frames]):
+                return  # closed: the reader sees the disconnect
+            client.last_sent = time.monotonic()
+            client.sent_frames += len(frames)
+            if raw.paused:  # the client reads slower than we write: its queue takes the slack
+                client.sending_since = client.last_sent
+                await raw.drained()
+                client.sending_since = None
+    except (RuntimeError, OSError):
         return
     except asyncio.CancelledError:
         raise
