@@ -104,7 +104,12 @@ def serve(settings: Settings) -> Iterator[RedfishServer]:
     app = FastAPI(lifespan=lifespan)
     app.include_router(service.router)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=settings.port, log_level="warning", lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=settings.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,  # an open SSE stream must not hold the shutdown
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="redfish-test-server", daemon=True)
