@@ -63,7 +63,11 @@ def serve(port: int, app_kind: str, data_dir: str, fast: bool) -> None:
 
         app = create_app(settings, engine=engine)
         if fast:
-            app = app.state.redfish.wrap(app) if hasattr(app.state, "redfish") else app
+            from energydash.redfish.http import RedfishApp
+
+            mounted = [r.app for r in app.routes if isinstance(getattr(r, "app", None), RedfishApp)]
+            if mounted:
+                app = mounted[0].service.wrap(app)
     else:
         service = RedfishService(engine, settings)
 
