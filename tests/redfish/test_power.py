@@ -132,6 +132,8 @@ def test_an_overloaded_branch_trips_its_breaker_and_breaker_control_resets_it(
         log = client.get("/redfish/v1/Managers/BMC/LogServices/Log/Entries?$expand=.").dict
         ids = [e.get("MessageId") for e in log["Members"]]
         assert "Power.1.2.BreakerTripped" in ids and "Power.1.2.BreakerReset" in ids
+        assert "Power.1.2.CurrentCritical" in ids  # the threshold crossing before the trip
+        assert "ResourceEvent.1.4.ResourceErrorsDetected" in ids  # the injected fault
     finally:
         client.logout()
 
@@ -203,5 +205,29 @@ def test_disabled_outlet_refuses_power_control(redfish_server: RedfishServer) ->
         assert refused.status == 400
         assert client.patch(uri, body={"PowerEnabled": True}).status == 200
         assert client.get(uri).dict["PowerEnabled"] is True
+    finally:
+        client.logout()
+
+
+def test_circuit_power_control_switches_every_outlet_of_the_branch(
+    redfish_server: RedfishServer,
+) -> None:
+    client = dmtf_client(redfish_server)
+    branch_uri = f"{RACKS}/1/Branches/C"
+    try:
+        branch = client.get(branch_uri).dict
+        target = branch["Actions"]["#Circuit.PowerControl"]["target"]
+        assert target == branch_uri + "/Actions/Circuit.PowerControl"
+        assert client.post(target, body={"PowerState": "Off"}).status == 204
+        off = client.get(branch_uri).dict
+        assert off["PowerWatts"]["Reading"] == 0
+        for link in off["Links"]["Outlets"]:
+            assert client.get(link["@odata.id"]).dict["PowerState"] == "Off"
+        assert client.post(target, body={"PowerState": "On"}).status == 204
+        redfish_server.tick(2, dt_s=10)
+        assert client.get(branch_uri).dict["PowerWatts"]["Reading"] > 0
+        entries = client.get("/redfish/v1/Managers/BMC/LogServices/Log/Entries").dict["Members"]
+        ids = {e.get("MessageId") for e in entries}
+        assert {"Power.1.2.OutletPoweredOff", "Power.1.2.OutletPoweredOn"} <= ids
     finally:
         client.logout()
