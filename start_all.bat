@@ -55,7 +55,8 @@ if "%WITH_BROKER%"=="1" (
 call :start backend "%BACKEND_URL%/health" serve || exit /b 1
 call :start dashboard "http://%DASH_HOST%:%DASH_PORT%/" dashboard || exit /b 1
 if "%WITH_REPLAY%"=="1" (
-  call :start replay "none" replay --preset facilities --loop data\sample\facility_metrics_wide.csv || exit /b 1
+  call :start replay-facility "none" replay --preset facility --loop --speed 300 --quiet data\sample\csv\facility_metrics_wide.csv || exit /b 1
+  call :start replay-market "none" replay --preset market --loop --speed 300 --quiet data\sample\csv\market_metrics_wide.csv || exit /b 1
 )
 
 echo.

@@ -92,8 +92,13 @@ fi
 start backend "http_ok $BACKEND_URL/health" 90 "$VENV/bin/energydash" serve
 start dashboard "http_ok http://$DASH_HOST:$DASH_PORT/" 90 "$VENV/bin/energydash" dashboard
 if (( with_replay )); then
-  start replay "true" 10 "$VENV/bin/energydash" replay --preset facilities --loop \
-    data/sample/facility_metrics_wide.csv
+  # Speed 300: one 5-minute interval of the sample day per second, looping with fresh timestamps.
+  # A replay has no health endpoint: it counts as started when it still runs after 2 s.
+  for preset in facility market; do
+    start "replay-$preset" "sleep 2 && pid_alive $RUN_DIR/replay-$preset.pid" 10 \
+      "$VENV/bin/energydash" replay --preset "$preset" --loop --speed 300 --quiet \
+      "data/sample/csv/${preset}_metrics_wide.csv"
+  done
 fi
 
 cat <<EOT

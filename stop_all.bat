@@ -11,7 +11,7 @@ if exist .venv\Scripts\energydash.exe (
   for /f "usebackq delims=" %%v in (`.venv\Scripts\energydash.exe config --get run_dir`) do set RUN_DIR=%%v
 )
 if not exist "%RUN_DIR%" (echo nothing to stop ^(no %RUN_DIR%^) & exit /b 0)
-for %%n in (replay dashboard backend broker) do (
+for %%n in (replay-facility replay-market dashboard backend broker) do (
   if exist "%RUN_DIR%\%%n.pid" (
     set /p PID=<"%RUN_DIR%\%%n.pid"
     tasklist /FI "PID eq !PID!" /FI "IMAGENAME eq energydash.exe" 2>nul | find "!PID!" >nul && (

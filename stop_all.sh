@@ -12,7 +12,7 @@ else
 fi
 [[ -d $RUN_DIR ]] || { say "nothing to stop (no $RUN_DIR)"; exit 0; }
 
-names=(replay dashboard backend broker)  # dependents first, the broker last
+names=(replay-facility replay-market dashboard backend broker)  # dependents first, the broker last
 [[ -n ${ENERGYDASH_STOP_ONLY:-} ]] && names=("$ENERGYDASH_STOP_ONLY")
 
 status=0

@@ -37,13 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"energydash {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"energydash.commands.{name}")
-        except ModuleNotFoundError as error:
-            if error.name == f"energydash.commands.{name}":
-                continue  # a command whose module has not landed yet is simply absent
-            raise
-        module.register(subparsers)
+        importlib.import_module(f"energydash.commands.{name}").register(subparsers)
     return parser
 
 

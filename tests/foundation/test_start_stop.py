@@ -58,13 +58,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+PARTS = ("broker", "backend", "dashboard", "replay-facility", "replay-market")
+
+
 def test_start_all_then_stop_all(tmp_path: Path) -> None:
     env = _env(tmp_path)
     run_dir = tmp_path / "run"
-    started = _script("start_all.sh", env)
+    started = _script("start_all.sh", env, "--replay")
     try:
         assert started.returncode == 0, started.stdout + started.stderr
-        pids = {name: _pid(run_dir, name) for name in ("broker", "backend", "dashboard")}
+        pids = {name: _pid(run_dir, name) for name in PARTS}
         assert all(_alive(pid) for pid in pids.values())
         backend = f"http://127.0.0.1:{env['ENERGYDASH_PORT']}"
         assert urllib.request.urlopen(f"{backend}/health", timeout=5).status == 200
@@ -72,9 +75,9 @@ def test_start_all_then_stop_all(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{env['ENERGYDASH_DASHBOARD_PORT']}/" in started.stdout
         assert (tmp_path / "logs" / "backend.log").exists()
 
-        again = _script("start_all.sh", env)
+        again = _script("start_all.sh", env, "--replay")
         assert again.returncode == 0, again.stdout + again.stderr
-        assert again.stdout.count("already running") == 3
+        assert again.stdout.count("already running") == len(PARTS)
         assert {name: _pid(run_dir, name) for name in pids} == pids
     finally:
         stopped = _script("stop_all.sh", env)
