@@ -161,3 +161,9 @@ def test_sse_streams_the_same_events(redfish_server: RedfishServer) -> None:
                     event = json.loads(line[len("data: ") :])["Events"][0]
                     assert event["Message"] == "over SSE"
                     break
+
+
+def test_head_on_the_sse_uri_answers_without_streaming(redfish_server: RedfishServer) -> None:
+    with redfish_server.client() as client:
+        response = client.head("/redfish/v1/EventService/SSE")
+    assert response.status_code == 200 and response.content == b""

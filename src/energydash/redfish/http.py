@@ -248,6 +248,8 @@ class RedfishApp:
         if route.raw_get is not None:
             return route.raw_get(request)
         if route.stream is not None:
+            if request.method == "HEAD":
+                return Response(200, None, {"Allow": ", ".join(route.allow)}, b"text/event-stream")
             return await route.stream(request)
         assert route.get is not None
         resource = route.get(request)
