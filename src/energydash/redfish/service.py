@@ -13,14 +13,15 @@ import logging
 import socket
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from energydash import __version__
 from energydash.config import Settings
-from energydash.redfish.auth import AuthStore, PrivilegeMap
+from energydash.redfish.auth import AuthStore, Caller, PrivilegeMap
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
 from energydash.redfish.registries import message
@@ -31,6 +32,7 @@ from energydash.sim.events import SimEvent
 
 log = logging.getLogger(__name__)
 SESSION_SWEEP_S = 10.0
+_WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="EnergyDash Redfish"'}
 
 
 class RedfishService:
@@ -94,6 +96,27 @@ class RedfishService:
                 await app(scope, receive, send)
 
         return dispatch
+
+    def current_caller(self, request: Request) -> Caller:
+        """FastAPI dependency: the Redfish account behind a request's Basic or X-Auth-Token.
+
+        For other faces that want Redfish accounts and roles (``CallerDep`` below); the Redfish
+        tree itself authenticates in its ASGI dispatcher, before any route runs.
+        """
+        authorization = request.headers.get("authorization")
+        token = request.headers.get("x-auth-token")
+        caller = self.auth.authenticate(
+            authorization.encode("latin-1") if authorization else None,
+            token.encode("latin-1") if token else None,
+        )
+        if caller is None:
+            raise HTTPException(401, "Redfish credentials required", _WWW_AUTHENTICATE)
+        return caller
+
+    @property
+    def CallerDep(self) -> Any:
+        """``Annotated[Caller, Depends(service.current_caller)]`` for route signatures."""
+        return Annotated[Caller, Depends(self.current_caller)]
 
     def close(self) -> None:
         """Stop listening to the engine (a service that is thrown away)."""
