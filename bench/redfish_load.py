@@ -63,11 +63,10 @@ def serve(port: int, app_kind: str, data_dir: str, fast: bool) -> None:
 
         app = create_app(settings, engine=engine)
         if fast:
-            from energydash.redfish.http import RedfishApp
-
-            mounted = [r.app for r in app.routes if isinstance(getattr(r, "app", None), RedfishApp)]
-            if mounted:
-                app = mounted[0].service.wrap(app)
+            found = RedfishService.find(app)
+            if found is None:
+                raise SystemExit("the full app does not include the Redfish service")
+            app = found.wrap(app)
     else:
         service = RedfishService(engine, settings)
 

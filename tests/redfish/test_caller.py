@@ -34,3 +34,15 @@ def test_caller_dependency_names_the_account_and_role_or_answers_401(tmp_path: P
         denied = client.get("/whoami", auth=(ADMIN, "wrong"))
         assert denied.status_code == 401 and "WWW-Authenticate" in denied.headers
     service.close()
+
+
+def test_the_service_is_found_in_an_app_that_includes_its_router(tmp_path: Path) -> None:
+    settings = build_settings(tmp_path)
+    service = RedfishService(Engine.from_settings(settings, restore=False), settings)
+    app = FastAPI()
+    assert RedfishService.find(app) is None
+    app.include_router(service.router)
+    assert RedfishService.find(app) is service
+    with TestClient(service.wrap(app)) as client:
+        assert client.get("/redfish").json() == {"v1": "/redfish/v1/"}
+    service.close()

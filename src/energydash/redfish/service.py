@@ -97,6 +97,20 @@ class RedfishService:
 
         return dispatch
 
+    @staticmethod
+    def find(app: Any) -> RedfishService | None:
+        """The service whose router an app includes (for ``wrap`` by whoever starts uvicorn)."""
+        pending = list(getattr(app, "routes", []))
+        while pending:
+            route = pending.pop()
+            inner = getattr(route, "app", None)
+            if isinstance(inner, RedfishApp):
+                return inner.service
+            router = getattr(route, "original_router", None)  # FastAPI's included routers
+            if router is not None:
+                pending.extend(router.routes)
+        return None
+
     def current_caller(self, request: Request) -> Caller:
         """FastAPI dependency: the Redfish account behind a request's Basic or X-Auth-Token.
 
