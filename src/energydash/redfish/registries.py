@@ -1,8 +1,8 @@
 """The DMTF message registries the service speaks: Base 1.22.1, Power 1.2.0, ResourceEvent 1.4.3.
 
-Loaded once from the shared registry files; ``message(prefix_id, *args)`` fills a message's
-``%1``.. placeholders and returns a ``Message`` object as Redfish error bodies, events and log
-entries carry it.
+Loaded once from the packaged copies of DMTF's registry files (``registry_files/``, identical to
+``../shared/redfish/registries``); ``message(prefix, key, *args)`` fills a message's ``%1``..
+placeholders and returns a ``Message`` object as error bodies, events and log entries carry it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-REGISTRY_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "redfish" / "registries"
-_FALLBACK_DIRS = (REGISTRY_DIR, Path("/work/shared/redfish/registries"))
+# DMTF's published files, shipped with the package (the same as ../shared/redfish/registries)
+PACKAGED_DIR = Path(__file__).resolve().parent / "registry_files"
+SHARED_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "redfish" / "registries"
+_FALLBACK_DIRS = (PACKAGED_DIR, SHARED_DIR)
 REGISTRY_FILES = {
     "Base": "Base.1.22.1.json",
     "Power": "Power.1.2.0.json",
@@ -23,7 +25,7 @@ PRIVILEGE_REGISTRY_FILE = "Redfish_1.8.0_PrivilegeRegistry.json"
 
 
 def registry_dir() -> Path:
-    """Where the registry JSON files are (the repository's sibling ``shared/`` folder)."""
+    """Where the registry JSON files are: the packaged copy, else the shared folder."""
     for folder in _FALLBACK_DIRS:
         if (folder / REGISTRY_FILES["Base"]).is_file():
             return folder
