@@ -86,7 +86,7 @@ def build_settings(root: Path, **overrides: Any) -> Settings:
 
 
 @contextlib.contextmanager
-def serve(settings: Settings) -> Iterator[RedfishServer]:
+def serve(settings: Settings, **uvicorn_options: Any) -> Iterator[RedfishServer]:
     engine = Engine.from_settings(settings, restore=False)
     service = RedfishService(engine, settings)
     holder: dict[str, Any] = {}
@@ -110,6 +110,7 @@ def serve(settings: Settings) -> Iterator[RedfishServer]:
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=2,  # an open SSE stream must not hold the shutdown
+        **uvicorn_options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="redfish-test-server", daemon=True)
@@ -120,8 +121,9 @@ def serve(settings: Settings) -> Iterator[RedfishServer]:
             raise RuntimeError("the Redfish test server did not start")
         time.sleep(0.02)
     try:
+        scheme = "https" if "ssl_certfile" in uvicorn_options else "http"
         yield RedfishServer(
-            f"http://127.0.0.1:{settings.port}", settings, engine, service, holder["loop"]
+            f"{scheme}://127.0.0.1:{settings.port}", settings, engine, service, holder["loop"]
         )
     finally:
         server.should_exit = True

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+import httpx
 from cryptography import x509
+from rf_support import ADMIN, ADMIN_PASSWORD, build_settings, serve
 
 from energydash.config import load_settings
 from energydash.redfish import ensure_self_signed_cert
@@ -24,3 +26,17 @@ def test_certificate_is_generated_once_and_loads_into_an_ssl_context(tmp_path: P
     first = certfile.read_bytes()
     again, _ = ensure_self_signed_cert(settings)
     assert again.read_bytes() == first
+
+
+def test_the_service_answers_over_https_with_the_generated_certificate(tmp_path: Path) -> None:
+    settings = build_settings(tmp_path, redfish_tls=True)
+    certfile, keyfile = ensure_self_signed_cert(settings)
+    with serve(settings, ssl_certfile=str(certfile), ssl_keyfile=str(keyfile)) as server:
+        assert server.url.startswith("https://")
+        served = ssl.get_server_certificate(("127.0.0.1", settings.port))
+        assert x509.load_pem_x509_certificate(served.encode()) == x509.load_pem_x509_certificate(
+            certfile.read_bytes()
+        )
+        with httpx.Client(base_url=server.url, verify=False, auth=(ADMIN, ADMIN_PASSWORD)) as c:
+            root = c.get("/redfish/v1/Managers/BMC/NetworkProtocol").json()
+    assert root["HTTPS"]["ProtocolEnabled"] is True and root["HTTP"]["ProtocolEnabled"] is False
