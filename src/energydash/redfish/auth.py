@@ -18,7 +18,6 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from energydash.config import Settings
 from energydash.redfish import registries
@@ -294,16 +293,3 @@ class PrivilegeMap:
             if effective <= caller.privileges:
                 return True
         return False
-
-
-def role_privileges(role_id: str) -> list[str]:
-    return list(ROLE_PRIVILEGES[role_id])
-
-
-def basic_header(username: str, password: str) -> str:
-    """``Basic dXNlcjpwYXNz``: for clients and tests."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-def describe(store: AuthStore) -> dict[str, Any]:
-    return {"accounts": len(store.accounts), "sessions": len(store.sessions)}

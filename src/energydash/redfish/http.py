@@ -16,7 +16,7 @@ import contextlib
 import inspect
 import logging
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
@@ -403,13 +403,3 @@ def _select(resource: dict[str, Any], option: str) -> dict[str, Any]:
     if "Members" in resource and "Members" not in selected:
         selected["Members"] = [_select(m, option) if len(m) > 1 else m for m in resource["Members"]]
     return selected
-
-
-def maybe_await(value: Any) -> Awaitable[Any]:
-    async def wrap() -> Any:
-        return value
-
-    return value if inspect.isawaitable(value) else wrap()
-
-
-HandlerT = Callable[..., Any]

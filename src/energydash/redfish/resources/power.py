@@ -10,7 +10,8 @@ from typing import Any
 
 from energydash.redfish import errors, render
 from energydash.redfish.http import Request, Response, created, no_content
-from energydash.redfish.resources.common import action_args, action_done, execute
+from energydash.redfish.registries import message
+from energydash.redfish.resources.common import action_args, action_done, apply_patch, execute
 from energydash.redfish.routing import Route
 from energydash.sim import commands as cmd
 from energydash.sim.pdu import CircuitInfo, PduInfo
@@ -155,8 +156,6 @@ def get_metrics(request: Request) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- PATCH
 def patch_outlet(request: Request, body: dict[str, Any]) -> Response:
-    from energydash.redfish.resources.common import apply_patch
-
     pdu = _pdu(request)
     outlet_id = _outlet_id(request)
     current = get_outlet(request)
@@ -211,8 +210,6 @@ def post_group(request: Request, body: dict[str, Any]) -> Response:
 
 
 def _missing(name: str) -> dict[str, Any]:
-    from energydash.redfish.registries import message
-
     return message("Base", "CreateFailedMissingReqProperties", name)
 
 
