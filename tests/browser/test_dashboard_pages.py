@@ -76,8 +76,15 @@ def test_outlet_switched_off_from_the_ui_goes_off_in_the_heat_map(
     open_page(driver, web.url, "/pdus")
     wait_until(lambda: (graph_data(driver, "pdu-heatmap") or [{}])[0].get("z"))
     driver.execute_script("window.scrollTo(0, 0)")
-    click_cell(driver, row=0, position=3)  # outlet A3
-    wait_until(lambda: "Outlet A3" in (text(driver, "outlet-title") or ""))
+    # A tick may redraw the plot between hover and click; click again until the detail opens.
+    for _attempt in range(4):
+        click_cell(driver, row=0, position=3)  # outlet A3
+        try:
+            wait_until(lambda: "Outlet A3" in (text(driver, "outlet-title") or ""), timeout_s=6)
+            break
+        except AssertionError:
+            continue
+    wait_until(lambda: "Outlet A3" in (text(driver, "outlet-title") or ""), timeout_s=6)
     assert graph_data(driver, "pdu-heatmap")[1]["z"][0][2] is None  # not Off yet
     driver.find_element("id", "outlet-off").click()
     wait_until(lambda: "Off" in (text(driver, "outlet-result") or ""))
