@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import signal
 import subprocess
 import sys
 import tempfile
@@ -39,13 +40,16 @@ def raw_paho(port: int, messages: list[tuple[str, bytes]]) -> float:
 
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw")
     client.max_inflight_messages_set(100)
+    # paho's message ids wrap at 65535: more outstanding than that and publish() refuses.
+    client.max_queued_messages_set(10_000)
     client.on_publish = on_publish
     client.connect("127.0.0.1", port)
     client.loop_start()
     time.sleep(0.2)
     started = time.perf_counter()
     for topic, payload in messages:
-        client.publish(topic, payload, 1)
+        while client.publish(topic, payload, 1).rc != paho.MQTT_ERR_SUCCESS:
+            time.sleep(0.001)  # refused (queue full): retry, as any correct publisher must
     done.wait(600)
     elapsed = time.perf_counter() - started
     client.disconnect()
@@ -63,6 +67,8 @@ def replay(port: int, path: Path, *extra: str) -> dict:
 
 
 def main() -> None:
+    # A SIGTERM (e.g. from `timeout`) unwinds normally, so the broker child is stopped.
+    signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--rows", type=int, default=200_000, help="rows for the per-row runs")
