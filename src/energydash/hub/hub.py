@@ -110,9 +110,10 @@ class Hub:
             self._route_new_topic(topic)
         self._record_history(state)
         self.published_total += 1
-        for subscriber in tuple(self._routes.get(topic, ())):
+        subscribers = tuple(self._routes.get(topic, ()))
+        for subscriber in subscribers:
             subscriber.deliver(state)
-            self.delivered_total += 1
+        self.delivered_total += len(subscribers)
         for listener in tuple(self._listeners):
             try:
                 listener(state)

@@ -33,26 +33,34 @@ class StreamClient:
         self.sending_since: float | None = None  # set while a send is in progress
         self.closed_reason: str | None = None
         self.raw_path = False  # frames written pre-framed to the transport (stream.rawsend)
+        self.limit = queue_size  # queue bound: queue_size per topic seen (at least one)
 
-    @property
-    def limit(self) -> int:
-        return self.queue_size * max(1, len(self.topics_seen))
+    def see(self, topic: str) -> None:
+        """A topic this client receives; the queue bound grows with it."""
+        if topic not in self.topics_seen:
+            self.topics_seen.add(topic)
+            self.limit = self.queue_size * len(self.topics_seen)
 
     def __hash__(self) -> int:
         return id(self)
 
     def deliver(self, state: TopicState) -> None:
-        self.topics_seen.add(state.topic)
+        """Called 21,000 times a tick at 1,000 clients: keep it to a few operations."""
+        if state.topic not in self.topics_seen:
+            self.see(state.topic)
         if self.resync_pending:
             return  # the resync will carry the latest state of every topic
-        if len(self._queue) >= self.limit:
-            self.dropped_frames += len(self._queue)
-            self._queue.clear()
+        queue = self._queue
+        if len(queue) >= self.limit:
+            self.dropped_frames += len(queue)
+            queue.clear()
             self.resync_pending = True
             self.resyncs += 1
-        else:
-            self._queue.append(state.message("update"))
-        self._ready.set()
+            self._ready.set()
+            return
+        queue.append(state.message("update"))
+        if len(queue) == 1:  # non-empty queues already woke the writer (it clears on empty)
+            self._ready.set()
 
     def push(self, frame: str | Message) -> None:
         """A frame of this client alone (snapshot on subscribe, error, ping); still bounded."""

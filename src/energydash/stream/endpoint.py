@@ -148,7 +148,7 @@ async def _read(
             continue
         if op.op == "subscribe":
             for state in hub.subscribe(client, op.topics):
-                client.topics_seen.add(state.topic)
+                client.see(state.topic)
                 client.push(state.message("snapshot"))
         else:
             hub.unsubscribe(client, op.topics)
