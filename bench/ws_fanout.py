@@ -170,7 +170,8 @@ async def run_level(
     ]
     await asyncio.wait_for(ready.wait(), 120)
     await asyncio.sleep(2.0)  # let the snapshots drain
-    cpu_before = backend.cpu_times()
+    me = psutil.Process()  # the clients' own CPU: they share the two cores with the backend
+    cpu_before, own_before = backend.cpu_times(), me.cpu_times()
     wall_before = time.monotonic()
     measuring[0] = True
     with Progress(console=console, transient=True) as progress:
@@ -179,7 +180,7 @@ async def run_level(
             await asyncio.sleep(0.1)
             progress.advance(task, 0.1)
     measuring[0] = False
-    cpu_after = backend.cpu_times()
+    cpu_after, own_after = backend.cpu_times(), me.cpu_times()
     wall = time.monotonic() - wall_before
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -187,6 +188,7 @@ async def run_level(
         transport.close()
     await asyncio.sleep(0.5)
     cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    own = (own_after.user + own_after.system) - (own_before.user + own_before.system)
     values = np.array(latencies) * 1000.0
     return {
         "clients": n,
@@ -196,6 +198,7 @@ async def run_level(
         "p99_ms": float(np.percentile(values, 99)) if values.size else float("nan"),
         "max_ms": float(values.max()) if values.size else float("nan"),
         "cpu_core_share": cpu / wall,
+        "client_cpu_core_share": own / wall,
     }
 
 
@@ -223,7 +226,7 @@ def main() -> int:
                     f"{n:>5} clients ({result['probes']} timed, {result['frames']} frames)  "
                     f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
                     f"max {result['max_ms']:7.1f} ms  backend CPU {result['cpu_core_share']:.0%} "
-                    f"of one core"
+                    f"of one core, clients {result['client_cpu_core_share']:.0%}"
                 )
         finally:
             process.terminate()
