@@ -157,6 +157,7 @@ class BackgroundServer:
             ws_ping_timeout=settings.ws_idle_timeout_s,
             ws_per_message_deflate=False,  # as `energydash serve`: frames are sent as encoded
             ws=FanoutWebSocketProtocol,  # as `energydash serve`: frames written once framed
+            timeout_graceful_shutdown=settings.shutdown_timeout_s,
             lifespan="on",
         )
         self.server = uvicorn.Server(config)

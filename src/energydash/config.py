@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # --- backend (energydash serve: Redfish, REST, WebSocket) ---------------------------
     host: str = Field("127.0.0.1", description="Backend bind address.")
     port: Port = Field(8000, description="Backend port (Redfish, /api/v1, /ws, /health).")
+    shutdown_timeout_s: PositiveSeconds = Field(
+        5.0, description="Wait this long for open requests (e.g. SSE streams) at shutdown."
+    )
     public_url: str = Field(
         "",
         description="Base URL clients use for the backend; empty means http://{host}:{port}.",

@@ -47,10 +47,12 @@ def pdu_outlets(fleet: Fleet, pdu: PduInfo) -> dict[str, Any]:
     blind = bool(fleet.comm_lost[pdu.index]) if hasattr(fleet, "comm_lost") else False
     devices = [fleet.device(o.index) for o in pdu.outlets]
 
-    def column(values: np.ndarray) -> list[float | None]:
+    def column(values: np.ndarray, decimals: int) -> list[float | None]:
         if blind:
             return [None] * len(pdu.outlets)
-        return values[sl].tolist()
+        # Rounded to meter resolution: full float64 digits tripled the frame size for no
+        # information, and frame bytes are what /ws fan-out to 1,000 clients costs.
+        return np.round(values[sl], decimals).tolist()
 
     branches = []
     for branch in pdu.branches:
@@ -78,11 +80,11 @@ def pdu_outlets(fleet: Fleet, pdu: PduInfo) -> dict[str, Any]:
             "branch_id": [o.branch_id for o in pdu.outlets],
             "phase": [o.phase for o in pdu.outlets],
             "power_state": _power_states(fleet, sl),
-            "power_w": column(arr.outlet_power_w),
-            "current_a": column(arr.outlet_current_a),
-            "voltage_v": column(arr.outlet_voltage_v),
-            "power_factor": column(arr.outlet_power_factor),
-            "energy_kwh": column(arr.outlet_energy_kwh),
+            "power_w": column(arr.outlet_power_w, 1),
+            "current_a": column(arr.outlet_current_a, 3),
+            "voltage_v": column(arr.outlet_voltage_v, 1),
+            "power_factor": column(arr.outlet_power_factor, 3),
+            "energy_kwh": column(arr.outlet_energy_kwh, 5),
             "health": [HEALTH[h] for h in arr.outlet_health[sl].tolist()],
             "device": [d.name if d else None for d in devices],
             "profile": [d.profile if d else None for d in devices],
