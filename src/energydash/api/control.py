@@ -18,7 +18,7 @@ router = APIRouter(tags=["control"])
 
 class PowerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    action: Literal["On", "Off", "PowerCycle"]
+    action: sim.PowerAction
 
 
 class SimulationRequest(BaseModel):
@@ -31,14 +31,7 @@ class SimulationRequest(BaseModel):
 
 class FaultRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal[
-        "sensor_stuck",
-        "sensor_dropout",
-        "sensor_noisy",
-        "relay_failure",
-        "branch_overload",
-        "comm_loss",
-    ]
+    kind: sim.FaultKind
     pdu_id: str
     target_id: str | None = None
     params: dict[str, Any] | None = None
