@@ -21,7 +21,7 @@ hardware from an outlet's.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -656,6 +656,17 @@ class Fleet:
             reasons.append(f"current {self.i[k]:.1f} A above 80 % of the outlet rating")
         return reasons
 
+    def _phase_readings(
+        self, pdu: PduInfo, labels: Sequence[str], branch_ids: list[int], key: tuple[str, ...]
+    ) -> dict[str, PhaseReading]:
+        """Per-phase readings of a circuit or a PDU: each phase sums the branches on it."""
+        phases: dict[str, PhaseReading] = {}
+        for label in labels:
+            ph_index = pdu.index * self.phases_per_pdu + self._phase_labels.index(label)
+            on_phase = [b for b in branch_ids if self.b_phase[b] == ph_index]
+            phases[label] = self._phase_reading(on_phase, ph_index, (*key, label))
+        return phases
+
     def _phase_reading(
         self, branch_indices: list[int], phase_index: int, energy_key: tuple[str, ...]
     ) -> PhaseReading:
@@ -733,11 +744,7 @@ class Fleet:
         reasons = self.circuit_health_reasons(pdu, info, branch_ids)
         if self.comm_lost[pdu.index]:
             return self._blind_circuit(info.phases, state, reasons)
-        phases: dict[str, PhaseReading] = {}
-        for label in info.phases:
-            ph_index = pdu.index * self.phases_per_pdu + self._phase_labels.index(label)
-            on_phase = [b for b in branch_ids if self.b_phase[b] == ph_index]
-            phases[label] = self._phase_reading(on_phase, ph_index, (*key, label))
+        phases = self._phase_readings(pdu, info.phases, branch_ids, key)
         totals = self._circuit_totals(phases, key)
         if info.kind == "main":  # a mains input has its own per-phase rating
             for label, ph in phases.items():
@@ -844,11 +851,7 @@ class Fleet:
                 comm_ok=False,
                 sensor_reset_time=None,
             )
-        phases: dict[str, PhaseReading] = {}
-        for label in pdu.phases:
-            ph_index = pdu.index * self.phases_per_pdu + self._phase_labels.index(label)
-            on_phase = [b for b in branch_ids if self.b_phase[b] == ph_index]
-            phases[label] = self._phase_reading(on_phase, ph_index, (*key, label))
+        phases = self._phase_readings(pdu, pdu.phases, branch_ids, key)
         totals = self._circuit_totals(phases, key)
         return PduReading(
             phases=phases,
