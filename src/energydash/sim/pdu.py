@@ -54,6 +54,21 @@ from energydash.sim.topology import (
     build_pdus,
 )
 
+# What a meter out of reach reports: no number at all (Redfish renders these as null).
+_NO_READINGS: dict[str, None] = dict.fromkeys(
+    (
+        "power_w",
+        "apparent_va",
+        "reactive_var",
+        "energy_kwh",
+        "lifetime_energy_kwh",
+        "current_a",
+        "voltage_v",
+        "frequency_hz",
+        "power_factor",
+    )
+)
+
 __all__ = [
     "CircuitInfo",
     "CircuitReading",
@@ -771,15 +786,7 @@ class Fleet:
     def _blind_circuit(self, labels: list[str], state: int, reasons: list[str]) -> CircuitReading:
         return CircuitReading(
             phases=self._blank_phases(labels),
-            power_w=None,
-            apparent_va=None,
-            reactive_var=None,
-            energy_kwh=None,
-            lifetime_energy_kwh=None,
-            current_a=None,
-            voltage_v=None,
-            frequency_hz=None,
-            power_factor=None,
+            **_NO_READINGS,  # type: ignore[arg-type]
             breaker_state=breakers.BREAKER_STATE_NAMES[state],
             power_state="On" if state == breakers.BREAKER_NORMAL else "Off",
             health="Critical",
@@ -834,18 +841,9 @@ class Fleet:
         worst_outlet = int(self.arrays.outlet_health[s].max()) if s.stop > s.start else 0
         health = max(int(self.b_health[branch_ids].max()) if branch_ids else 0, worst_outlet)
         if self.comm_lost[pdu.index]:
-            blind = self._blind_circuit(pdu.phases, 0, reasons)
             return PduReading(
-                phases=blind.phases,
-                power_w=None,
-                apparent_va=None,
-                reactive_var=None,
-                energy_kwh=None,
-                lifetime_energy_kwh=None,
-                current_a=None,
-                voltage_v=None,
-                frequency_hz=None,
-                power_factor=None,
+                phases=self._blank_phases(pdu.phases),
+                **_NO_READINGS,  # type: ignore[arg-type]
                 health="Critical",
                 health_reasons=reasons,
                 comm_ok=False,
