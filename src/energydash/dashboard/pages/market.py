@@ -13,6 +13,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from energydash.dashboard.aggregate import grid_totals
 from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.feed import Point
@@ -96,11 +97,11 @@ def layout(**_query: str) -> html.Div:
             ),
             html.Div(
                 [
-                    _card(
+                    card(
                         "Price (AUD/MWh)",
                         dcc.Graph(id="market-price", figure=figures["price"], config=GRAPH_CONFIG),
                     ),
-                    _card(
+                    card(
                         "Demand (MW)",
                         dcc.Graph(
                             id="market-demand", figure=figures["demand"], config=GRAPH_CONFIG
@@ -111,11 +112,11 @@ def layout(**_query: str) -> html.Div:
             ),
             html.Div(
                 [
-                    _card(
+                    card(
                         "Generation mix (MW, selected regions)",
                         dcc.Graph(id="market-mix", figure=figures["mix"], config=GRAPH_CONFIG),
                     ),
-                    _card(
+                    card(
                         "Emissions intensity (t/MWh)",
                         dcc.Graph(
                             id="market-emissions", figure=figures["emissions"], config=GRAPH_CONFIG
@@ -124,14 +125,10 @@ def layout(**_query: str) -> html.Div:
                 ],
                 className="grid-2",
             ),
-            _card("Top facilities by output", html.Div(id="market-top")),
+            card("Top facilities by output", html.Div(id="market-top")),
         ],
         className="page",
     )
-
-
-def _card(title: str, body: Any) -> html.Section:
-    return html.Section([html.H2(title, className="card-title"), body], className="card")
 
 
 clientside_callback(

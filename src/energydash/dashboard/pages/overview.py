@@ -9,6 +9,7 @@ from dash import Input, Output, Patch, clientside_callback, dcc, html
 
 from energydash.dashboard.aggregate import fleet_totals, grid_totals
 from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.live import Updates, streamer
@@ -45,13 +46,13 @@ def layout(**_query: str) -> html.Div:
             html.Div([kpi(i, label) for i, label in KPIS[4:]], className="kpi-row"),
             html.Div(
                 [
-                    _card(
+                    card(
                         "Fleet power",
                         dcc.Graph(
                             id="ov-power-chart", figure=snapshot["power"], config=GRAPH_CONFIG
                         ),
                     ),
-                    _card(
+                    card(
                         "Load per phase",
                         dcc.Graph(
                             id="ov-phase-chart", figure=snapshot["phases"], config=GRAPH_CONFIG
@@ -62,11 +63,11 @@ def layout(**_query: str) -> html.Div:
             ),
             html.Div(
                 [
-                    _card(
+                    card(
                         "Generation by fuel technology",
                         dcc.Graph(id="ov-mix-chart", figure=snapshot["mix"], config=GRAPH_CONFIG),
                     ),
-                    _card(
+                    card(
                         "Price by region",
                         dcc.Graph(
                             id="ov-price-chart", figure=snapshot["prices"], config=GRAPH_CONFIG
@@ -75,14 +76,10 @@ def layout(**_query: str) -> html.Div:
                 ],
                 className="grid-2",
             ),
-            _card("Alerts", html.Ul(id="ov-alerts", className="alerts")),
+            card("Alerts", html.Ul(id="ov-alerts", className="alerts")),
         ],
         className="page",
     )
-
-
-def _card(title: str, body: Any) -> html.Section:
-    return html.Section([html.H2(title, className="card-title"), body], className="card")
 
 
 clientside_callback(
