@@ -12,19 +12,11 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from energydash.config import Settings
+from energydash.config import Settings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = re.compile(r"^\s*# --- (.+?) -+\s*$")
 FIELD = re.compile(r"^    (\w+): ")
-
-
-def env_name(field: str) -> str:
-    return (
-        "OPENELECTRICITY_API_KEY"
-        if field == "openelectricity_api_key"
-        else (f"ENERGYDASH_{field.upper()}")
-    )
 
 
 def default_text(field: str) -> str:

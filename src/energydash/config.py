@@ -229,19 +229,21 @@ class SettingsError(Exception):
     """Settings that cannot be used; the message names every offending setting."""
 
 
+def env_name(field: str) -> str:
+    """The environment variable of a Settings field (the API key keeps the SDK's own name)."""
+    if field == "openelectricity_api_key":
+        return "OPENELECTRICITY_API_KEY"
+    return f"ENERGYDASH_{field.upper()}"
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """Turn pydantic's error into lines that name the environment variable at fault."""
     lines = []
     for item in error.errors():
         field = str(item["loc"][0]) if item["loc"] else "?"
-        env_name = (
-            "OPENELECTRICITY_API_KEY"
-            if field == "openelectricity_api_key"
-            else f"ENERGYDASH_{field.upper()}"
-        )
         value = item.get("input")
         shown = "" if isinstance(value, dict) or value is None else f" (got {value!r})"
-        lines.append(f"invalid setting {env_name}{shown}: {item['msg']}")
+        lines.append(f"invalid setting {env_name(field)}{shown}: {item['msg']}")
     return "\n".join(lines)
 
 

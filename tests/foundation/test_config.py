@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from energydash.config import Settings, SettingsError, load_settings
+from energydash.config import Settings, SettingsError, env_name, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,5 +69,4 @@ def test_env_example_documents_every_setting() -> None:
     assert result.returncode == 0, "run scripts/gen_env_example.py: .env.example is stale"
     text = (ROOT / ".env.example").read_text()
     for name in Settings.model_fields:
-        env = "OPENELECTRICITY_API_KEY" if name == "openelectricity_api_key" else name.upper()
-        assert env in text, f"{env} missing from .env.example"
+        assert f"#{env_name(name)}=" in text, f"{env_name(name)} missing from .env.example"

@@ -7,7 +7,7 @@ import sys
 
 from pydantic import SecretStr
 
-from energydash.config import Settings
+from energydash.config import Settings, env_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,11 +44,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     table = Table("setting", "value", "description", box=None, pad_edge=False)
     for name, field in Settings.model_fields.items():
-        env = (
-            "OPENELECTRICITY_API_KEY"
-            if name == "openelectricity_api_key"
-            else (f"ENERGYDASH_{name.upper()}")
-        )
-        table.add_row(env, _shown(getattr(settings, name)), field.description or "")
+        table.add_row(env_name(name), _shown(getattr(settings, name)), field.description or "")
     Console().print(table)
     return 0
