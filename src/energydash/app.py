@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from energydash import __version__
 from energydash.api.errors import install_error_handlers
 from energydash.api.responses import OrjsonResponse
+from energydash.auth import AuthStore
 from energydash.config import Settings, get_settings
 from energydash.hub import Hub
 from energydash.sim.engine import Engine
@@ -32,11 +33,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     engine = engine or Engine.from_settings(settings)
     hub = Hub(settings)
+    auth = AuthStore.from_settings(settings)
 
     from energydash.hub.snapshots import SnapshotPublisher
 
     snapshots = SnapshotPublisher(engine, hub)
-    redfish = _redfish_service(engine, settings)
+    redfish = _redfish_service(engine, settings, auth)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.hub = hub
+    app.state.auth = auth
     app.state.snapshots = snapshots
     app.state.stream_stats = StreamStats()
     app.state.mqtt_ingest = None
@@ -109,10 +112,10 @@ def _api_routers() -> list[Any]:
     return routes.ROUTERS
 
 
-def _redfish_service(engine: Engine, settings: Settings) -> Any:
+def _redfish_service(engine: Engine, settings: Settings, auth: AuthStore) -> Any:
     from energydash.redfish import RedfishService
 
-    return RedfishService(engine, settings)
+    return RedfishService(engine, settings, auth)
 
 
 def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> list[Any]:

@@ -17,7 +17,7 @@ from rf_support import (
 )
 
 import redfish
-from energydash.redfish.auth import AuthStore, hash_password, verify_password
+from energydash.auth import AuthStore, hash_password, verify_password
 
 OUTLET = "/redfish/v1/PowerEquipment/RackPDUs/2/Outlets/C3"
 

@@ -17,8 +17,14 @@ log = logging.getLogger(__name__)
 class ApiError(HTTPException):
     """An error with a reason and optionally the field at fault."""
 
-    def __init__(self, status_code: int, reason: str, field: str | None = None) -> None:
-        super().__init__(status_code=status_code, detail=reason)
+    def __init__(
+        self,
+        status_code: int,
+        reason: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=reason, headers=headers)
         self.reason = reason
         self.field = field
 
@@ -34,7 +40,10 @@ def _body(reason: str, status: int, field: str | None = None, **extra: object) -
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> OrjsonResponse:
-        return _body(error.reason, error.status_code, error.field)
+        response = _body(error.reason, error.status_code, error.field)
+        if error.headers:
+            response.headers.update(error.headers)
+        return response
 
     @app.exception_handler(CommandError)
     async def _command_error(request: Request, error: CommandError) -> OrjsonResponse:

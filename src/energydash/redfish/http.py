@@ -23,8 +23,8 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
+from energydash.auth import AuthStore, Caller, PrivilegeMap
 from energydash.redfish import errors
-from energydash.redfish.auth import AuthStore, Caller, PrivilegeMap
 from energydash.redfish.errors import RedfishError
 from energydash.redfish.registries import message
 from energydash.redfish.routing import Route, RouteTable

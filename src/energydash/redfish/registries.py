@@ -21,7 +21,6 @@ REGISTRY_FILES = {
     "Power": "Power.1.2.0.json",
     "ResourceEvent": "ResourceEvent.1.4.3.json",
 }
-PRIVILEGE_REGISTRY_FILE = "Redfish_1.8.0_PrivilegeRegistry.json"
 
 
 def registry_dir() -> Path:
@@ -36,7 +35,7 @@ def registry_dir() -> Path:
 
 @functools.cache
 def load(name: str) -> dict[str, Any]:
-    """A registry document by prefix ("Base", "Power", "ResourceEvent") or the privilege file."""
+    """A registry document by prefix ("Base", "Power", "ResourceEvent") or file name."""
     filename = REGISTRY_FILES.get(name, name)
     return json.loads((registry_dir() / filename).read_text(encoding="utf-8"))
 

@@ -20,8 +20,8 @@ from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from energydash import __version__
+from energydash.auth import AuthStore, Caller, PrivilegeMap
 from energydash.config import Settings
-from energydash.redfish.auth import AuthStore, Caller, PrivilegeMap
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
 from energydash.redfish.registries import message
@@ -38,10 +38,10 @@ _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="EnergyDash Redfish"'}
 class RedfishService:
     """Accounts, sessions, events and the resource tree over one engine."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, auth: AuthStore | None = None) -> None:
         self.engine = engine
         self.settings = settings
-        self.auth = AuthStore.from_settings(settings)
+        self.auth = auth if auth is not None else AuthStore.from_settings(settings)
         self.privileges = PrivilegeMap()
         self.events = EventHub(
             settings.redfish_event_retry_attempts, settings.redfish_event_retry_interval_s

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from energydash.redfish import errors, render
-from energydash.redfish.auth import (
+from energydash.auth import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     ROLE_PRIVILEGES,
     Account,
 )
+from energydash.redfish import errors, render
 from energydash.redfish.errors import RedfishError
 from energydash.redfish.http import Request, Response, created, no_content
 from energydash.redfish.registries import message
@@ -164,7 +164,7 @@ def patch_account(request: Request, body: dict[str, Any]) -> Response:
     def set_password(value: Any) -> dict[str, Any] | None:
         if problem := _password_problem(value):
             return problem
-        from energydash.redfish.auth import hash_password
+        from energydash.auth import hash_password
 
         account.password_hash = hash_password(value)
         store.account_changed()

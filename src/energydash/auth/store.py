@@ -18,10 +18,16 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
 
 from energydash.config import Settings
-from energydash.redfish import registries
 
+# DMTF's Redfish 1.8.0 privilege registry, shipped with the package (as in ../shared/redfish)
+PRIVILEGE_REGISTRY = (
+    Path(__file__).resolve().parent / "registry_files" / ("Redfish_1.8.0_PrivilegeRegistry.json")
+)
 ROLE_PRIVILEGES: dict[str, tuple[str, ...]] = {
     "Administrator": (
         "Login",
@@ -47,6 +53,7 @@ class Caller:
     role_id: str
     privileges: frozenset[str]
     session_id: str | None = None
+    account_id: str | None = None  # stable across renames: owners of sites and devices use it
 
     def has(self, privilege: str) -> bool:
         return privilege in self.privileges
@@ -191,6 +198,7 @@ class AuthStore:
             account.role_id,
             frozenset(ROLE_PRIVILEGES.get(account.role_id, ())),
             session_id,
+            account.id,
         )
 
     # ------------------------------------------------------------------ requests
@@ -267,7 +275,7 @@ class PrivilegeMap:
     """The 1.8.0 privilege registry's OperationMap: which privilege sets allow an operation."""
 
     def __init__(self) -> None:
-        registry = registries.load(registries.PRIVILEGE_REGISTRY_FILE)
+        registry = orjson.loads(PRIVILEGE_REGISTRY.read_bytes())
         self._map: dict[tuple[str, str], list[frozenset[str]]] = {}
         for mapping in registry["Mappings"]:
             for method, alternatives in mapping["OperationMap"].items():
