@@ -46,6 +46,19 @@ def ensure_secret(settings: Settings, name: str, *, nbytes: int = 24) -> Secret:
     return Secret(name, value, path, created=True)
 
 
+def read_token(settings: Settings) -> Secret:
+    """The service read token: ``ENERGYDASH_READ_TOKEN`` when set, else the generated one.
+
+    It grants the ReadOnly role's ``Login`` privilege (reads on REST and ``/ws``, nothing that
+    changes state); the dashboard's shared live feed uses it, every control carries the
+    logged-in user's own session.
+    """
+    configured = getattr(settings, "read_token", None)
+    if configured is not None and configured.get_secret_value():
+        return Secret("read_token", configured.get_secret_value(), Path(), created=False)
+    return ensure_secret(settings, "read_token")
+
+
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically with mode 0600 (temp file, fsync, replace)."""
     path.parent.mkdir(parents=True, exist_ok=True)
