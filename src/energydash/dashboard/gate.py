@@ -212,9 +212,8 @@ class AuthGate:
         outcome = await self.backend.login(username, form.get("password", ""))
         next_path = safe_next(form.get("next"))
         if outcome.session is None:
-            await self._login_page(
-                send, cookies, next_path, error=outcome.error, username=username, status=401
-            )
+            # the form again, with the reason; 200 as for any form re-shown with its errors
+            await self._login_page(send, cookies, next_path, error=outcome.error, username=username)
             return
         session_id = self.sessions.add(outcome.session)
         await _redirect(
@@ -237,14 +236,13 @@ class AuthGate:
         error: str = "",
         notice: str = "",
         username: str = "",
-        status: int = 200,
     ) -> None:
         import secrets
 
         csrf = cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
         body = login_page(csrf, next_path, error=error, notice=notice, username=username)
         set_cookies = [cookie_header(CSRF_COOKIE, csrf, secure=self.secure, http_only=False)]
-        await _respond(send, status, body.encode(), "text/html; charset=utf-8", set_cookies)
+        await _respond(send, 200, body.encode(), "text/html; charset=utf-8", set_cookies)
 
     async def _logout(
         self,
