@@ -29,6 +29,7 @@ from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
 from energydash.dashboard.context import DashboardContext, get_context
+from energydash.dashboard.feed import BackendFeed
 from energydash.dashboard.live import Updates, streamer
 from energydash.dashboard.sessions import SIMULATION_PRIVILEGE
 from energydash.models.audit import AUDIT_TOPIC, AuditData, AuditRecord
@@ -103,7 +104,7 @@ def layout(**_query: str) -> html.Div:
                     card(
                         "Recent actions",
                         html.Ul(
-                            audit_items(audit_records(context)),
+                            audit_items(audit_records(context.feed)),
                             id="ov-audit",
                             className="audit",
                         ),
@@ -175,9 +176,9 @@ async def control_simulation(
     return shown("simulation", label, result)
 
 
-def audit_records(context: DashboardContext) -> list[AuditRecord]:
+def audit_records(feed: BackendFeed) -> list[AuditRecord]:
     """The backend's recent actions, newest first (the ``audit`` topic, via the shared feed)."""
-    data = context.feed.latest(AUDIT_TOPIC)
+    data = feed.latest(AUDIT_TOPIC)
     if not data:
         return []
     try:
@@ -360,7 +361,7 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
 
     audit_ts = context.feed.latest_ts(AUDIT_TOPIC)
     if memo.get("overview_audit_ts") != audit_ts:
-        updates.append(("ov-audit", {"children": audit_items(audit_records(context))}))
+        updates.append(("ov-audit", {"children": audit_items(audit_records(context.feed))}))
         memo["overview_audit_ts"] = audit_ts
 
     alerts = fleet.alerts or ["No alerts"]
