@@ -13,7 +13,9 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
 
-def start_chromium(width: int = 1440, height: int = 1000) -> webdriver.Chrome:
+def start_chromium(
+    width: int = 1440, height: int = 1000, extra_flags: tuple[str, ...] = ()
+) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in (
@@ -27,6 +29,7 @@ def start_chromium(width: int = 1440, height: int = 1000) -> webdriver.Chrome:
         "--no-first-run",
         f"--window-size={width},{height}",
         f"--user-data-dir={tempfile.mkdtemp(prefix='energydash-chromium-')}",
+        *extra_flags,
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
