@@ -105,6 +105,7 @@ def test_readonly_sees_controls_disabled_and_cannot_switch_an_outlet(stack, driv
     assert off["disabled"] and off["title"] == "Your role (ReadOnly) lacks ConfigureComponents"
     rows = wait_until(lambda: reset_buttons(driver))
     assert all(r["disabled"] for r in rows.values())
+    assert button(driver, "group-off")["disabled"]
 
     # A click on the disabled button sends nothing...
     driver.execute_script("document.getElementById('outlet-off').click()")
@@ -154,6 +155,10 @@ def test_operator_switches_an_outlet_and_resets_a_tripped_breaker(
     wait_until(lambda: outlet_state(server, outlet) == "Off", timeout_s=10)
     driver.find_element("id", "outlet-on").click()
     wait_until(lambda: outlet_state(server, outlet) == "On", timeout_s=10)
+    wait_until(lambda: "Outlet Group" in (text(driver, "group-select") or ""))
+    driver.find_element("id", "group-on").click()  # its outlets are on already: no change
+    wait_until(lambda: "On —" in (text(driver, "group-result") or ""))
+    assert "refused" not in text(driver, "group-result")
 
     # Trip branch B: an overload far past the magnetic band trips within a tick.
     injected = httpx.post(

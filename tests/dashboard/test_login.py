@@ -320,6 +320,27 @@ def test_lockout_is_shown_and_honoured_before_and_by_the_backend(stack) -> None:
     assert basic.status_code == 401  # the backend refuses the locked account as well
 
 
+def test_dash_websocket_needs_a_login_and_closes_when_the_login_ends(stack) -> None:
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+    from websockets.sync.client import connect
+
+    url = stack.dashboard_url.replace("http://", "ws://") + "/_dash-ws-callback"
+    origin = {"Origin": stack.dashboard_url}
+    with pytest.raises(InvalidStatus):
+        connect(url, additional_headers=origin, open_timeout=5).close()
+    client, _ = log_in(stack, "operator", PASSWORDS["Operator"])
+    cookie = f"{SESSION_COOKIE}={client.cookies[SESSION_COOKIE]}"
+    with connect(url, additional_headers={**origin, "Cookie": cookie}, open_timeout=5) as socket:
+        socket.send('{"type": "heartbeat"}')
+        assert "heartbeat_ack" in socket.recv(timeout=5)
+        csrf = client.cookies[CSRF_COOKIE]
+        client.post("/logout", data={"csrf": csrf}, headers={"Origin": stack.dashboard_url})
+        socket.send('{"type": "heartbeat"}')
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+        assert closed.value.rcvd.code == 4401
+
+
 def _session(token: str, timeout_s: float = 1800) -> DashSession:
     return DashSession(
         token=token,
