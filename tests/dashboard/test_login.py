@@ -137,7 +137,7 @@ def redfish_status(stack: Stack, token: str) -> int:
 
 # ---------------------------------------------------------------------- pure parts
 def test_session_map_ids_are_random_and_not_the_token() -> None:
-    sessions = SessionMap()
+    sessions = SessionMap(max_sessions=10)
     session = _session("secret-token")
     first = sessions.add(session)
     second = sessions.add(_session("secret-token"))
@@ -147,7 +147,7 @@ def test_session_map_ids_are_random_and_not_the_token() -> None:
 
 
 def test_session_map_forgets_an_idle_session_after_its_timeout() -> None:
-    sessions = SessionMap()
+    sessions = SessionMap(max_sessions=10)
     session_id = sessions.add(_session("t", timeout_s=30))
     now = time.monotonic()
     assert sessions.get(session_id, now=now + 29) is not None  # use resets the idle clock
@@ -166,7 +166,7 @@ def test_session_map_is_bounded_and_evicts_the_least_recently_seen() -> None:
 
 
 def test_a_token_the_backend_rejected_ends_every_login_backed_by_it() -> None:
-    sessions = SessionMap()
+    sessions = SessionMap(max_sessions=10)
     one, two = _session("dead"), _session("alive")
     first, second = sessions.add(one), sessions.add(two)
     sessions.drop_token("dead")

@@ -71,12 +71,16 @@ def create_dash_app(settings: Settings, *, feed: BackendFeed | None = None) -> D
             ssl_context=verify if not isinstance(verify, bool) else None,
         ),
         control=BackendControl(settings.backend_base_url, verify=verify),
-        sessions=SessionMap(),
+        sessions=SessionMap(settings.dashboard_max_sessions),
         login=BackendLogin(settings),
     )
     app.server.state.energydash = context
     app.server.add_middleware(
-        AuthGate, sessions=context.sessions, backend=context.login, secure=tls_enabled(settings)
+        AuthGate,
+        sessions=context.sessions,
+        backend=context.login,
+        secure=tls_enabled(settings),
+        check_every_s=settings.dashboard_session_check_s,
     )
     for module_name, path, name in PAGES:
         module = importlib.import_module(f"energydash.dashboard.pages.{module_name}")

@@ -42,9 +42,6 @@ MAX_NEXT_CHARS = 200
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico")
 LOGIN_HEADER = "X-EnergyDash-Login"
-# Probe the backend with the token at most this often: it keeps the Redfish session alive while
-# the user works here and notices a session the backend ended (timeout, password change).
-PROBE_EVERY_S = 60.0
 
 _current: ContextVar[DashSession | None] = ContextVar("energydash_dashboard_session", default=None)
 
@@ -98,12 +95,22 @@ class AuthGate:
     """ASGI middleware: see the module docstring."""
 
     def __init__(
-        self, app: Any, *, sessions: SessionMap, backend: BackendLogin, secure: bool
+        self,
+        app: Any,
+        *,
+        sessions: SessionMap,
+        backend: BackendLogin,
+        secure: bool,
+        check_every_s: float,
     ) -> None:
         self.app = app
         self.sessions = sessions
         self.backend = backend
         self.secure = secure
+        # Use the token with the backend at least this often while the user works here: it
+        # keeps the Redfish session alive and notices one the backend ended (timeout, password
+        # change, restart).
+        self.check_every_s = check_every_s
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
@@ -158,7 +165,8 @@ class AuthGate:
         session = self.sessions.get(cookies.get(SESSION_COOKIE))
         if session is None:
             return None
-        due = time.monotonic() - session.last_backend > min(PROBE_EVERY_S, session.timeout_s / 3)
+        every = min(self.check_every_s, session.timeout_s / 3)
+        due = time.monotonic() - session.last_backend > every
         if due and not await self.backend.still_valid(session):
             self.sessions.drop_token(session.token)
             return None

@@ -64,7 +64,7 @@ class DashSession:
 class SessionMap:
     """Cookie id -> DashSession, bounded: past ``max_sessions`` the least recently seen goes."""
 
-    def __init__(self, max_sessions: int = 1000) -> None:
+    def __init__(self, max_sessions: int) -> None:
         self.max_sessions = max_sessions
         self._sessions: OrderedDict[str, DashSession] = OrderedDict()
 
