@@ -8,10 +8,11 @@ administrator), so "could not switch" means the outlet really did not change.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from processes import ACCOUNTS, admin_auth
+from processes import ACCOUNTS, Service, admin_auth, backend, dashboard
 
 from browser import (
     console_errors,
@@ -23,6 +24,19 @@ from browser import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, Service]]:
+    """One PDU is enough here; the dashboard checks each login with the backend every second."""
+    workdir = tmp_path_factory.mktemp("login-stack")
+    server = backend(workdir, pdus=1, facilities=10).start()
+    web = dashboard(workdir, server, ENERGYDASH_DASHBOARD_SESSION_CHECK_S="1").start()
+    try:
+        yield server, web
+    finally:
+        web.stop()
+        server.stop()
 
 
 def outlets(server) -> dict:
@@ -42,17 +56,19 @@ def breaker_state(server, branch: str) -> str:
     return next(b["breaker_state"] for b in outlets(server)["branches"] if b["id"] == branch)
 
 
-def redfish_sessions_of(server, username: str) -> int:
+def redfish_sessions_of(server, username: str) -> list[str]:
+    """URIs of the user's Redfish sessions, as the administrator sees them."""
     listing = httpx.get(
         f"{server.url}/redfish/v1/SessionService/Sessions", auth=admin_auth(), verify=server.verify
     ).json()
-    count = 0
+    found = []
     for member in listing["Members"]:
         session = httpx.get(
             server.url + member["@odata.id"], auth=admin_auth(), verify=server.verify
         ).json()
-        count += session.get("UserName") == username
-    return count
+        if session.get("UserName") == username:
+            found.append(member["@odata.id"])
+    return found
 
 
 def button(driver, element_id: str) -> dict:
@@ -129,9 +145,9 @@ def test_logout_deletes_the_redfish_session_and_needs_a_new_login(stack, driver)
     server, web = stack
     username = ACCOUNTS["ReadOnly"][0]
     assert text(driver, "header-user") == username  # still logged in from the test above
-    assert redfish_sessions_of(server, username) == 1
+    assert len(redfish_sessions_of(server, username)) == 1
     log_out(driver, web)
-    assert redfish_sessions_of(server, username) == 0
+    assert redfish_sessions_of(server, username) == []
     assert driver.get_cookie("energydash_session") is None
     driver.get(web.url + "/")
     wait_until(lambda: driver.current_url.startswith(web.url + "/login"))
@@ -217,3 +233,19 @@ def test_administrator_stops_and_starts_the_simulation(stack, driver) -> None:
     assert not paused()
     assert console_errors(driver) == []
     log_out(driver, web)
+
+
+def test_a_session_the_backend_ended_sends_the_browser_back_to_login(stack, driver) -> None:
+    server, web = stack
+    username, password = ACCOUNTS["Operator"]
+    log_in_as(driver, web.url, username, password)
+    driver.get(web.url + "/pdus")
+    wait_until(lambda: text(driver, "conn-text") == "Live", timeout_s=30)
+    for uri in redfish_sessions_of(server, username):  # e.g. expired, or ended by an admin
+        deleted = httpx.delete(server.url + uri, auth=admin_auth(), verify=server.verify)
+        assert deleted.status_code == 204
+    time.sleep(1.2)  # past ENERGYDASH_DASHBOARD_SESSION_CHECK_S: the next request checks it
+    driver.find_element("id", "nav-overview").click()
+    wait_until(lambda: "/login?expired=1" in driver.current_url, timeout_s=15)
+    assert text(driver, "login-notice") == "Your session ended; log in again."
+    assert driver.current_url.endswith("next=%2F")  # afterwards, the page the user asked for
