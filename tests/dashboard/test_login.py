@@ -218,6 +218,14 @@ def test_pages_redirect_to_login_and_dash_requests_get_401_without_a_session(sta
     assert client.get("/assets/style.css").status_code == 200  # the login page needs it
 
 
+def test_no_page_may_be_framed_by_another_site(stack) -> None:
+    client, _ = log_in(stack, "operator", PASSWORDS["Operator"])
+    for path in ("/login", "/", "/pdus", "/_dash-layout"):
+        answer = client.get(path)
+        assert answer.headers["X-Frame-Options"] == "DENY", path
+        assert answer.headers["Content-Security-Policy"] == "frame-ancestors 'none'", path
+
+
 def test_login_maps_an_opaque_httponly_cookie_to_the_users_redfish_session(stack) -> None:
     client, answer = log_in(stack, "operator", PASSWORDS["Operator"])
     assert answer.status_code == 303 and answer.headers["location"] == "/pdus"

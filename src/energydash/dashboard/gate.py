@@ -119,6 +119,7 @@ class AuthGate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = _framing_refused(send)
         path: str = scope["path"]
         method: str = scope["method"]
         if path.startswith(PUBLIC_PREFIXES):
@@ -317,6 +318,25 @@ def login_page(
 
 
 # ---------------------------------------------------------------------- ASGI helpers
+FRAMING_HEADERS = (
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+
+def _framing_refused(send: Any) -> Any:
+    """``send`` adding headers that keep every page out of other sites' frames (clickjacking
+    a control button) and keep the Referer for this origin only."""
+
+    async def wrapped(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *FRAMING_HEADERS]}
+        await send(message)
+
+    return wrapped
+
+
 def _headers(scope: dict[str, Any]) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
@@ -359,7 +379,6 @@ async def _respond(
         (b"content-type", content_type.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"cache-control", b"no-store"),
-        (b"x-frame-options", b"DENY"),
     ]
     headers += [(b"set-cookie", c.encode("latin-1")) for c in set_cookies or []]
     headers += [(k.lower().encode(), v.encode("latin-1")) for k, v in (extra or {}).items()]
