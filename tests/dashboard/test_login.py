@@ -314,6 +314,39 @@ def test_a_session_the_backend_ended_sends_the_user_back_to_login(stack) -> None
     assert client.get("/").headers["location"].startswith("/login")
 
 
+def test_a_control_refused_with_401_ends_the_login_and_sends_the_tab_to_login(stack) -> None:
+    client, _ = log_in(stack, "operator", PASSWORDS["Operator"])
+    session = stack.sessions.get(client.cookies[SESSION_COOKIE])
+    admin = ("admin", PASSWORDS["Administrator"])
+    assert httpx.delete(stack.backend.url + session.location, auth=admin).status_code == 204
+    # The group switch as the page sends it (the login was checked moments ago, so the gate
+    # lets it through and the backend is the one to say the session is gone).
+    body = {
+        "output": "..group-result.children...group-result.className..",
+        "outputs": [
+            {"id": "group-result", "property": "children"},
+            {"id": "group-result", "property": "className"},
+        ],
+        "inputs": [
+            {"id": "group-on", "property": "n_clicks", "value": 1},
+            {"id": "group-off", "property": "n_clicks", "value": 0},
+        ],
+        "state": [
+            {"id": "pdu-select", "property": "value", "value": "1"},
+            {"id": "group-select", "property": "value", "value": "1"},
+        ],
+        "changedPropIds": ["group-on.n_clicks"],
+    }
+    headers = {"Origin": stack.dashboard_url, "X-CSRF-Token": client.cookies[CSRF_COOKIE]}
+    answer = client.post("/_dash-update-component", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    reply = answer.json()
+    shown = reply["response"]["group-result"]["children"]
+    assert shown.startswith("✖ PDU 1 group 1: On refused — HTTP 401")
+    assert reply["sideUpdate"]["login-redirect"] == {"href": "/login?expired=1"}
+    assert client.get("/auth/session").status_code == 401
+
+
 def test_lockout_is_shown_and_honoured_before_and_by_the_backend(stack) -> None:
     for _ in range(LOCKOUT_THRESHOLD - 1):
         _, answer = log_in(stack, "viewer", "wrong")
