@@ -23,6 +23,8 @@ import orjson
 OUTLET_ACTIONS = ("On", "Off", "PowerCycle")
 SIMULATION_ACTIONS = ("start", "stop")
 RACK_PDUS = "/redfish/v1/PowerEquipment/RackPDUs"
+# Names the dashboard in the backend's request logs and audit (the caller is the user's token)
+USER_AGENT = "energydash-dashboard"
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,12 @@ class BackendControl:
         return await self._post("/api/v1/simulation", body, token, "simulation updated")
 
     def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s, verify=self.verify)
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=self.timeout_s,
+            verify=self.verify,
+            headers={"User-Agent": USER_AGENT},
+        )
 
     async def _post(
         self, path: str, body: dict[str, Any], token: str, accepted: str

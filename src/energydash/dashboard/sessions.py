@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
+from energydash.auth.store import ROLE_PRIVILEGES
 from energydash.config import Settings
+from energydash.dashboard.control import USER_AGENT
 
 SESSION_COOKIE = "energydash_session"
 CSRF_COOKIE = "energydash_csrf"  # readable by the page: Dash's renderer echoes it (X-CSRF-Token)
@@ -181,7 +183,12 @@ class BackendLogin:
         )
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout_s, verify=self.verify)
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=self.timeout_s,
+            verify=self.verify,
+            headers={"User-Agent": USER_AGENT},
+        )
 
     async def login(self, username: str, password: str) -> LoginOutcome:
         if not username or not password:
@@ -258,8 +265,6 @@ async def _role_of(
     client: httpx.AsyncClient, headers: dict[str, str], username: str
 ) -> tuple[str, frozenset[str]]:
     """The account's RoleId and that role's AssignedPrivileges, read as the user."""
-    from energydash.auth.store import ROLE_PRIVILEGES
-
     role = "ReadOnly"
     collection = await client.get("/redfish/v1/AccountService/Accounts", headers=headers)
     members = collection.json().get("Members", []) if collection.is_success else []
