@@ -167,15 +167,13 @@ class AuthGate:
         if session is None:
             return None
         every = min(self.check_every_s, session.timeout_s / 3)
-        due = time.monotonic() - session.last_backend > every
-        if due and not await self.backend.still_valid(session):
-            self.sessions.drop_token(session.token)
-            return None
+        now = time.monotonic()
+        if now - session.last_backend > every:
+            session.last_backend = now  # one check at a time, however many requests are due
+            if not await self.backend.still_valid(session):
+                self.sessions.drop_token(session.token)
+                return None
         return session
-
-    def session_of_cookies(self, raw_cookie: str) -> DashSession | None:
-        """The live session of a Cookie header (the WebSocket frame hook uses it)."""
-        return self.sessions.get(_cookies({"cookie": raw_cookie}).get(SESSION_COOKIE))
 
     async def _websocket(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         session = await self._session(_cookies(_headers(scope)))
