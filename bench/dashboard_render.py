@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python bench/dashboard_render.py [--seconds N]``. Starts ``energydash serve``
 (8 PDUs x 48 outlets, 500 facilities, realtime clock: 1 Hz ticks) and ``energydash dashboard``
-on free loopback ports, then for the PDU and map pages prints:
+on free loopback ports, logs in as the seeded Operator, then for the PDU and map pages prints:
 
 - time to first render: navigation start until the heat map shows live outlets / the map shows
   all 500 facilities (as markers or cluster counts);
@@ -27,9 +27,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
-from processes import backend, dashboard  # noqa: E402
+from processes import ACCOUNTS, backend, dashboard  # noqa: E402
 
-from browser import start_chromium, wait_until  # noqa: E402
+from browser import log_in_as, start_chromium, wait_until  # noqa: E402
 
 PDUS, FACILITIES = 8, 500
 
@@ -118,11 +118,12 @@ def main() -> int:
         driver = None
         try:
             with console.status("starting dashboard and Chromium…"):
-                web = dashboard(workdir, server.url).start()
+                web = dashboard(workdir, server).start()
                 driver = start_chromium()
                 driver.execute_cdp_cmd(
                     "Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_WORKER_MESSAGES}
                 )
+                log_in_as(driver, web.url, *ACCOUNTS["Operator"])  # every page needs a login
                 driver.get(web.url + "/")  # warm the feed, the worker and the caches
                 wait_until(
                     lambda: (

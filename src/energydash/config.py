@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     dashboard_reconnect_max_s: PositiveSeconds = Field(
         5.0, description="Longest wait between the dashboard's reconnects to the backend."
     )
+    # dashboard logins (dashauth): the cookie session map of one dashboard process
+    dashboard_max_sessions: int = Field(
+        1000, ge=1, le=100_000, description="Logins a dashboard keeps; past it the oldest goes."
+    )
+    dashboard_session_check_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Check a login's Redfish session with the backend at most this often.",
+    )
 
     # --- simulation: clock -------------------------------------------------------------
     seed: int = Field(42, description="Seed of every random stream; same seed, same numbers.")

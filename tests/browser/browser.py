@@ -10,9 +10,12 @@ from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
 
-def start_chromium(width: int = 1440, height: int = 1000) -> webdriver.Chrome:
+def start_chromium(
+    width: int = 1440, height: int = 1000, extra_flags: tuple[str, ...] = ()
+) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for flag in (
@@ -26,6 +29,7 @@ def start_chromium(width: int = 1440, height: int = 1000) -> webdriver.Chrome:
         "--no-first-run",
         f"--window-size={width},{height}",
         f"--user-data-dir={tempfile.mkdtemp(prefix='energydash-chromium-')}",
+        *extra_flags,
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
@@ -71,3 +75,53 @@ def graph_data(driver: webdriver.Chrome, graph_id: str) -> Any:
         "return g && g.data ? JSON.parse(JSON.stringify(g.data)) : null;",
         graph_id,
     )
+
+
+def log_in(driver: webdriver.Chrome, base_url: str, username: str, password: str) -> None:
+    """Fill in and submit the dashboard's login form (what a user does)."""
+    driver.get(base_url + "/login")
+    driver.find_element("id", "login-username").clear()
+    driver.find_element("id", "login-username").send_keys(username)
+    driver.find_element("id", "login-password").send_keys(password)
+    driver.find_element("id", "login-submit").click()
+
+
+def log_in_as(driver: webdriver.Chrome, base_url: str, username: str, password: str) -> None:
+    """Log in and wait until the header shows the user (the shell has rendered)."""
+    log_in(driver, base_url, username, password)
+    wait_until(lambda: text(driver, "header-user") == username, timeout_s=30)
+
+
+def click_cell(driver, row: int, position: int) -> None:
+    x, y = driver.execute_script(
+        "const gd = document.querySelector('#pdu-heatmap .js-plotly-plot');"
+        "const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;"
+        "const r = gd.getBoundingClientRect();"
+        "return [r.left + xa._offset + xa.l2p(arguments[0]),"
+        " r.top + ya._offset + ya.l2p(arguments[1])];",
+        position,
+        row,
+    )
+    actions = ActionBuilder(driver)
+    actions.pointer_action.move_to_location(int(x), int(y)).pause(0.3)
+    actions.pointer_action.move_to_location(int(x) + 1, int(y) + 1).pause(0.2).click()
+    actions.perform()
+
+
+def open_outlet(driver: webdriver.Chrome, row: int, position: int) -> str:
+    """Click a heat-map cell until its outlet's detail opens; the outlet id (e.g. "A3")."""
+    outlet = f"{'ABC'[row]}{position}"
+    wait_until(lambda: (graph_data(driver, "pdu-heatmap") or [{}])[0].get("z"))
+    driver.execute_script("window.scrollTo(0, 0)")
+    # A tick may redraw the plot between hover and click; click again until the detail opens.
+    for _attempt in range(4):
+        click_cell(driver, row=row, position=position)
+        try:
+            wait_until(
+                lambda: f"Outlet {outlet}" in (text(driver, "outlet-title") or ""), timeout_s=6
+            )
+            return outlet
+        except AssertionError:
+            continue
+    wait_until(lambda: f"Outlet {outlet}" in (text(driver, "outlet-title") or ""), timeout_s=6)
+    return outlet

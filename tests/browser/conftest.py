@@ -11,9 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from processes import Service, backend, dashboard
+from processes import ACCOUNTS, Service, backend, dashboard
 
-from browser import start_chromium
+from browser import log_in_as, start_chromium
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -23,7 +23,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, S
     """`energydash serve` (2 PDUs x 48 outlets, 60 facilities, 1 Hz) and `energydash dashboard`."""
     workdir = tmp_path_factory.mktemp("stack")
     server = backend(workdir).start()
-    web = dashboard(workdir, server.url).start()
+    web = dashboard(workdir, server).start()
     try:
         yield server, web
     finally:
@@ -40,6 +40,14 @@ def driver() -> Iterator:
         chromium.quit()
 
 
+@pytest.fixture(scope="module")
+def operator(stack, driver):
+    """The module's browser logged in as the seeded Operator (the pages need a login)."""
+    _, web = stack
+    log_in_as(driver, web.url, *ACCOUNTS["Operator"])
+    return driver
+
+
 @pytest.fixture
 def screenshot(driver):
     """Save the current page as docs/screenshots/<name>.png (the README shows them)."""
@@ -54,6 +62,19 @@ def screenshot(driver):
         time.sleep(0.5)  # let the charts settle into the taller window
         driver.save_screenshot(str(path))
         driver.set_window_size(size["width"], size["height"])
+        return path
+
+    return save
+
+
+@pytest.fixture
+def element_screenshot(driver):
+    """Save one element (CSS selector) as docs/screenshots/<name>.png."""
+
+    def save(name: str, css: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        driver.find_element("css selector", css).screenshot(str(path))
         return path
 
     return save

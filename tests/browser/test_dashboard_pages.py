@@ -12,7 +12,7 @@ import time
 import pytest
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
-from browser import console_errors, graph_data, text, wait_until
+from browser import console_errors, graph_data, open_outlet, text, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,7 +27,7 @@ def trace_length(driver, graph_id: str, trace: int = 0) -> int:
     return len(data[trace]["x"]) if len(data) > trace and data[trace].get("x") else 0
 
 
-def test_overview_renders_and_its_figures_grow_live(stack, driver, screenshot) -> None:
+def test_overview_renders_and_its_figures_grow_live(stack, operator, driver, screenshot) -> None:
     _, web = stack
     open_page(driver, web.url, "/")
     wait_until(lambda: "kW" in text(driver, "ov-power") and "MW" in text(driver, "ov-demand"))
@@ -39,7 +39,9 @@ def test_overview_renders_and_its_figures_grow_live(stack, driver, screenshot) -
     assert console_errors(driver) == []
 
 
-def test_pdu_heat_map_is_laid_out_by_bank_and_updates_live(stack, driver, screenshot) -> None:
+def test_pdu_heat_map_is_laid_out_by_bank_and_updates_live(
+    stack, operator, driver, screenshot
+) -> None:
     _, web = stack
     open_page(driver, web.url, "/pdus")
     first = wait_until(lambda: (graph_data(driver, "pdu-heatmap") or [{}])[0].get("z"))
@@ -53,38 +55,13 @@ def test_pdu_heat_map_is_laid_out_by_bank_and_updates_live(stack, driver, screen
     assert console_errors(driver) == []
 
 
-def click_cell(driver, row: int, position: int) -> None:
-    x, y = driver.execute_script(
-        "const gd = document.querySelector('#pdu-heatmap .js-plotly-plot');"
-        "const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;"
-        "const r = gd.getBoundingClientRect();"
-        "return [r.left + xa._offset + xa.l2p(arguments[0]),"
-        " r.top + ya._offset + ya.l2p(arguments[1])];",
-        position,
-        row,
-    )
-    actions = ActionBuilder(driver)
-    actions.pointer_action.move_to_location(int(x), int(y)).pause(0.3)
-    actions.pointer_action.move_to_location(int(x) + 1, int(y) + 1).pause(0.2).click()
-    actions.perform()
-
-
 def test_outlet_switched_off_from_the_ui_goes_off_in_the_heat_map(
-    stack, driver, screenshot
+    stack, operator, driver, screenshot
 ) -> None:
     _, web = stack
     open_page(driver, web.url, "/pdus")
     wait_until(lambda: (graph_data(driver, "pdu-heatmap") or [{}])[0].get("z"))
-    driver.execute_script("window.scrollTo(0, 0)")
-    # A tick may redraw the plot between hover and click; click again until the detail opens.
-    for _attempt in range(4):
-        click_cell(driver, row=0, position=3)  # outlet A3
-        try:
-            wait_until(lambda: "Outlet A3" in (text(driver, "outlet-title") or ""), timeout_s=6)
-            break
-        except AssertionError:
-            continue
-    wait_until(lambda: "Outlet A3" in (text(driver, "outlet-title") or ""), timeout_s=6)
+    open_outlet(driver, row=0, position=3)  # outlet A3
     assert graph_data(driver, "pdu-heatmap")[1]["z"][0][2] is None  # not Off yet
     driver.find_element("id", "outlet-off").click()
     wait_until(lambda: "Off" in (text(driver, "outlet-result") or ""))
@@ -108,7 +85,7 @@ def markers_and_clusters(driver) -> int:
     )
 
 
-def test_map_filters_change_the_markers(stack, driver, screenshot) -> None:
+def test_map_filters_change_the_markers(stack, operator, driver, screenshot) -> None:
     _, web = stack
     open_page(driver, web.url, "/map")
     total = wait_until(lambda: markers_and_clusters(driver))
@@ -134,7 +111,7 @@ def map_view(driver) -> tuple[str, str]:
     )
 
 
-def test_map_pan_and_zoom_survive_live_updates(stack, driver, screenshot) -> None:
+def test_map_pan_and_zoom_survive_live_updates(stack, operator, driver, screenshot) -> None:
     _, web = stack
     open_page(driver, web.url, "/map")
     wait_until(lambda: markers_and_clusters(driver) == 60)
@@ -163,7 +140,7 @@ def test_map_pan_and_zoom_survive_live_updates(stack, driver, screenshot) -> Non
 
 
 def test_market_charts_grow_live_and_a_facility_opens_its_panel(
-    stack, driver, screenshot, tmp_path
+    stack, operator, driver, screenshot, tmp_path
 ) -> None:
     _, web = stack
     open_page(driver, web.url, "/market")
@@ -209,7 +186,7 @@ def test_market_charts_grow_live_and_a_facility_opens_its_panel(
     assert console_errors(driver) == []
 
 
-def test_dashboard_reconnects_after_the_backend_restarts(stack, driver) -> None:
+def test_dashboard_reconnects_after_the_backend_restarts(stack, operator, driver) -> None:
     server, web = stack
     open_page(driver, web.url, "/")
     server.stop()

@@ -2,7 +2,8 @@
 
 It speaks the documented /ws envelope and the outlet power REST call with made-up numbers.
 The browser tests run against the real `energydash serve`; this is for quick local runs:
-`python tests/dashboard/standin.py 8765`.
+`python tests/dashboard/standin.py 8765`. It has no Redfish SessionService, so the dashboard's
+login (which every page needs) cannot pass against it: log in against `energydash serve`.
 """
 
 from __future__ import annotations

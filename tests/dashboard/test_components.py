@@ -196,13 +196,13 @@ def test_market_csv_holds_exactly_the_selected_regions() -> None:
 
 def test_control_reports_an_unreachable_backend_as_a_failure() -> None:
     control = BackendControl(f"http://127.0.0.1:{free_port()}", timeout_s=2.0)
-    result = asyncio.run(control.outlet_power("1", "A1", "Off"))
+    result = asyncio.run(control.outlet_power("1", "A1", "Off", "token"))
     assert not result.ok and "unreachable" in result.message
 
 
 def test_control_refuses_unknown_actions_without_calling_the_backend() -> None:
     control = BackendControl("http://127.0.0.1:9")
-    result = asyncio.run(control.outlet_power("1", "A1", "Explode"))
+    result = asyncio.run(control.outlet_power("1", "A1", "Explode", "token"))
     assert not result.ok and "Explode" in result.message
 
 

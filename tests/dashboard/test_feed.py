@@ -114,3 +114,39 @@ def test_a_frame_that_is_not_json_is_skipped_not_fatal() -> None:
     )
     assert feed.latest("facilities") == {}
     assert feed.frames_received == 3
+
+
+def test_feed_sends_the_read_token_subscribes_to_audit_and_never_logs_the_token(caplog) -> None:
+    async def scenario() -> None:
+        port = free_port()
+        paths: list[str] = []
+
+        async def handler(socket: websockets.ServerConnection) -> None:
+            paths.append(socket.request.path)
+            subscribe = orjson.loads(await socket.recv())
+            assert "audit" in subscribe["topics"]
+            await socket.send(
+                orjson.dumps(
+                    {
+                        "type": "snapshot",
+                        "topic": "audit",
+                        "seq": 1,
+                        "ts": "t",
+                        "data": {"records": []},
+                    }
+                ).decode()
+            )
+            await socket.wait_closed()
+
+        server = await websockets.serve(handler, "127.0.0.1", port)
+        feed = BackendFeed(f"http://127.0.0.1:{port}", token="read-token-value")
+        with caplog.at_level("DEBUG", logger="energydash.dashboard.feed"):
+            feed.ensure_started()
+            await _until(lambda: feed.latest("audit") is not None)
+            await feed.stop()
+        server.close()
+        await server.wait_closed()
+        assert paths == ["/ws?token=read-token-value"]
+        assert "connected" in caplog.text and "read-token-value" not in caplog.text
+
+    asyncio.run(scenario())

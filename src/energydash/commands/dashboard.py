@@ -15,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="serve the Dash web app (live heat maps, facilities map, market charts)",
         description="Serve the Dash web app. It holds one WebSocket client to the backend's /ws "
         "(ENERGYDASH_BACKEND_URL, default http://{host}:{port}) and pushes live updates to "
-        "each browser tab over Dash WebSocket callbacks; outlet controls go through the "
-        "backend's REST API.",
+        "each browser tab over Dash WebSocket callbacks. Every page needs a login (a Redfish "
+        "account of the backend); controls go to the backend as that user. HTTPS when "
+        "ENERGYDASH_TLS (or ENERGYDASH_REDFISH_TLS) is true.",
     )
     add_server_options(parser, "dashboard_host", "dashboard_port")
     parser.add_argument("--backend-url", help="backend base URL (default: ENERGYDASH_BACKEND_URL)")
@@ -40,10 +41,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as error:
         print(f"energydash dashboard: {error}", file=sys.stderr)
         return 2
+    from energydash.dashboard.sessions import tls_enabled
+
     setup_logging("dashboard", settings)
     app = create_dash_app(settings)
+    ssl: dict[str, str] = {}
+    if tls_enabled(settings):
+        # The backend's own generated certificate (same data dir): one certificate to trust.
+        from energydash.redfish.tls import ensure_self_signed_cert
+
+        cert, key = ensure_self_signed_cert(settings)
+        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    scheme = "https" if ssl else "http"
     print(
-        f"dashboard on http://{settings.dashboard_host}:{settings.dashboard_port}/ "
+        f"dashboard on {scheme}://{settings.dashboard_host}:{settings.dashboard_port}/ "
         f"reading {settings.backend_base_url}",
         flush=True,
     )
@@ -53,5 +64,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.dashboard_port,
         log_level="warning",
         ws="websockets-sansio",
+        **ssl,
     )
     return 0

@@ -1,8 +1,10 @@
 """``create_dash_app(settings)``: the Dash web app on its FastAPI backend.
 
-The shell (header, navigation, connection indicator, the ``view`` store) stays mounted; pages
-swap below it. Live data reaches the browser only through the per-tab WebSocket pump
-(``live.py``) fed by the process's one backend client (``feed.py``); there is no polling.
+The shell (header with the logged-in user, navigation, connection indicator, the ``view``
+store) stays mounted; pages swap below it. Live data reaches the browser only through the
+per-tab WebSocket pump (``live.py``) fed by the process's one backend client (``feed.py``);
+there is no polling. ``gate.py`` sits in front of all of it: nothing but the login form and
+static assets is served without a login.
 """
 
 from __future__ import annotations
@@ -17,6 +19,15 @@ from energydash.dashboard.components.status import connection_badge
 from energydash.dashboard.context import DashboardContext
 from energydash.dashboard.control import BackendControl
 from energydash.dashboard.feed import BackendFeed
+from energydash.dashboard.gate import AuthGate, current_session
+from energydash.dashboard.sessions import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    BackendLogin,
+    SessionMap,
+    backend_verify,
+    tls_enabled,
+)
 
 ASSETS = Path(__file__).parent / "assets"
 PAGES = (
@@ -45,8 +56,10 @@ def create_dash_app(settings: Settings, *, feed: BackendFeed | None = None) -> D
         websocket_callbacks=False,
         websocket_inactivity_timeout=0,  # the pump keeps the socket busy; never drop it
         websocket_max_workers=4,
+        csrf_token_name=CSRF_COOKIE,
+        csrf_header_name=CSRF_HEADER,
     )
-    token = settings.ws_token.get_secret_value() if settings.ws_token else None
+    verify = backend_verify(settings)
     context = DashboardContext(
         settings=settings,
         feed=feed
@@ -54,11 +67,21 @@ def create_dash_app(settings: Settings, *, feed: BackendFeed | None = None) -> D
             settings.backend_base_url,
             history_points=settings.dashboard_history_points,
             reconnect_max_s=settings.dashboard_reconnect_max_s,
-            token=token,
+            token=feed_token(settings),
+            ssl_context=verify if not isinstance(verify, bool) else None,
         ),
-        control=BackendControl(settings.backend_base_url),
+        control=BackendControl(settings.backend_base_url, verify=verify),
+        sessions=SessionMap(settings.dashboard_max_sessions),
+        login=BackendLogin(settings),
     )
     app.server.state.energydash = context
+    app.server.add_middleware(
+        AuthGate,
+        sessions=context.sessions,
+        backend=context.login,
+        secure=tls_enabled(settings),
+        check_every_s=settings.dashboard_session_check_s,
+    )
     for module_name, path, name in PAGES:
         module = importlib.import_module(f"energydash.dashboard.pages.{module_name}")
         dash.register_page(
@@ -69,8 +92,72 @@ def create_dash_app(settings: Settings, *, feed: BackendFeed | None = None) -> D
             layout=module.layout,
         )
     live.register_pump_once()
-    app.layout = shell()
+    register_socket_check_once()
+    app.layout = shell
     return app
+
+
+def feed_token(settings: Settings) -> str:
+    """The shared feed's credential: the backend's service read token (ReadOnly on /ws).
+
+    ``ENERGYDASH_WS_TOKEN``, where a backend still requires that one, takes precedence.
+    """
+    if settings.ws_token is not None and settings.ws_token.get_secret_value():
+        return settings.ws_token.get_secret_value()
+    from energydash.auth.secrets import read_token
+
+    return read_token(settings).value
+
+
+_socket_check: list[bool] = []
+
+
+def register_socket_check_once() -> None:
+    """Close a Dash WebSocket whose login ended (checked on every frame the browser sends).
+
+    The browser re-opens it with the cookie it has now: a fresh login gets a fresh socket, no
+    login gets none (the gate refuses the upgrade).
+    """
+    if _socket_check:
+        return
+    _socket_check.append(True)
+
+    @dash.hooks.websocket_message()
+    def login_still_valid(websocket, _message):  # type: ignore[no-untyped-def]
+        context: DashboardContext = websocket.scope["app"].state.energydash
+        session = current_session()
+        if session is None or not context.sessions.holds(session):
+            return (4401, "login ended")
+        return True
+
+
+def user_menu() -> html.Div:
+    """The header's user name, role and logout form (a POST carrying the CSRF token)."""
+    session = current_session()
+    if session is None:
+        return html.Div(id="user-menu", className="user-menu")
+    return html.Div(
+        [
+            html.Span(session.username, id="header-user", className="user-name"),
+            html.Span(
+                session.role,
+                id="header-role",
+                className=f"role-badge role-{session.role.lower()}",
+                title="Privileges: " + ", ".join(sorted(session.privileges)),
+            ),
+            html.Form(
+                [
+                    dcc.Input(type="hidden", name="csrf", value=session.csrf),
+                    html.Button("Log out", id="logout", type="submit", className="btn btn-logout"),
+                ],
+                method="post",
+                action="/logout",
+                className="logout-form",
+            ),
+        ],
+        id="user-menu",
+        className="user-menu",
+    )
 
 
 def shell() -> html.Div:
@@ -88,9 +175,12 @@ def shell() -> html.Div:
                     ),
                     html.Nav(links, className="nav"),
                     connection_badge(),
+                    user_menu(),
                 ],
                 className="topbar",
             ),
+            # A callback that finds the user's backend session gone sends the tab to the login.
+            dcc.Location(id="login-redirect", refresh=True),
             dcc.Store(id="view", data={}),
             dcc.Store(id="pump-kick", data=0),
             html.Main(dash.page_container, className="content"),

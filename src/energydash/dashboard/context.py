@@ -1,7 +1,8 @@
 """What every callback of one dashboard process shares: settings, the backend feed, the REST client.
 
 It hangs off the FastAPI server (``server.state.energydash``), built once by ``create_dash_app``.
-It is read-only from a callback's point of view; per-user state never lives here.
+It is read-only from a callback's point of view; per-user state never lives here except the
+session map, which holds each login's backend token behind its cookie id (``sessions.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dash
 from energydash.config import Settings
 from energydash.dashboard.control import BackendControl
 from energydash.dashboard.feed import BackendFeed
+from energydash.dashboard.sessions import BackendLogin, SessionMap
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,8 @@ class DashboardContext:
     settings: Settings
     feed: BackendFeed
     control: BackendControl
+    sessions: SessionMap  # logins of this process: cookie id -> the user's Redfish session
+    login: BackendLogin
 
 
 def get_context() -> DashboardContext:

@@ -1,44 +1,126 @@
-"""Calls into the backend's REST control API (outlet power), with the result shown to the user.
+"""Calls into the backend's control APIs as the logged-in user, with the result shown to them.
 
-Nothing here pretends: a refused command comes back as ``ok=False`` with the backend's own
-message (or the transport error), and the page shows it as such.
+Every call carries the user's own Redfish session token (``X-Auth-Token``), never a built-in
+account, so the backend decides and audits it as that user. Nothing here pretends: a refused
+command comes back as ``ok=False`` with the backend's own message (or the transport error),
+and ``expired=True`` when the backend no longer knows the session (the page then sends the
+user back to the login form).
+
+Outlets and the simulation go through REST (``/api/v1``); breakers and outlet groups through
+the Redfish actions (``Circuit.BreakerControl``, ``OutletGroup.PowerControl``), which REST
+does not offer.
 """
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import orjson
 
 OUTLET_ACTIONS = ("On", "Off", "PowerCycle")
+SIMULATION_ACTIONS = ("start", "stop")
+RACK_PDUS = "/redfish/v1/PowerEquipment/RackPDUs"
+# Names the dashboard in the backend's request logs and audit (the caller is the user's token)
+USER_AGENT = "energydash-dashboard"
 
 
 @dataclass(frozen=True)
 class ControlResult:
     ok: bool
     message: str
+    expired: bool = False  # the backend answered 401: the user's session is gone
 
 
 class BackendControl:
-    def __init__(self, base_url: str, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, base_url: str, timeout_s: float = 5.0, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.verify = verify
 
-    async def outlet_power(self, pdu_id: str, outlet_id: str, action: str) -> ControlResult:
+    async def outlet_power(
+        self, pdu_id: str, outlet_id: str, action: str, token: str
+    ) -> ControlResult:
         """POST /api/v1/pdus/{pdu}/outlets/{outlet}/power; the backend's verdict, verbatim."""
         if action not in OUTLET_ACTIONS:
             return ControlResult(False, f"unknown action {action!r}")
-        url = f"{self.base_url}/api/v1/pdus/{pdu_id}/outlets/{outlet_id}/power"
+        path = f"/api/v1/pdus/{pdu_id}/outlets/{outlet_id}/power"
+        return await self._post(path, {"action": action}, token, f"{action} accepted")
+
+    async def breaker_reset(self, pdu_id: str, branch_id: str, token: str) -> ControlResult:
+        """Close (reset) a branch breaker: Redfish ``Circuit.BreakerControl`` PowerState On."""
+        path = f"{RACK_PDUS}/{pdu_id}/Branches/{branch_id}/Actions/Circuit.BreakerControl"
+        return await self._post(path, {"PowerState": "On"}, token, "breaker reset")
+
+    async def group_power(
+        self, pdu_id: str, group_id: str, action: str, token: str
+    ) -> ControlResult:
+        """Switch an outlet group: Redfish ``OutletGroup.PowerControl``."""
+        if action not in OUTLET_ACTIONS:
+            return ControlResult(False, f"unknown action {action!r}")
+        path = f"{RACK_PDUS}/{pdu_id}/OutletGroups/{group_id}/Actions/OutletGroup.PowerControl"
+        return await self._post(path, {"PowerState": action}, token, f"{action} accepted")
+
+    async def outlet_groups(self, pdu_id: str, token: str) -> list[tuple[str, str]]:
+        """(id, name) of a PDU's outlet groups, read as the user; [] when unavailable."""
+        headers = {"X-Auth-Token": token}
         try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                response = await client.post(url, json={"action": action})
+            async with self._client() as client:
+                listing = await client.get(f"{RACK_PDUS}/{pdu_id}/OutletGroups", headers=headers)
+                if not listing.is_success:
+                    return []
+                groups = []
+                for member in (listing.json().get("Members") or [])[:50]:
+                    uri = member.get("@odata.id", "")
+                    answer = await client.get(uri, headers=headers)
+                    if answer.is_success:
+                        body = answer.json()
+                        groups.append((str(body.get("Id")), str(body.get("Name") or body["Id"])))
+                return groups
+        except (httpx.HTTPError, ValueError, KeyError):
+            return []
+
+    async def simulation(
+        self, token: str, *, action: str | None = None, speed: float | None = None
+    ) -> ControlResult:
+        """POST /api/v1/simulation: start, stop (pause) and/or a new clock speed."""
+        if action is not None and action not in SIMULATION_ACTIONS:
+            return ControlResult(False, f"unknown action {action!r}")
+        body: dict[str, Any] = {}
+        if action is not None:
+            body["action"] = action
+        if speed is not None:
+            body["speed"] = speed
+        return await self._post("/api/v1/simulation", body, token, "simulation updated")
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=self.timeout_s,
+            verify=self.verify,
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    async def _post(
+        self, path: str, body: dict[str, Any], token: str, accepted: str
+    ) -> ControlResult:
+        try:
+            async with self._client() as client:
+                response = await client.post(path, json=body, headers={"X-Auth-Token": token})
         except httpx.HTTPError as error:
             return ControlResult(False, f"backend unreachable: {type(error).__name__}")
         message = _message(response)
         if response.is_success:
-            return ControlResult(True, message or f"{action} accepted")
-        return ControlResult(False, f"HTTP {response.status_code}: {message}")
+            return ControlResult(True, message or accepted)
+        return ControlResult(
+            False,
+            f"HTTP {response.status_code}: {message}",
+            expired=response.status_code == 401,
+        )
 
 
 def _message(response: httpx.Response) -> str:
@@ -52,7 +134,9 @@ def _message(response: httpx.Response) -> str:
             if isinstance(value, str):
                 return value
             if isinstance(value, dict) and isinstance(value.get("message"), str):
-                return value["message"]
+                extended = value.get("@Message.ExtendedInfo") or []
+                first = extended[0] if extended and isinstance(extended[0], dict) else {}
+                return str(first.get("Message") or value["message"])
             if isinstance(value, list) and value:
                 return "; ".join(
                     str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import threading
 import time
 from collections import deque
@@ -22,10 +23,18 @@ from typing import Any, Literal
 
 import orjson
 
+from energydash.models.audit import AUDIT_TOPIC
+
 log = logging.getLogger(__name__)
 
 # Topics the dashboard renders; one upstream subscription covers every page of every tab.
-UPSTREAM_TOPICS: tuple[str, ...] = ("pdu/+/summary", "pdu/+/outlets", "facilities", "market/+")
+UPSTREAM_TOPICS: tuple[str, ...] = (
+    "pdu/+/summary",
+    "pdu/+/outlets",
+    "facilities",
+    "market/+",
+    AUDIT_TOPIC,
+)
 
 ConnectionState = Literal["connecting", "live", "reconnecting"]
 
@@ -91,10 +100,12 @@ class BackendFeed:
         reconnect_max_s: float = 5.0,
         token: str | None = None,
         topics: Iterable[str] = UPSTREAM_TOPICS,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.url = ws_url(base_url)
-        if token:
-            self.url += f"?token={token}"
+        # The service read token: ReadOnly rights, shared by every tab (no user's identity).
+        self._token = token
+        self.ssl_context = ssl_context if self.url.startswith("wss://") else None
         self.topics = tuple(topics)
         self.history_points = history_points
         self.reconnect_max_s = reconnect_max_s
@@ -137,8 +148,13 @@ class BackendFeed:
         delay_s = 0.25
         while True:
             try:
+                url = self.url + (f"?token={self._token}" if self._token else "")
                 async with websockets.connect(
-                    self.url, max_size=64 * 1024 * 1024, open_timeout=5, ping_interval=20
+                    url,
+                    max_size=64 * 1024 * 1024,
+                    open_timeout=5,
+                    ping_interval=20,
+                    ssl=self.ssl_context,
                 ) as socket:
                     await socket.send(
                         orjson.dumps({"op": "subscribe", "topics": list(self.topics)}).decode()

@@ -1,18 +1,38 @@
-"""Overview: fleet totals (power, energy today, phases, breakers, alerts) and grid totals."""
+"""Overview: fleet totals (power, energy today, phases, breakers, alerts) and grid totals.
+
+It also holds the recent actions (the backend's ``audit`` topic, live) and the simulation
+control (start, stop, speed), which only a role with ConfigureManager may use.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from dash import Input, Output, Patch, clientside_callback, dcc, html
+from dash import (
+    Input,
+    Output,
+    Patch,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
+from pydantic import ValidationError
 
 from energydash.dashboard.aggregate import fleet_totals, grid_totals
 from energydash.dashboard.components import charts, fueltech
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
+from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
 from energydash.dashboard.context import DashboardContext, get_context
+from energydash.dashboard.feed import BackendFeed
 from energydash.dashboard.live import Updates, streamer
+from energydash.dashboard.sessions import SIMULATION_PRIVILEGE
+from energydash.models.audit import AUDIT_TOPIC, AuditData, AuditRecord
 
 PAGE = "overview"
 KPIS = (
@@ -26,6 +46,8 @@ KPIS = (
     ("ov-generation", "Generation"),
 )
 PHASE_COLOURS = {"L1": "#2563eb", "L2": "#f59e0b", "L3": "#10b981"}
+RECENT_ACTIONS = 20
+MAX_SPEED = 100_000.0  # the backend's bound on the clock speed
 
 
 def kpi(card_id: str, label: str) -> html.Div:
@@ -76,10 +98,117 @@ def layout(**_query: str) -> html.Div:
                 ],
                 className="grid-2",
             ),
-            card("Alerts", html.Ul(id="ov-alerts", className="alerts")),
+            html.Div(
+                [
+                    card("Alerts", html.Ul(id="ov-alerts", className="alerts")),
+                    card(
+                        "Recent actions",
+                        html.Ul(
+                            audit_items(audit_records(context.feed)),
+                            id="ov-audit",
+                            className="audit",
+                        ),
+                    ),
+                ],
+                className="grid-2",
+            ),
+            card("Simulation", simulation_panel()),
         ],
         className="page",
     )
+
+
+def simulation_panel() -> html.Div:
+    return html.Div(
+        [
+            html.Div(
+                [
+                    guarded_button("Start", "sim-start", SIMULATION_PRIVILEGE, "btn btn-on"),
+                    guarded_button("Stop", "sim-stop", SIMULATION_PRIVILEGE, "btn btn-off"),
+                    dcc.Input(
+                        id="sim-speed",
+                        type="number",
+                        min=0.1,
+                        max=MAX_SPEED,
+                        step="any",
+                        value=1,
+                        className="sim-speed",
+                        disabled=bool(refusal(SIMULATION_PRIVILEGE)),
+                    ),
+                    guarded_button("Set speed", "sim-set-speed", SIMULATION_PRIVILEGE, "btn"),
+                ],
+                className="buttons",
+            ),
+            html.Div(id="sim-result", className="result"),
+        ],
+        className="sim-control",
+    )
+
+
+@callback(
+    Output("sim-result", "children"),
+    Output("sim-result", "className"),
+    Input("sim-start", "n_clicks"),
+    Input("sim-stop", "n_clicks"),
+    Input("sim-set-speed", "n_clicks"),
+    State("sim-speed", "value"),
+    prevent_initial_call=True,
+)
+async def control_simulation(
+    _start: int, _stop: int, _speed: int, speed: float | None
+) -> tuple[str, str]:
+    """Start, stop or re-speed the simulation as the user (POST /api/v1/simulation)."""
+    trigger = str(ctx.triggered_id)
+    action = {"sim-start": "start", "sim-stop": "stop"}.get(trigger)
+    if action is None and trigger != "sim-set-speed":
+        return no_update, no_update
+    label = action or f"speed {speed}"
+    reason = refusal(SIMULATION_PRIVILEGE)
+    if reason:
+        return f"✖ simulation: {label} not sent — {reason}", "result result-error"
+    if action is None and (not isinstance(speed, int | float) or not 0 < float(speed) <= MAX_SPEED):
+        return f"✖ simulation: speed must be > 0 and ≤ {MAX_SPEED:,.0f}", "result result-error"
+    control = get_context().control
+    if action is None:
+        result = await control.simulation(token(), speed=float(speed))
+    else:
+        result = await control.simulation(token(), action=action)
+    return shown("simulation", label, result)
+
+
+def audit_records(feed: BackendFeed) -> list[AuditRecord]:
+    """The backend's recent actions, newest first (the ``audit`` topic, via the shared feed)."""
+    data = feed.latest(AUDIT_TOPIC)
+    if not data:
+        return []
+    try:
+        records = AuditData.model_validate(data).records
+    except ValidationError:
+        return []
+    return list(reversed(records[-RECENT_ACTIONS:]))
+
+
+def audit_items(records: list[AuditRecord]) -> list[html.Li]:
+    if not records:
+        return [html.Li("No actions yet", className="audit-empty")]
+    items = []
+    for r in records:
+        role = f" ({r.role})" if r.role else ""
+        detail = f" · {r.detail}" if r.detail else ""
+        origin = f" from {r.origin}" if r.origin else ""
+        items.append(
+            html.Li(
+                [
+                    html.Span(r.ts.strftime("%H:%M:%S"), className="audit-ts"),
+                    html.Span(f"{r.user}{role}", className="audit-user"),
+                    html.Span(f"{r.action} {r.target}", className="audit-what"),
+                    html.Span(r.result, className=f"audit-result audit-{r.result}"),
+                    html.Span(f"via {r.face}{origin}{detail}", className="audit-detail"),
+                ],
+                className="audit-item",
+            )
+        )
+    return items
 
 
 clientside_callback(
@@ -229,6 +358,11 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     price_patch["data"][0]["x"] = regions
     price_patch["data"][0]["y"] = [round(p, 2) for p in prices]
     updates.append(("ov-price-chart", {"figure": price_patch}))
+
+    audit_ts = context.feed.latest_ts(AUDIT_TOPIC)
+    if memo.get("overview_audit_ts") != audit_ts:
+        updates.append(("ov-audit", {"children": audit_items(audit_records(context.feed))}))
+        memo["overview_audit_ts"] = audit_ts
 
     alerts = fleet.alerts or ["No alerts"]
     if memo.get("overview_alerts") != alerts:

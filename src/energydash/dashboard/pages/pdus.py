@@ -1,9 +1,11 @@
 """PDUs: the outlet heat map by bank, branch/mains load against breaker ratings, outlet detail.
 
 Clicking an outlet opens its detail with a live power/energy chart and On/Off/PowerCycle
-buttons that go through the backend's REST control API; the result (accepted or refused, with
-the backend's message) is shown under the buttons, and the heat map shows the new state on
-the next tick.
+buttons that go through the backend's REST control API as the logged-in user; the result
+(accepted or refused, with the backend's message) is shown under the buttons, and the heat map
+shows the new state on the next tick. Each branch lists its breaker state, with a **Reset
+breaker** button while it is tripped; outlet groups switch from their own panel. Every control
+is disabled, with a tooltip saying why, for a role without ConfigureComponents.
 """
 
 from __future__ import annotations
@@ -11,10 +13,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash import (
+    ALL,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 
 from energydash.dashboard.components import charts
 from energydash.dashboard.components.charts import GRAPH_CONFIG
+from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
 from energydash.dashboard.components.heatmap import (
     circuits_figure,
     circuits_patch,
@@ -23,7 +37,9 @@ from energydash.dashboard.components.heatmap import (
     outlet_grid,
 )
 from energydash.dashboard.context import DashboardContext, get_context
+from energydash.dashboard.gate import current_session
 from energydash.dashboard.live import Updates, streamer
+from energydash.dashboard.sessions import CONTROL_PRIVILEGE
 
 PAGE = "pdus"
 HIDDEN = {"display": "none"}
@@ -113,6 +129,15 @@ def layout(pdu: str | None = None, **_query: str) -> html.Div:
                             dcc.Graph(
                                 id="pdu-circuits", figure=circuits, config={"displayModeBar": False}
                             ),
+                            html.H2("Breakers", className="card-title"),
+                            html.Div(
+                                breaker_rows(data) if data else [],
+                                id="pdu-breakers",
+                                className="breakers",
+                            ),
+                            html.Div(id="breaker-result", className="result"),
+                            html.H2("Outlet groups", className="card-title"),
+                            _group_panel(),
                         ],
                         className="card side",
                     ),
@@ -147,11 +172,72 @@ def _empty(message: str) -> dict[str, Any]:
     return {"data": [], "layout": layout}
 
 
+def breaker_rows(data: dict[str, Any], session: Any = None) -> list[html.Div]:
+    """One row per branch: its breaker state, and a Reset button (enabled while tripped)."""
+    rows = []
+    for branch in data.get("branches") or []:
+        state = str(branch.get("breaker_state") or "—")
+        tripped = state == "Tripped"
+        button = guarded_button(
+            "Reset breaker",
+            {"type": "breaker-reset", "branch": str(branch.get("id"))},
+            CONTROL_PRIVILEGE,
+            "btn btn-reset",
+            session=session,
+            extra_reason="" if tripped else "The breaker is not tripped",
+            title=f"Close breaker {branch.get('id')} again",
+        )
+        rows.append(
+            html.Div(
+                [
+                    html.Span(
+                        str(branch.get("name") or branch.get("id")), className="breaker-name"
+                    ),
+                    html.Span(
+                        state,
+                        className="breaker-state " + ("tripped" if tripped else "normal"),
+                        id={"type": "breaker-state", "branch": str(branch.get("id"))},
+                    ),
+                    button,
+                ],
+                className="breaker-row",
+            )
+        )
+    return rows
+
+
+def _breaker_key(data: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(b.get("id")), str(b.get("breaker_state"))) for b in data.get("branches") or []]
+
+
+def _group_panel() -> html.Div:
+    return html.Div(
+        [
+            dcc.Dropdown(
+                id="group-select",
+                options=[],
+                placeholder="Outlet group…",
+                clearable=False,
+                className="group-select",
+            ),
+            html.Div(
+                [
+                    guarded_button("Group on", "group-on", CONTROL_PRIVILEGE, "btn btn-on"),
+                    guarded_button("Group off", "group-off", CONTROL_PRIVILEGE, "btn btn-off"),
+                ],
+                className="buttons",
+            ),
+            html.Div(id="group-result", className="result"),
+        ],
+        className="groups",
+    )
+
+
 def _detail_panel() -> html.Section:
     buttons = [
-        html.Button("On", id="outlet-on", className="btn btn-on", n_clicks=0),
-        html.Button("Off", id="outlet-off", className="btn btn-off", n_clicks=0),
-        html.Button("Power cycle", id="outlet-cycle", className="btn btn-cycle", n_clicks=0),
+        guarded_button("On", "outlet-on", CONTROL_PRIVILEGE, "btn btn-on"),
+        guarded_button("Off", "outlet-off", CONTROL_PRIVILEGE, "btn btn-off"),
+        guarded_button("Power cycle", "outlet-cycle", CONTROL_PRIVILEGE, "btn btn-cycle"),
     ]
     return html.Section(
         [
@@ -224,11 +310,71 @@ async def switch_outlet(_on: int, _off: int, _cycle: int, view: dict[str, Any]) 
     outlet = selected_outlet(context, view)
     if not action or outlet is None:
         return no_update, no_update
-    result = await context.control.outlet_power(view["pdu"], outlet, action)
     target = f"PDU {view['pdu']} outlet {outlet}"
-    if result.ok:
-        return f"✔ {target}: {action} — {result.message}", "result result-ok"
-    return f"✖ {target}: {action} refused — {result.message}", "result result-error"
+    reason = refusal(CONTROL_PRIVILEGE)
+    if reason:
+        return f"✖ {target}: {action} not sent — {reason}", "result result-error"
+    result = await context.control.outlet_power(view["pdu"], outlet, action, token())
+    return shown(target, action, result)
+
+
+@callback(
+    Output("breaker-result", "children"),
+    Output("breaker-result", "className"),
+    Input({"type": "breaker-reset", "branch": ALL}, "n_clicks"),
+    State("view", "data"),
+    prevent_initial_call=True,
+)
+async def reset_breaker(clicks: list[int | None], view: dict[str, Any]) -> tuple[str, str]:
+    """Close a tripped branch breaker (Redfish Circuit.BreakerControl) as the user."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks) or not ctx.triggered[0].get("value"):
+        return no_update, no_update  # a re-rendered row, not a click
+    context = get_context()
+    pdu = (view or {}).get("pdu") or (context.feed.pdu_ids() or [None])[0]
+    if pdu is None:
+        return no_update, no_update
+    target = f"PDU {pdu} branch {trigger['branch']}"
+    reason = refusal(CONTROL_PRIVILEGE)
+    if reason:
+        return f"✖ {target}: breaker reset not sent — {reason}", "result result-error"
+    result = await context.control.breaker_reset(pdu, trigger["branch"], token())
+    return shown(target, "breaker reset", result)
+
+
+@callback(
+    Output("group-select", "options"),
+    Output("group-select", "value"),
+    Input("pdu-select", "value"),
+)
+async def load_groups(pdu: str | None) -> tuple[list[dict[str, str]], str | None]:
+    """The PDU's outlet groups (Redfish OutletGroups), read as the user."""
+    if not pdu:
+        return [], None
+    groups = await get_context().control.outlet_groups(pdu, token())
+    options = [{"label": f"{name} ({gid})", "value": gid} for gid, name in groups]
+    return options, (options[0]["value"] if options else None)
+
+
+@callback(
+    Output("group-result", "children"),
+    Output("group-result", "className"),
+    Input("group-on", "n_clicks"),
+    Input("group-off", "n_clicks"),
+    State("pdu-select", "value"),
+    State("group-select", "value"),
+    prevent_initial_call=True,
+)
+async def switch_group(_on: int, _off: int, pdu: str | None, group: str | None) -> tuple[str, str]:
+    action = {"group-on": "On", "group-off": "Off"}.get(str(ctx.triggered_id))
+    if not action or not pdu or not group:
+        return no_update, no_update
+    target = f"PDU {pdu} group {group}"
+    reason = refusal(CONTROL_PRIVILEGE)
+    if reason:
+        return f"✖ {target}: {action} not sent — {reason}", "result result-error"
+    result = await get_context().control.group_power(pdu, group, action, token())
+    return shown(target, action, result)
 
 
 def selected_outlet(context: DashboardContext, view: dict[str, Any] | None) -> str | None:
@@ -364,6 +510,11 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             ("pdu-circuits", {"figure": circuits_patch(data, summary, settings.pdu_main_rating_a)})
         )
     memo["fixed"] = fixed
+
+    breakers = _breaker_key(data)
+    if memo.get("breakers") != breakers or memo.get("breakers_pdu") != pdu:
+        updates.append(("pdu-breakers", {"children": breaker_rows(data, current_session())}))
+        memo["breakers"], memo["breakers_pdu"] = breakers, pdu
 
     header = _header_values(data, summary)
     if memo.get("header") != header:
