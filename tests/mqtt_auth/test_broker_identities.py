@@ -1,0 +1,133 @@
+"""The generated broker refuses anonymous clients and keeps each identity to its topics."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from energydash.config import Settings
+from energydash.mqtt.broker import BrokerProcess
+from energydash.mqtt.identities import (
+    BrokerAccess,
+    load_devices,
+    mosquitto_hash,
+    verify_mosquitto_hash,
+)
+
+from .conftest import DEVICE_A, DEVICE_B, wait_for
+
+
+def test_anonymous_client_is_refused(login) -> None:
+    assert not login(None).accepted
+
+
+def test_wrong_password_is_refused(login) -> None:
+    assert not login("backend", "not-the-password").accepted
+    assert not login(DEVICE_A, "not-the-password").accepted
+    assert login("backend").accepted
+
+
+def test_device_cannot_publish_to_another_devices_topics_or_to_commands(login) -> None:
+    backend = login("backend")
+    backend.subscribe("energy/devices/+/data")
+    backend.subscribe("energy/devices/+/commands")
+    device = login(DEVICE_A)
+    device.publish(f"energy/devices/{DEVICE_B}/data", {"power_w": 1})
+    device.publish(f"energy/devices/{DEVICE_B}/commands", b"Off")
+    device.publish(f"energy/devices/{DEVICE_A}/commands", b"Off")
+    device.publish("energy/devices/1-A1/commands", b"Off")
+    # Its own data topic goes through; messages of one client arrive in order, so once this
+    # one is in, any of the refused ones would have arrived before it.
+    device.publish(f"energy/devices/{DEVICE_A}/data", {"power_w": 2})
+    wait_for(lambda: backend.topics(), what="the device's own data")
+    assert backend.topics() == [f"energy/devices/{DEVICE_A}/data"]
+
+
+def test_replay_identity_writes_dataset_topics_only(login) -> None:
+    backend = login("backend")
+    for topic in ("energydash/facilities/#", "energy/devices/+/commands", "energydash/pdu/#"):
+        backend.subscribe(topic)
+    replay = login("replay")
+    replay.publish("energy/devices/1-A1/commands", b"Off")
+    replay.publish("energydash/pdu/1/telemetry", {"forged": True})
+    replay.publish("energydash/facilities/all", {"rows": []})
+    wait_for(lambda: backend.topics(), what="the dataset message")
+    assert backend.topics() == ["energydash/facilities/all"]
+
+
+def test_commander_may_write_commands_and_backend_reads_them(login) -> None:
+    backend = login("backend")
+    backend.subscribe("energy/devices/+/commands")
+    login("commander").publish("energy/devices/1-A1/commands", b"Off")
+    wait_for(lambda: backend.on("energy/devices/1-A1/commands"), what="the command")
+
+
+def test_access_files_are_private_and_hold_no_password(
+    secured_broker: BrokerProcess, settings: Settings
+) -> None:
+    names = ["passwd", "acl"] if secured_broker.engine == "mosquitto" else ["amqtt-passwd"]
+    secret_files = list((settings.data_dir / "secrets").iterdir())
+    for path in [secured_broker.broker_dir / n for n in names] + secret_files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    password_file = (secured_broker.broker_dir / names[0]).read_text()
+    for path in secret_files:
+        if path.name.startswith("mqtt-") and not path.name.endswith(".json"):
+            assert path.read_text().strip() not in password_file
+    for device, password in secured_broker.device_passwords.items():  # type: ignore[attr-defined]
+        assert password not in password_file
+        assert password not in (settings.data_dir / "secrets" / "mqtt-devices.json").read_text()
+        assert device in password_file
+
+
+def test_mosquitto_hash_round_trips_and_differs_per_salt() -> None:
+    first, second = mosquitto_hash("s3cret"), mosquitto_hash("s3cret")
+    assert first.startswith("$7$101$") and first != second
+    assert verify_mosquitto_hash("s3cret", first) and not verify_mosquitto_hash("other", first)
+
+
+def test_add_device_prints_the_password_once_and_refuses_bad_ids(settings: Settings) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {"ENERGYDASH_DATA_DIR": str(settings.data_dir), "ENERGYDASH_RUN_DIR": "run"}
+        return subprocess.run(
+            [sys.executable, "-m", "energydash", "broker", *args],
+            capture_output=True,
+            text=True,
+            env={**_base_env(), **env},
+            timeout=60,
+        )
+
+    added = cli("add-device", "rack7-meter")
+    assert added.returncode == 0, added.stderr
+    password = added.stdout.split("password ")[1].split()[0]
+    (device,) = load_devices(settings)
+    assert device.username == "rack7-meter"
+    assert verify_mosquitto_hash(password, device.mosquitto_hash or "")
+    listed = cli("identities")
+    assert "rack7-meter" in listed.stdout and password not in listed.stdout
+    for bad in ("a/b", "+", "#", "backend", "x" * 65):
+        refused = cli("add-device", bad)
+        assert refused.returncode == 2 and "device id" in refused.stderr, bad
+    assert [d.username for d in load_devices(settings)] == ["rack7-meter"]
+
+
+def test_broker_rules_give_command_topics_only_to_configure_components(
+    settings: Settings,
+) -> None:
+    acl = BrokerAccess.from_settings(settings).mosquitto_acl()
+    writers = [block.splitlines()[0] for block in acl.split("\n\n") if "commands" in block]
+    command_writers = [
+        block.splitlines()[0]
+        for block in acl.split("\n\n")
+        if "topic write energy/devices/+/commands" in block
+    ]
+    assert command_writers == ["user commander"]
+    assert "user backend" in writers  # it reads them
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    keep = ("PATH", "PYTHONPATH", "HOME", "LANG")
+    return {k: os.environ[k] for k in keep if k in os.environ} | {"PWD": str(Path.cwd())}
