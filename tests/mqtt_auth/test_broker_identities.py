@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import stat
-import subprocess
-import sys
-from pathlib import Path
 
+import pytest
+
+from energydash.cli import main
 from energydash.config import Settings
 from energydash.mqtt.broker import BrokerProcess
 from energydash.mqtt.identities import (
@@ -87,28 +87,21 @@ def test_mosquitto_hash_round_trips_and_differs_per_salt() -> None:
     assert verify_mosquitto_hash("s3cret", first) and not verify_mosquitto_hash("other", first)
 
 
-def test_add_device_prints_the_password_once_and_refuses_bad_ids(settings: Settings) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {"ENERGYDASH_DATA_DIR": str(settings.data_dir), "ENERGYDASH_RUN_DIR": "run"}
-        return subprocess.run(
-            [sys.executable, "-m", "energydash", "broker", *args],
-            capture_output=True,
-            text=True,
-            env={**_base_env(), **env},
-            timeout=60,
-        )
-
-    added = cli("add-device", "rack7-meter")
-    assert added.returncode == 0, added.stderr
-    password = added.stdout.split("password ")[1].split()[0]
+def test_add_device_prints_the_password_once_and_refuses_bad_ids(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ENERGYDASH_DATA_DIR", str(settings.data_dir))
+    assert main(["broker", "add-device", "rack7-meter"]) == 0
+    password = capsys.readouterr().out.split("password ")[1].split()[0]
     (device,) = load_devices(settings)
     assert device.username == "rack7-meter"
     assert verify_mosquitto_hash(password, device.mosquitto_hash or "")
-    listed = cli("identities")
-    assert "rack7-meter" in listed.stdout and password not in listed.stdout
+    assert main(["broker", "identities"]) == 0
+    listed = capsys.readouterr().out
+    assert "rack7-meter" in listed and password not in listed
     for bad in ("a/b", "+", "#", "backend", "x" * 65):
-        refused = cli("add-device", bad)
-        assert refused.returncode == 2 and "device id" in refused.stderr, bad
+        assert main(["broker", "add-device", bad]) == 2, bad
+        assert "device id" in capsys.readouterr().err
     assert [d.username for d in load_devices(settings)] == ["rack7-meter"]
 
 
@@ -124,10 +117,3 @@ def test_broker_rules_give_command_topics_only_to_configure_components(
     ]
     assert command_writers == ["user commander"]
     assert "user backend" in writers  # it reads them
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    keep = ("PATH", "PYTHONPATH", "HOME", "LANG")
-    return {k: os.environ[k] for k in keep if k in os.environ} | {"PWD": str(Path.cwd())}

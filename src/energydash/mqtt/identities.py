@@ -138,7 +138,9 @@ def argon2_hash(password: str) -> str:
     """The PHC string amqtt's FileAuthPlugin verifies (it reads Argon2 through pwdlib)."""
     from pwdlib.hashers.argon2 import Argon2Hasher
 
-    return Argon2Hasher().hash(password)
+    # Light parameters for the same reason as PBKDF2_ITERATIONS: the passwords are random, and
+    # amqtt verifies the hash on every CONNECT on its one event loop.
+    return Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1).hash(password)
 
 
 # ---------------------------------------------------------------------- devices
