@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
 from energydash.cli import main
 from energydash.config import Settings
-from energydash.mqtt.broker import BrokerProcess
+from energydash.mqtt.broker import BrokerProcess, wait_for_port
 from energydash.mqtt.identities import (
     BrokerAccess,
     load_devices,
@@ -16,7 +19,7 @@ from energydash.mqtt.identities import (
     verify_mosquitto_hash,
 )
 
-from .conftest import DEVICE_A, DEVICE_B, wait_for
+from .conftest import DEVICE_A, DEVICE_B, Client, wait_for
 
 
 def test_anonymous_client_is_refused(login) -> None:
@@ -117,3 +120,41 @@ def test_broker_rules_give_command_topics_only_to_configure_components(
     ]
     assert command_writers == ["user commander"]
     assert "user backend" in writers  # it reads them
+
+
+@pytest.mark.mosquitto
+def test_device_added_while_the_broker_runs_can_log_in_at_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {**os.environ, "ENERGYDASH_DATA_DIR": str(settings.data_dir),
+           "ENERGYDASH_BROKER_DIR": str(settings.broker_dir),
+           "ENERGYDASH_RUN_DIR": str(settings.run_dir), "ENERGYDASH_LOG_DIR": str(settings.log_dir),
+           "ENERGYDASH_MQTT_PORT": str(settings.mqtt_port)}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "energydash", "broker", "--engine", "mosquitto"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for_port(settings.mqtt_host, settings.mqtt_port, 30)
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        (settings.run_dir / "broker.pid").write_text(f"{process.pid}\n")  # as start_all.sh does
+        for name, value in env.items():
+            if name.startswith("ENERGYDASH_"):
+                monkeypatch.setenv(name, value)
+        assert main(["broker", "add-device", "late-meter"]) == 0
+        out = capsys.readouterr().out
+        assert f"pid {process.pid}" in out
+        password = out.split("password ")[1].split()[0]
+        broker = BrokerProcess("mosquitto", settings.mqtt_host, settings.mqtt_port)
+
+        def logs_in() -> bool:
+            client = Client(broker, "late-meter", password)
+            client.close()
+            return client.accepted
+
+        wait_for(logs_in, 10, "a login after the reload")
+    finally:
+        process.terminate()
+        process.wait(15)

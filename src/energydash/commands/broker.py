@@ -87,7 +87,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGHUP, _reload)
+    if hasattr(signal, "SIGHUP"):  # not on Windows: there add-device needs a broker restart
+        signal.signal(signal.SIGHUP, _reload)
     code = broker.wait()
     broker.stop()
     # A broker we stopped on request exits with its signal code; that is a clean stop.
