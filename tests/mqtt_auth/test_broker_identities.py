@@ -108,6 +108,18 @@ def test_add_device_prints_the_password_once_and_refuses_bad_ids(
     assert [d.username for d in load_devices(settings)] == ["rack7-meter"]
 
 
+def test_broker_refuses_a_user_name_that_cannot_stand_in_its_acl(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ENERGYDASH_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ENERGYDASH_BROKER_DIR", str(settings.broker_dir))
+    monkeypatch.setenv("ENERGYDASH_MQTT_PORT", str(settings.mqtt_port))
+    monkeypatch.setenv("ENERGYDASH_MQTT_REPLAY_USERNAME", "two words")
+    assert main(["broker", "--engine", "amqtt"]) == 1
+    assert "ENERGYDASH_MQTT_REPLAY_USERNAME='two words'" in capsys.readouterr().err
+    assert not (settings.broker_dir / "amqtt.yaml").exists()  # nothing half-written
+
+
 def test_broker_rules_give_command_topics_only_to_configure_components(
     settings: Settings,
 ) -> None:

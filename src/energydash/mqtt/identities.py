@@ -105,6 +105,12 @@ def service_identities(settings: Settings) -> list[Identity]:
     out = []
     for role in SERVICE_ROLES:
         username, password = client_credentials(settings, role)
+        if not DEVICE_ID.fullmatch(username):  # it stands in the ACL file, one word
+            setting = "ENERGYDASH_MQTT" + ("" if role == "backend" else f"_{role.upper()}")
+            raise ValueError(
+                f"{setting}_USERNAME={username!r}: the local broker needs 1-64 letters, digits, "
+                "'.', '_' or '-'"
+            )
         out.append(Identity(username, role, password=password))
     names = [i.username for i in out]
     if len(set(names)) != len(names):
