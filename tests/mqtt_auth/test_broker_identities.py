@@ -7,6 +7,7 @@ import stat
 import subprocess
 import sys
 
+import orjson
 import pytest
 
 from energydash.cli import main
@@ -14,6 +15,7 @@ from energydash.config import Settings
 from energydash.mqtt.broker import BrokerProcess, wait_for_port
 from energydash.mqtt.identities import (
     BrokerAccess,
+    add_device,
     load_devices,
     mosquitto_hash,
     verify_mosquitto_hash,
@@ -106,6 +108,21 @@ def test_add_device_prints_the_password_once_and_refuses_bad_ids(
         assert main(["broker", "add-device", bad]) == 2, bad
         assert "device id" in capsys.readouterr().err
     assert [d.username for d in load_devices(settings)] == ["rack7-meter"]
+
+
+def test_a_tampered_device_list_is_refused_naming_the_file(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_device(settings, "meter-1")
+    path = settings.data_dir / "secrets" / "mqtt-devices.json"
+    entries = orjson.loads(path.read_bytes())
+    entries["devices"]["meter-1"]["mosquitto"] += "\nintruder:$7$101$AAAA$BBBB"
+    path.write_bytes(orjson.dumps(entries))
+    with pytest.raises(ValueError, match=r"mqtt-devices\.json.*meter-1"):
+        load_devices(settings)
+    monkeypatch.setenv("ENERGYDASH_DATA_DIR", str(settings.data_dir))
+    assert main(["broker", "add-device", "meter-2"]) == 2
+    assert "mqtt-devices.json" in capsys.readouterr().err
 
 
 def test_broker_refuses_a_user_name_that_cannot_stand_in_its_acl(

@@ -26,6 +26,7 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -51,6 +52,9 @@ PRIVILEGES: dict[str, frozenset[str]] = {
 # One topic level, no MQTT wildcards or separators, so an id can stand in a topic and an ACL.
 DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 DEVICES_FILE = "mqtt-devices.json"
+MAX_DEVICE_ENTRY_BYTES = 512
+MOSQUITTO_HASH = re.compile(r"\$7\$[0-9]{1,7}\$[A-Za-z0-9+/=]{1,100}\$[A-Za-z0-9+/=]{1,200}")
+ARGON2_HASH = re.compile(r"\$argon2(id|i|d)\$[A-Za-z0-9+/=,$]{1,300}")
 # mosquitto_passwd's own default; the generated passwords carry 192 random bits, so the
 # iteration count guards nothing a guess could reach, and each CONNECT pays for it.
 PBKDF2_ITERATIONS = 101
@@ -159,15 +163,26 @@ def load_devices(settings: Settings) -> list[Identity]:
     path = devices_path(settings)
     if not path.exists():
         return []
+    limit = (settings.mqtt_max_device_identities + 1) * MAX_DEVICE_ENTRY_BYTES
+    if path.stat().st_size > limit:
+        raise ValueError(f"{path}: larger than {limit} bytes; not a device identity list")
     try:
-        data = orjson.loads(path.read_bytes())
-        entries = data["devices"]
-        return [
-            Identity(device_id, "device", mosquitto_hash=e["mosquitto"], argon2_hash=e["argon2"])
-            for device_id, e in sorted(entries.items())
-            if DEVICE_ID.fullmatch(device_id)
-        ]
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+        entries = orjson.loads(path.read_bytes())["devices"]
+        out = []
+        for device_id, entry in sorted(entries.items()):
+            hashes = (entry["mosquitto"], entry["argon2"])
+            # Both end up in password files, one line per user: nothing may break a line.
+            if not (
+                DEVICE_ID.fullmatch(device_id)
+                and MOSQUITTO_HASH.fullmatch(hashes[0])
+                and ARGON2_HASH.fullmatch(hashes[1])
+            ):
+                raise ValueError(f"entry {device_id!r} is malformed")
+            out.append(
+                Identity(device_id, "device", mosquitto_hash=hashes[0], argon2_hash=hashes[1])
+            )
+        return out
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as error:
         raise ValueError(f"{path}: not a device identity list ({error})") from None
 
 
@@ -206,11 +221,11 @@ def remove_device(settings: Settings, device_id: str) -> bool:
     return True
 
 
-def _save_devices(settings: Settings, devices: object) -> None:
+def _save_devices(settings: Settings, devices: Iterable[Identity]) -> None:
     body = {
         "devices": {
             d.username: {"mosquitto": d.mosquitto_hash, "argon2": d.argon2_hash}
-            for d in sorted(devices, key=lambda d: d.username)  # type: ignore[attr-defined]
+            for d in sorted(devices, key=lambda d: d.username)
         }
     }
     write_private(devices_path(settings), orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
