@@ -101,8 +101,15 @@ def _manage(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "identities":
             for identity in identities.service_identities(settings):
-                where = f"{settings.data_dir}/secrets/mqtt-{identity.kind}"
-                print(f"{identity.username:<20} {identity.kind:<10} password: {where} or settings")
+                setting = "ENERGYDASH_MQTT" + (
+                    "" if identity.kind == "backend" else f"_{identity.kind.upper()}"
+                )
+                where = (
+                    f"{setting}_PASSWORD"
+                    if identities.configured_password(settings, identity.kind)  # type: ignore[arg-type]
+                    else f"{settings.data_dir}/secrets/mqtt-{identity.kind}"
+                )
+                print(f"{identity.username:<20} {identity.kind:<10} password: {where}")
             for device in identities.load_devices(settings):
                 print(f"{device.username:<20} device     password: shown once at add-device")
             return 0

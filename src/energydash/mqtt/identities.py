@@ -105,6 +105,11 @@ def _configured(settings: Settings, role: ServiceRole) -> tuple[str, str]:
     return username, password
 
 
+def configured_password(settings: Settings, role: ServiceRole) -> bool:
+    """True when the settings give ``role``'s password (else it is the generated one)."""
+    return bool(_configured(settings, role)[1])
+
+
 def service_identities(settings: Settings) -> list[Identity]:
     out = []
     for role in SERVICE_ROLES:
