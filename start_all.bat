@@ -41,6 +41,7 @@ if errorlevel 1 exit /b 2
 for /f "usebackq delims=" %%v in (`"%ED%" config --get log_dir`) do set LOG_DIR=%%v
 for /f "usebackq delims=" %%v in (`"%ED%" config --get mqtt_host`) do set MQTT_HOST=%%v
 for /f "usebackq delims=" %%v in (`"%ED%" config --get mqtt_port`) do set MQTT_PORT=%%v
+for /f "usebackq delims=" %%v in (`"%ED%" config --get data_dir`) do set DATA_DIR=%%v
 for /f "usebackq delims=" %%v in (`"%ED%" config --get dashboard_host`) do set DASH_HOST=%%v
 for /f "usebackq delims=" %%v in (`"%ED%" config --get dashboard_port`) do set DASH_PORT=%%v
 for /f "usebackq delims=" %%v in (`"%ED%" config --get redfish_user`) do set RF_USER=%%v
@@ -64,7 +65,8 @@ echo EnergyDash is up.
 echo   Dashboard        http://%DASH_HOST%:%DASH_PORT%/
 echo   Redfish          %BACKEND_URL%/redfish/v1/   (user %RF_USER%, password %RF_PASSWORD%)
 echo   REST + OpenAPI   %BACKEND_URL%/api/v1/  %BACKEND_URL%/docs
-echo   MQTT             mqtt://%MQTT_HOST%:%MQTT_PORT%
+echo   MQTT             mqtt://%MQTT_HOST%:%MQTT_PORT%   (no anonymous clients; energydash broker identities)
+echo                    passwords in %DATA_DIR%\secrets\mqtt-backend, mqtt-replay, mqtt-commander
 echo   Logs             %LOG_DIR%\      Stop with stop_all.bat
 exit /b 0
 

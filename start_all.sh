@@ -33,6 +33,7 @@ values = {
     "RUN_DIR": s.run_dir, "LOG_DIR": s.log_dir, "HOST": s.host, "PORT": s.port,
     "DASH_HOST": s.dashboard_host, "DASH_PORT": s.dashboard_port,
     "MQTT_HOST": s.mqtt_host, "MQTT_PORT": s.mqtt_port, "BACKEND_URL": s.backend_base_url,
+    "SECRETS_DIR": s.data_dir / "secrets",
     "RF_USER": s.redfish_user, "RF_PASSWORD": s.redfish_password.get_secret_value(),
 }
 for key, value in values.items():
@@ -108,6 +109,7 @@ EnergyDash is up.
   Redfish          $BACKEND_URL/redfish/v1/   (user $RF_USER, password $RF_PASSWORD)
   REST + OpenAPI   $BACKEND_URL/api/v1/  $BACKEND_URL/docs
   WebSocket        ${BACKEND_URL/http/ws}/ws
-  MQTT             mqtt://$MQTT_HOST:$MQTT_PORT
+  MQTT             mqtt://$MQTT_HOST:$MQTT_PORT   (no anonymous clients; \`energydash broker identities\`)
+                   passwords in $SECRETS_DIR/mqtt-{backend,replay,commander}
   Logs             $LOG_DIR/      Stop with ./stop_all.sh
 EOT

@@ -168,8 +168,10 @@ class Settings(BaseSettings):
     # --- MQTT --------------------------------------------------------------------------
     mqtt_host: str = "127.0.0.1"
     mqtt_port: Port = 1883
-    mqtt_username: str = ""
-    mqtt_password: SecretStr = SecretStr("")
+    mqtt_username: str = Field("backend", description="The backend's MQTT identity.")
+    mqtt_password: SecretStr = Field(
+        SecretStr(""), description="Empty: generated into <DATA_DIR>/secrets/mqtt-backend."
+    )
     mqtt_tls: bool = False
     mqtt_client_id: str = Field("energydash", description="Client id prefix; a suffix is added.")
     mqtt_qos: Literal[0, 1, 2] = 1
@@ -188,6 +190,43 @@ class Settings(BaseSettings):
         0.5, description="Ingested rows are merged and sent to the hub at most this often."
     )
     broker_dir: Path = Field(Path("data/broker"), description="Broker config and persistence.")
+
+    # --- MQTT identities, command senders and broker bounds (mqttauth) ------------------
+    mqtt_replay_username: str = Field("replay", description="Identity of replay and record.")
+    mqtt_replay_password: SecretStr = Field(
+        SecretStr(""), description="Empty: generated into <DATA_DIR>/secrets/mqtt-replay."
+    )
+    mqtt_commander_username: str = Field(
+        "commander", description="The operator's MQTT identity, the one allowed to command."
+    )
+    mqtt_commander_password: SecretStr = Field(
+        SecretStr(""), description="Empty: generated into <DATA_DIR>/secrets/mqtt-commander."
+    )
+    mqtt_command_auth: Literal["token", "broker"] = Field(
+        "token",
+        description="token: a command must carry auth.token, a Redfish session token with "
+        "ConfigureComponents; broker: trust the broker's ACL (energydash broker's own).",
+    )
+    mqtt_max_device_identities: int = Field(
+        10_000, ge=1, le=1_000_000, description="Device identities `broker add-device` keeps."
+    )
+    broker_max_queued_messages: int = Field(
+        10_000,
+        ge=0,
+        le=10_000_000,
+        description="QoS 1/2 messages the broker queues per client beyond in-flight; 0: no bound.",
+    )
+    broker_max_queued_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        le=2**40,
+        description="Bytes the broker queues per client beyond in-flight; 0: no bound.",
+    )
+    broker_persistent_client_expiration: str = Field(
+        "1h",
+        pattern=r"^[1-9][0-9]{0,5}[hdwmy]$",
+        description="Drop a persistent session unused this long (mosquitto: <n>h|d|w|m|y).",
+    )
 
     # --- data tools --------------------------------------------------------------------
     openelectricity_api_key: SecretStr | None = Field(

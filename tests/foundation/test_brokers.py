@@ -7,7 +7,7 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from energydash.mqtt.broker import BrokerProcess, amqtt_config, mosquitto_config
+from energydash.mqtt.broker import BrokerLimits, BrokerProcess, amqtt_config, mosquitto_config
 
 
 def _roundtrip(broker: BrokerProcess, topic: str = "energydash/test") -> bytes:
@@ -54,5 +54,15 @@ def test_start_refuses_a_port_already_in_use(amqtt_broker: BrokerProcess) -> Non
 def test_generated_configs_bind_only_the_given_host(tmp_path) -> None:
     conf = mosquitto_config("127.0.0.1", 1999, tmp_path)
     assert "listener 1999 127.0.0.1" in conf
-    assert "max_queued_messages 0" in conf  # never drop QoS 1 for slow subscribers
-    assert "bind: 127.0.0.1:1999" in amqtt_config("127.0.0.1", 1999)
+    assert '"bind": "127.0.0.1:1999"' in amqtt_config("127.0.0.1", 1999)
+
+
+def test_generated_config_bounds_every_client_queue_and_expires_sessions(tmp_path) -> None:
+    limits = BrokerLimits(max_queued_messages=500, max_queued_bytes=1_000_000,
+                          persistent_client_expiration="2d")  # fmt: skip
+    conf = mosquitto_config("127.0.0.1", 1999, tmp_path, limits=limits).splitlines()
+    assert {"max_queued_messages 500", "max_queued_bytes 1000000",
+            "persistent_client_expiration 2d"} <= set(conf)  # fmt: skip
+    assert '"session_expiry_interval": 172800' in amqtt_config("127.0.0.1", 1999, limits=limits)
+    default = BrokerLimits.from_settings()
+    assert default.max_queued_messages > 0 and default.max_queued_bytes > 0  # bounded by default

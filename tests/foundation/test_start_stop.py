@@ -7,11 +7,16 @@ touches a system the developer has running.
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
+import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from energydash.mqtt.broker import free_port, port_open
 
@@ -74,6 +79,7 @@ def test_start_all_then_stop_all(tmp_path: Path) -> None:
         assert port_open("127.0.0.1", int(env["ENERGYDASH_MQTT_PORT"]))
         assert f"http://127.0.0.1:{env['ENERGYDASH_DASHBOARD_PORT']}/" in started.stdout
         assert (tmp_path / "logs" / "backend.log").exists()
+        _assert_broker_refuses_anonymous_and_the_backend_logs_in(tmp_path, env)
 
         again = _script("start_all.sh", env, "--replay")
         assert again.returncode == 0, again.stdout + again.stderr
@@ -84,6 +90,35 @@ def test_start_all_then_stop_all(tmp_path: Path) -> None:
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert not any(_alive(pid) for pid in pids.values())
     assert not list(run_dir.glob("*.pid"))
+
+
+def _assert_broker_refuses_anonymous_and_the_backend_logs_in(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    refused: list[object] = []
+    client = paho.Client(CallbackAPIVersion.VERSION2)
+    client.on_connect = lambda _c, _u, _f, reason, _p: refused.append(reason.is_failure)
+    client.connect("127.0.0.1", int(env["ENERGYDASH_MQTT_PORT"]))
+    client.loop_start()
+    try:
+        _until(lambda: refused, "a CONNACK for an anonymous client")
+    finally:
+        client.loop_stop()
+    assert refused == [True]
+    log = tmp_path / "logs" / "backend.log"
+    _until(lambda: "mqtt ingest connected" in log.read_text(), "the backend's MQTT login")
+    secrets = tmp_path / "data" / "secrets"
+    assert {"mqtt-backend", "mqtt-replay", "mqtt-commander"} <= {p.name for p in secrets.iterdir()}
+    for path in secrets.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.read_text().strip() not in log.read_text()
+
+
+def _until(predicate: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
 
 
 def test_stop_all_leaves_a_process_it_did_not_start(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import orjson
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import SecretStr
 from websockets.sync.client import connect
 
 from energydash.app import BackgroundServer, create_app
@@ -61,9 +62,32 @@ class Peer:
         self.client.loop_stop()
 
 
+OPERATOR, OPERATOR_PASSWORD = "operator", "operator-pass"
+VIEWER, VIEWER_PASSWORD = "viewer", "viewer-pass"
+
+
+def session_token(backend: BackgroundServer, username: str, password: str) -> str:
+    """A Redfish session token, as an operator's script gets one before sending commands."""
+    response = httpx.post(
+        f"{backend.url}/redfish/v1/SessionService/Sessions",
+        json={"UserName": username, "Password": password},
+    )
+    assert response.status_code == 201, response.text
+    return response.headers["X-Auth-Token"]
+
+
 @pytest.fixture
 def backend(settings: Settings, mqtt_broker: BrokerProcess) -> Iterator[BackgroundServer]:
-    cfg = settings.model_copy(update={"mqtt_port": mqtt_broker.port, "mqtt_ingest_flush_s": 0.05})
+    cfg = settings.model_copy(
+        update={
+            "mqtt_port": mqtt_broker.port,
+            "mqtt_ingest_flush_s": 0.05,
+            "redfish_operator_user": OPERATOR,
+            "redfish_operator_password": SecretStr(OPERATOR_PASSWORD),
+            "redfish_readonly_user": VIEWER,
+            "redfish_readonly_password": SecretStr(VIEWER_PASSWORD),
+        }
+    )
     app = create_app(cfg, engine=Engine.from_settings(cfg, restore=False))
     with BackgroundServer(app, port=cfg.port) as server:
         wait_for(lambda: app.state.mqtt_ingest.link.connected, what="ingest connected")
@@ -164,8 +188,10 @@ def test_device_command_over_mqtt_switches_outlet_and_is_acknowledged(
     engine = backend.app.state.engine
     peer.subscribe("energy/devices/1-A1/status")
     assert engine.fleet.outlet("1", "A1").power_state == "On"
+    auth = {"token": session_token(backend, OPERATOR, OPERATOR_PASSWORD)}
     peer.publish(
-        "energy/devices/1-A1/commands", {"command": "set_power", "value": "Off", "request_id": "r1"}
+        "energy/devices/1-A1/commands",
+        {"command": "set_power", "value": "Off", "request_id": "r1", "auth": auth},
     )
 
     def acked() -> dict | None:
@@ -181,7 +207,8 @@ def test_device_command_over_mqtt_switches_outlet_and_is_acknowledged(
     assert backend.call(lambda: engine.fleet.outlet("1", "A1").power_state) == "Off"
 
     peer.publish(
-        "energy/devices/1-A1/commands", {"command": "explode", "value": 1, "request_id": "r2"}
+        "energy/devices/1-A1/commands",
+        {"command": "explode", "value": 1, "request_id": "r2", "auth": auth},
     )
 
     def refused() -> dict | None:
@@ -197,6 +224,47 @@ def test_device_command_over_mqtt_switches_outlet_and_is_acknowledged(
     status = wait_for(refused, what="refusal on status")
     assert status["last_command"]["ok"] is False
     assert "command" in status["last_command"]["message"]
+
+
+def _ack(peer: Peer, device_id: str, request_id: str) -> dict | None:
+    for payload in peer.on(f"energy/devices/{device_id}/status"):
+        last = orjson.loads(payload).get("last_command", {})
+        if last.get("request_id") == request_id:
+            return last
+    return None
+
+
+def test_ingest_refuses_a_command_without_a_known_sender_on_a_broker_without_acl(
+    backend: BackgroundServer, peer: Peer
+) -> None:
+    """The test brokers here are open (anonymous, no ACL): only the backend's check stands."""
+    engine = backend.app.state.engine
+    peer.subscribe("energy/devices/1-A2/status")
+    attempts = [
+        ("anon", {"command": "set_power", "value": "Off", "request_id": "anon"}),
+        ("bad", {"command": "set_power", "value": "Off", "request_id": "bad",
+                 "auth": {"token": "not-a-session"}}),
+        ("viewer", {"command": "set_power", "value": "Off", "request_id": "viewer",
+                    "auth": {"token": session_token(backend, VIEWER, VIEWER_PASSWORD)}}),
+    ]  # fmt: skip
+    for _, body in attempts:
+        peer.publish("energy/devices/1-A2/commands", body)
+    peer.publish("energy/devices/1-A2/commands", b"Off")  # the plain form carries no sender
+    acks = {
+        name: wait_for(lambda n=name: _ack(peer, "1-A2", n), what=f"refusal of {name}")
+        for name, _ in attempts
+    }
+    assert all(ack["ok"] is False for ack in acks.values())
+    assert acks["anon"]["message"].startswith("unauthenticated")
+    assert acks["bad"]["message"].startswith("unauthenticated")
+    assert "ConfigureComponents" in acks["viewer"]["message"]
+    publisher = backend.app.state.mqtt_publisher
+    wait_for(lambda: backend.call(lambda: publisher.commands_unauthenticated) == 3, what="count")
+    assert backend.call(lambda: engine.fleet.outlet("1", "A2").power_state) == "On"
+    metrics = httpx.get(f"{backend.url}/metrics").text
+    assert "energydash_mqtt_publisher_commands_unauthenticated 3" in metrics
+    assert "energydash_mqtt_publisher_commands_forbidden 1" in metrics
+    assert "not-a-session" not in str(peer.on("energy/devices/1-A2/status"))
 
 
 def test_tick_publishes_batched_pdu_telemetry_and_device_data(

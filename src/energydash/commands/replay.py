@@ -51,8 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="broker host (default: ENERGYDASH_MQTT_HOST)")
     p.add_argument("--port", type=int, help="broker port (default: ENERGYDASH_MQTT_PORT)")
     p.add_argument("--client-id", help="MQTT client id (default: energydash-replay-<pid>)")
-    p.add_argument("--username", help="default: ENERGYDASH_MQTT_USERNAME")
-    p.add_argument("--password", help="default: ENERGYDASH_MQTT_PASSWORD")
+    p.add_argument("--username", help="default: ENERGYDASH_MQTT_REPLAY_USERNAME (replay)")
+    p.add_argument(
+        "--password",
+        help="default: ENERGYDASH_MQTT_REPLAY_PASSWORD, else <DATA_DIR>/secrets/mqtt-replay",
+    )
     p.add_argument("--tls", action="store_true", default=None, help="default: ENERGYDASH_MQTT_TLS")
     p.add_argument("--tls-ca", help="CA bundle for --tls")
     p.add_argument("--tls-insecure", action="store_true", help="do not verify the certificate")
@@ -78,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import orjson
 
+    from energydash.mqtt.identities import client_credentials
     from energydash.mqtt.replay import (
         Replayer,
         ReplayError,
@@ -98,6 +102,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as error:
         print(f"energydash replay: {error}", file=sys.stderr)
         return 2
+    if args.username is not None:
+        username, password = args.username, args.password or ""
+    else:  # the replay identity of the local broker (a generated password unless set)
+        username, password = client_credentials(settings, "replay")
     mode = "speed" if args.speed else "rate" if args.rate else "max"
     if (args.speed is not None and args.speed <= 0) or (args.rate is not None and args.rate <= 0):
         print("energydash replay: --speed and --rate must be positive", file=sys.stderr)
@@ -114,10 +122,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "host": args.host or settings.mqtt_host,
         "port": args.port or settings.mqtt_port,
         "client_id": args.client_id or "",
-        "username": args.username if args.username is not None else settings.mqtt_username,
-        "password": args.password
-        if args.password is not None
-        else settings.mqtt_password.get_secret_value(),
+        "username": username,
+        "password": password,
         "tls": settings.mqtt_tls if args.tls is None else args.tls,
         "tls_ca": args.tls_ca,
         "tls_insecure": args.tls_insecure,

@@ -40,6 +40,28 @@ class DeviceCommand(BaseModel):
     request_id: str | None = Field(None, description="Echoed in the MQTT acknowledgement.")
 
 
+class CommandAuth(BaseModel):
+    """Who sends an MQTT command: what the backend verifies before executing it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(
+        min_length=1,
+        max_length=256,
+        description="A Redfish session token (X-Auth-Token) of an account holding "
+        "ConfigureComponents, from POST /redfish/v1/SessionService/Sessions.",
+    )
+
+
+class MqttDeviceCommand(DeviceCommand):
+    """A command on ``{device_root}/{id}/commands``: the REST body plus its sender's credential.
+
+    The credential is never echoed in the acknowledgement or written to a log.
+    """
+
+    auth: CommandAuth | None = None
+
+
 def split_device_id(device_id: str) -> tuple[str, str]:
     """``1-A3`` → (``1``, ``A3``); ValueError naming the id otherwise."""
     pdu_id, sep, outlet_id = device_id.rpartition("-")

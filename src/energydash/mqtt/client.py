@@ -3,7 +3,8 @@
 Everything paho hands over crosses to the asyncio loop with ``call_soon_threadsafe``; an
 exception in a callback is logged, never lost with the thread. The session is persistent
 (``clean_session=False`` with a stable client id), so QoS 1 messages published while we were
-away are delivered when the link comes back, and subscriptions are renewed on every connect.
+away are delivered when the link comes back, and subscriptions are renewed on every connect. It
+connects as the ``backend`` identity (``mqtt.identities.client_credentials``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from energydash.config import Settings
+from energydash.mqtt.identities import client_credentials
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,7 @@ class MqttLink:
             clean_session=False,
             protocol=paho.MQTTv311,
         )
-        if settings.mqtt_username:
-            client.username_pw_set(
-                settings.mqtt_username, settings.mqtt_password.get_secret_value() or None
-            )
+        client.username_pw_set(*client_credentials(settings, "backend"))
         if settings.mqtt_tls:
             client.tls_set()
         client.max_inflight_messages_set(settings.mqtt_max_inflight)

@@ -4,6 +4,8 @@ Telemetry reuses the hub's encoded frames (the `pdu/{id}/outlets` envelope is th
 telemetry of that PDU), so nothing is encoded twice. Commands received on
 ``{device_root}/{id}/commands`` run through the engine and are acknowledged on the retained
 ``{device_root}/{id}/status``, with ``ok`` false and a reason when the engine refused them.
+A command runs only when its sender passes ``mqtt.senders`` (a Redfish session token with
+``ConfigureComponents`` by default); refusals are counted and every decision is audited.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from energydash.auth import AuthStore
 from energydash.config import Settings
 from energydash.hub import Hub, TopicState
 from energydash.hub.hub import iso
-from energydash.models.devices import DeviceCommand, split_device_id, to_engine_command
+from energydash.models.audit import Result
+from energydash.models.devices import MqttDeviceCommand, split_device_id, to_engine_command
+from energydash.mqtt import senders
 from energydash.mqtt.client import MqttLink
 from energydash.sim.commands import CommandError
 from energydash.sim.engine import Engine
@@ -35,8 +40,10 @@ class MqttPublisher:
         hub: Hub,
         engine: Engine | None,
         on_change: Callable[[], None] | None = None,
+        auth: AuthStore | None = None,
     ) -> None:
         self.settings = settings
+        self.senders = senders.CommandSenders(settings, auth)
         self.on_change = on_change  # fresh hub snapshots after a command
         self.hub = hub
         self.engine = engine
@@ -46,6 +53,8 @@ class MqttPublisher:
         self.status_published = 0
         self.commands_ok = 0
         self.commands_refused = 0
+        self.commands_unauthenticated = 0
+        self.commands_forbidden = 0
         self._status_key: dict[str, tuple[Any, ...]] = {}
         self._last_command: dict[str, dict[str, Any]] = {}
         self._detach: Any = None
@@ -72,6 +81,8 @@ class MqttPublisher:
             "status": self.status_published,
             "commands_ok": self.commands_ok,
             "commands_refused": self.commands_refused,
+            "commands_unauthenticated": self.commands_unauthenticated,
+            "commands_forbidden": self.commands_forbidden,
         }
 
     # ------------------------------------------------------------------ out
@@ -124,18 +135,33 @@ class MqttPublisher:
 
     # ------------------------------------------------------------------ commands in
     def handle(self, topic: str, payload: bytes) -> None:
-        """A command message, on the event loop: execute, then acknowledge on status."""
+        """A command message, on the event loop: check its sender, execute, acknowledge."""
         device_id = topic[len(self._device_root) + 1 : -len("/commands")]
         ack: dict[str, Any] = {"ok": False, "received": iso(datetime.now(UTC))}
+        sender: senders.Sender | None = None
+        user, role = "anonymous", None
+        command: str | None = None
+        result: Result = "refused"
         try:
             request = self._parse(payload)
+            command = request.command
             ack.update(command=request.command, value=request.value, request_id=request.request_id)
+            sender = self.senders.check(request)
+            user, role = sender.user, sender.role
             if self.engine is None:
                 raise CommandError("this backend runs without a simulation engine")
-            result = self.engine.execute(to_engine_command(device_id, request))
-            ack.update(ok=bool(result.ok), message=result.message)
+            outcome = self.engine.execute(to_engine_command(device_id, request))
+            ack.update(ok=bool(outcome.ok), message=outcome.message)
+            result = "ok" if outcome.ok else "failed"
             if self.on_change is not None:
                 self.on_change()
+        except senders.CommandDenied as denied:
+            user = denied.user
+            ack.update(message=denied.message)
+            if denied.kind == "forbidden":
+                self.commands_forbidden += 1
+            else:
+                self.commands_unauthenticated += 1
         except CommandError as error:
             ack.update(message=error.message, field=error.field)
         except ValueError as error:
@@ -145,14 +171,23 @@ class MqttPublisher:
         else:
             self.commands_refused += 1
             log.info("mqtt command on %s refused: %s", topic, ack.get("message"))
+        senders.record(
+            user=user,
+            role=role,
+            command=command,
+            device_id=device_id,
+            result=result,
+            detail=str(ack.get("message") or ack.get("value") or ""),
+            origin=f"mqtt {sender.how if sender else 'no credential'}",
+        )
         self._last_command[device_id] = ack
         self.publish_status(device_id)
 
     @staticmethod
-    def _parse(payload: bytes) -> DeviceCommand:
+    def _parse(payload: bytes) -> MqttDeviceCommand:
         text = payload.decode("utf-8", errors="replace").strip()
         if text in ("On", "Off", "PowerCycle"):
-            return DeviceCommand(command="set_power", value=text)
+            return MqttDeviceCommand(command="set_power", value=text)
         try:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -160,7 +195,7 @@ class MqttPublisher:
                 'payload: not JSON; send {"command": "set_power", "value": "On"}'
             ) from None
         try:
-            return DeviceCommand.model_validate(data)
+            return MqttDeviceCommand.model_validate(data)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "payload"

@@ -160,9 +160,17 @@ def _topic_filter(template: str) -> str:
 
 
 class Verifier:
-    """A second client subscribed alongside; matches received messages against sent ones."""
+    """A second client subscribed alongside; matches received messages against sent ones.
+
+    Its session is persistent while it runs, so a broker restart mid-replay loses nothing for
+    it, and is wiped at both ends (``forget_session``): a run leaves no session and no queued
+    messages on the broker. A run killed mid-way leaves one until the broker's
+    ``persistent_client_expiration`` drops it.
+    """
 
     def __init__(self, options: ReplayOptions, client_id: str) -> None:
+        self.client_id = client_id
+        self.options = options
         self.expected: Counter[int] = Counter()
         self.received = 0
         self.lock = threading.Lock()
@@ -180,6 +188,15 @@ class Verifier:
     def _on_connect(self, client: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
         if not rc.is_failure:
             client.subscribe([(t, self.qos) for t in self.topics])
+
+    def forget_session(self) -> None:
+        """Connect once with a clean session under our client id: the broker drops its state."""
+        cleaner = _make_client(self.options, self.client_id, clean_session=True)
+        try:
+            _connect(cleaner, self.options, "the verify subscriber's clean-up")
+        finally:
+            cleaner.disconnect()
+            cleaner.loop_stop()
 
     def _on_message(self, _c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
         key = hash((message.topic, message.payload))
@@ -406,6 +423,7 @@ class Replayer:
         if self.on_progress is not None:
             stats.total_rows = self.source.count_rows() * (o.loops or 1)
         if self.verifier is not None:
+            self.verifier.forget_session()  # a stale session of a reused --client-id
             _connect(self.verifier.client, o, "the verify subscriber")
             time.sleep(0.2)  # let the SUBACK land before the first publish
         _connect(self.client, o, "the replay publisher")
@@ -486,6 +504,10 @@ class Replayer:
             time.sleep(0.05)
         verifier.client.disconnect()
         verifier.client.loop_stop()
+        try:
+            verifier.forget_session()
+        except ReplayError as error:
+            self.warn(f"the verify session could not be removed from the broker: {error}")
         return {
             "topics": verifier.topics,
             "sent": self.stats.messages,
