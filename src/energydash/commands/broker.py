@@ -63,18 +63,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             settings.broker_dir,
             access=BrokerAccess.from_settings(settings),
             limits=BrokerLimits.from_settings(settings),
-        ).start()
+        )
     except (RuntimeError, ValueError, OSError) as error:
         print(f"energydash broker: {error}", file=sys.stderr)
         return 1
-    print(f"{engine} broker listening on {broker.url} (anonymous clients refused)", flush=True)
-    print(
-        f"identities: `energydash broker identities`; passwords in {settings.data_dir}/secrets/",
-        flush=True,
-    )
+
+    stopping = False
 
     def _stop(signum: int, _frame: object) -> None:
         # Only signal here: waiting inside a handler deadlocks with the wait() below.
+        nonlocal stopping
+        stopping = True
         broker.terminate()
 
     def _reload(signum: int, _frame: object) -> None:
@@ -85,10 +84,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except (OSError, ValueError) as error:
             print(f"energydash broker: reload failed: {error}", file=sys.stderr, flush=True)
 
+    # Handlers before the broker listens: an add-device that sees the port open may signal us
+    # at once, and an unhandled SIGHUP would end this process.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     if hasattr(signal, "SIGHUP"):  # not on Windows: there add-device needs a broker restart
         signal.signal(signal.SIGHUP, _reload)
+    try:
+        broker.start()
+    except (RuntimeError, ValueError, OSError) as error:
+        print(f"energydash broker: {error}", file=sys.stderr)
+        return 1
+    if stopping:  # asked to stop while it was starting
+        broker.terminate()
+    print(f"{engine} broker listening on {broker.url} (anonymous clients refused)", flush=True)
+    print(
+        f"identities: `energydash broker identities`; passwords in {settings.data_dir}/secrets/",
+        flush=True,
+    )
     code = broker.wait()
     broker.stop()
     # A broker we stopped on request exits with its signal code; that is a clean stop.
