@@ -100,7 +100,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 strict=args.strict,
                 replace=args.replace,
                 on_progress=lambda n: progress.advance(task, n),
-                warn=lambda m: progress.console.print(f"energydash convert: {m}", markup=False),
+                warn=lambda m: progress.console.print(
+                    f"energydash convert: {m}", markup=False, highlight=False, soft_wrap=True
+                ),
             )
             summary = converter.convert(files)
         except ConvertError as error:

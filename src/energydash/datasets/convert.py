@@ -275,6 +275,7 @@ class _UnitInfo:
     facility: str
     role: str  # "net" (generator, bidirectional), "load" (counts negative), "twin"
     bidirectional: bool
+    load: bool
 
 
 def unit_roles(units: list[FacilityUnit]) -> dict[str, str]:
@@ -408,7 +409,9 @@ class Converter:
         raw_units = raw.get("units") or []
         for number, unit in enumerate(units):
             has_bidi = unit.dispatch_type == "BIDIRECTIONAL"
-            self.units[unit.code] = _UnitInfo(facility.code, roles[unit.code], has_bidi)
+            self.units[unit.code] = _UnitInfo(
+                facility.code, roles[unit.code], has_bidi, unit.dispatch_type == "LOAD"
+            )
             unit_row: dict[str, Any] = {"facility_code": facility.code}
             for name in FacilityUnit.model_fields:
                 value = getattr(unit, name)
@@ -437,7 +440,10 @@ class Converter:
                     "load" if row.get("dispatch_type") == "LOAD" else "net"
                 )
                 self.units[row["unit_code"]] = _UnitInfo(
-                    row["facility_code"], role, row.get("dispatch_type") == "BIDIRECTIONAL"
+                    row["facility_code"],
+                    role,
+                    row.get("dispatch_type") == "BIDIRECTIONAL",
+                    row.get("dispatch_type") == "LOAD",
                 )
         if facilities_csv.exists():
             with facilities_csv.open(newline="", encoding="utf-8") as handle:
@@ -472,7 +478,7 @@ class Converter:
                 self.summary.facility_rows_long += len(points)
             if self.form != "long" and info:
                 channel = "twin" if info.role == "twin" else "main"
-                if info.role != "net" and header.metric in FLOW_METRICS:
+                if info.load and header.metric in FLOW_METRICS:
                     values = [None if v is None else -abs(v) for v in values]
                 grid = self._facility_wide
                 self._wide(grid, facility, (column, channel), stamps, values, header.interval)

@@ -104,6 +104,7 @@ class Envelope:
 
 
 _OPEN = (ord("{"), ord("["))
+_WRAP_DEPTH = 3  # {"batches": [{"batch": 1, "response": {...}}]} is as deep as wrappers go
 
 
 def _join(prefix: str, key: str | int) -> str:
@@ -125,7 +126,7 @@ def _data_kind(scanner: JsonScanner, start: int) -> str:
 
 
 def _scan(scanner: JsonScanner, start: int, prefix: str, depth: int) -> list[Envelope]:
-    """API responses at ``start``: an envelope itself, or (two levels deep) inside a wrapper."""
+    """API responses at ``start``: an envelope itself, or (a few levels deep) inside a wrapper."""
     path = scanner.path
     if scanner.byte(start) == ord("{"):
         keys: set[str] = set()
@@ -136,12 +137,12 @@ def _scan(scanner: JsonScanner, start: int, prefix: str, depth: int) -> list[Env
             first = scanner.byte(value_start)
             if key == "data" and first == ord("["):
                 kind = _data_kind(scanner, value_start)
-            elif depth < 2 and first in _OPEN:
+            elif depth < _WRAP_DEPTH and first in _OPEN:
                 nested.extend(_scan(scanner, value_start, _join(prefix, key), depth + 1))
         if "data" in keys or "version" in keys:
             return [Envelope(path, start, prefix, kind)]
         return nested
-    if scanner.byte(start) == ord("[") and depth < 2:
+    if scanner.byte(start) == ord("[") and depth < _WRAP_DEPTH:
         found: list[Envelope] = []
         for index, element in enumerate(scanner.iter_array(start)):
             if scanner.byte(element) in _OPEN:
