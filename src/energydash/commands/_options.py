@@ -30,3 +30,55 @@ def apply_server_options(args: argparse.Namespace, settings: Settings) -> Settin
     if not update:
         return settings
     return type(settings).model_validate({**settings.model_dump(), **update})
+
+
+def add_mqtt_client_options(parser: argparse.ArgumentParser, tool: str) -> None:
+    """The MQTT connection options of the tools (`replay`, `record`): one set for both.
+
+    Defaults are the ``ENERGYDASH_MQTT_*`` settings, resolved by ``mqtt_client_values``.
+    """
+    group = parser.add_argument_group("MQTT connection")
+    group.add_argument("--host", help="broker host (default: ENERGYDASH_MQTT_HOST)")
+    group.add_argument("--port", type=int, help="broker port (default: ENERGYDASH_MQTT_PORT)")
+    group.add_argument("--client-id", help=f"MQTT client id (default: energydash-{tool}-<pid>)")
+    group.add_argument("--username", help="default: ENERGYDASH_MQTT_USERNAME")
+    group.add_argument("--password", help="default: ENERGYDASH_MQTT_PASSWORD")
+    group.add_argument(
+        "--tls", action="store_true", default=None, help="default: ENERGYDASH_MQTT_TLS"
+    )
+    group.add_argument("--tls-ca", help="CA bundle for --tls")
+    group.add_argument("--tls-insecure", action="store_true", help="do not verify the certificate")
+    group.add_argument(
+        "--mqtt-version",
+        choices=("3.1.1", "5"),
+        help="MQTT protocol (default: ENERGYDASH_TOOLS_MQTT_VERSION)",
+    )
+
+
+def mqtt_client_values(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
+    """The connection fields (as ToolConnection/ReplayOptions name them) from args + settings."""
+    return {
+        "host": args.host or settings.mqtt_host,
+        "port": args.port or settings.mqtt_port,
+        "client_id": args.client_id or "",
+        "username": args.username if args.username is not None else settings.mqtt_username,
+        "password": args.password
+        if args.password is not None
+        else settings.mqtt_password.get_secret_value(),
+        "tls": settings.mqtt_tls if args.tls is None else args.tls,
+        "tls_ca": args.tls_ca,
+        "tls_insecure": args.tls_insecure,
+        "keepalive_s": settings.mqtt_keepalive_s,
+        "mqtt_version": args.mqtt_version or settings.tools_mqtt_version,
+    }
+
+
+def parse_user_properties(items: list[str] | None) -> list[tuple[str, str]]:
+    """``--user-property key=value`` (repeated) → [(key, value)]; ValueError names a bad one."""
+    out = []
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--user-property {item!r}: expected key=value")
+        out.append((key, value))
+    return out
