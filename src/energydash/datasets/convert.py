@@ -607,7 +607,7 @@ class Converter:
                 continue
             documents.append((path, kinds))
         facility_files = [p for p, k in documents if "facilities" in k]
-        series_files = [p for p, k in documents if k & {"series", "unknown"}]
+        series_files = [p for p, k in documents if k & {"series", "unknown", "empty"}]
         if not facility_files:
             self._load_known_facilities()
         with atomic_outputs() as outputs:

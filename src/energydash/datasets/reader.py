@@ -125,6 +125,41 @@ def _data_kind(scanner: JsonScanner, start: int) -> str:
     return kind
 
 
+def _peek_kind(scanner: JsonScanner, data_start: int) -> str:
+    """Kind of a data[] array from the first keys of its first element, reading no further."""
+    first = scanner.ws(data_start + 1)
+    if scanner.byte(first) == ord("]"):
+        return "empty"
+    if scanner.byte(first) != ord("{"):
+        return "series"  # not objects: validation reports it
+    for key, _ in scanner.iter_object(first):
+        if key == "units":
+            return "facilities"
+        if key == "results":
+            return "series"
+    return "series"
+
+
+def _top_envelope(scanner: JsonScanner, start: int) -> Envelope | None:
+    """The file as one response, decided from its first keys (a 1 GB file is not scanned twice).
+
+    None when the top-level object has neither ``version`` nor ``data``; the read pass checks
+    the rest of the file.
+    """
+    is_envelope = False
+    for key, value_start in scanner.iter_object(start):
+        if key == "data":
+            kind = (
+                _peek_kind(scanner, value_start)
+                if scanner.byte(value_start) == ord("[")
+                else "series"
+            )
+            return Envelope(scanner.path, start, "", kind)
+        if key == "version":
+            is_envelope = True
+    return Envelope(scanner.path, start, "", "empty") if is_envelope else None
+
+
 def _scan(scanner: JsonScanner, start: int, prefix: str, depth: int) -> list[Envelope]:
     """API responses at ``start``: an envelope itself, or (a few levels deep) inside a wrapper."""
     path = scanner.path
@@ -161,6 +196,13 @@ def envelopes(path: Path) -> list[Envelope]:
     with JsonScanner(path) as scanner:
         start = scanner.top()
         first = scanner.byte(start)
+        if first == ord("{"):
+            try:
+                top = _top_envelope(scanner, start)
+            except JsonSyntaxError:
+                top = Envelope(path, start, "", "unknown")  # the read pass names the place
+            if top is not None:
+                return [top]
         try:
             found = _scan(scanner, start, "", 0)
             end = scanner.consumed_end if first in _OPEN else scanner.value_end(start)
@@ -195,10 +237,8 @@ def read_document(
     found = envelopes(path)
     with JsonScanner(path) as scanner:
         for envelope in found:
-            if kinds is None or envelope.kind in kinds or envelope.kind == "unknown":
+            if kinds is None or envelope.kind in kinds or envelope.kind in ("unknown", "empty"):
                 yield from _read_envelope(scanner, envelope)
-                if not envelope.prefix:
-                    scanner.check_end(scanner.last_end)
 
 
 def _read_envelope(
@@ -221,6 +261,8 @@ def _read_envelope(
             raise SchemaError(path, _join(prefix, "data"), "must be a list")
         for index, el_start in enumerate(scanner.iter_array(value_start)):
             yield from _element(scanner, path, prefix, index, el_start)
+    if not prefix:  # the response is the file: nothing may follow it
+        scanner.check_end(scanner.last_end)
     if not saw_data:
         raise SchemaError(path, _join(prefix, "data"), "field required")
     _validate(APIResponse[dict], {**top, "data": []}, path, prefix)

@@ -142,9 +142,10 @@ class Table:
             outputs.before_commit(self._parquet.close)
 
     def write(self, row: Sequence[Any]) -> None:
+        """One row of str, int, float (not NaN) or None: the hot path of the long tables."""
         self.rows += 1
         if self._csv is not None:
-            self._csv.writerow([_csv_cell(v) for v in row])
+            self._csv.writerow(row)  # the csv module writes None as an empty cell
         if self._parquet is not None:
             self._parquet.add(row)
 
@@ -153,6 +154,7 @@ class Table:
             self.write(row)
 
     def write_dicts(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Rows by column name; any value (NaN, datetime) is made a proper cell."""
         names = self.names
         for row in rows:
-            self.write([row.get(n) for n in names])
+            self.write([_csv_cell(row.get(n)) for n in names])

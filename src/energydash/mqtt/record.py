@@ -182,6 +182,8 @@ class Recorder:
     def _write(self, row: dict[str, Any]) -> None:
         columns = self.columns
         for name, value in row.items():
+            if isinstance(value, (dict, list)):  # nested JSON stays JSON text in its cell
+                value = row[name] = orjson.dumps(value).decode()
             kinds = columns.get(name)
             if kinds is None:
                 kinds = columns[name] = set()
