@@ -32,8 +32,8 @@ def _rows(out: Path, file_type: str) -> int:
     return sum(pq.ParquetFile(p).metadata.num_rows for p in out.glob("*_metrics_*.parquet"))
 
 
-def convert(source: Path, shape: str, file_type: str) -> tuple[str, float, int, int]:
-    """(summary line, seconds, metric rows written, peak RSS in KiB) of one conversion."""
+def convert(source: Path, shape: str, file_type: str) -> tuple[str, float, int, int, float]:
+    """(summary line, seconds, metric rows written, peak RSS in KiB, CPU seconds)."""
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -47,7 +47,8 @@ def convert(source: Path, shape: str, file_type: str) -> tuple[str, float, int, 
         elapsed = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"convert failed: {summary}")
-        return summary, elapsed, _rows(Path(out), file_type), usage.ru_maxrss
+        cpu = usage.ru_utime + usage.ru_stime
+        return summary, elapsed, _rows(Path(out), file_type), usage.ru_maxrss, cpu
 
 
 def main() -> None:
@@ -60,11 +61,12 @@ def main() -> None:
     size = sum(p.stat().st_size for p in source.glob("*.json"))
     print(f"input: {args.facilities} facilities x {args.days:g} days, {size / 1e6:.1f} MB JSON")
     for file_type in ("csv", "parquet"):
-        summary, elapsed, rows, peak_kb = convert(source, args.shape, file_type)
+        summary, elapsed, rows, peak_kb, cpu = convert(source, args.shape, file_type)
         points = int(summary.split(" units, ")[1].split(" points")[0])
         print(
             f"convert --format {args.shape},{file_type}: {points:,} points -> {rows:,} rows in "
-            f"{elapsed:.1f} s: {rows / elapsed:,.0f} rows/s, {points / elapsed:,.0f} points/s; "
+            f"{elapsed:.1f} s: {rows / elapsed:,.0f} rows/s, {points / elapsed:,.0f} points/s "
+            f"(CPU {cpu:.1f} s: {rows / cpu:,.0f} rows per CPU-second); "
             f"peak RSS {peak_kb / 1024:.0f} MB"
         )
 
