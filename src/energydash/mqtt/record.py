@@ -231,8 +231,15 @@ class Recorder:
 
     def _wait(self) -> None:
         o = self.o
+        next_flush = time.monotonic() + 0.5
         while not self._stop.wait(0.05):
             now = time.monotonic()
+            if now >= next_flush:
+                # The spill on disk follows within half a second (what a SIGKILL would keep).
+                with self._lock:
+                    if self._spill is not None:
+                        self._spill.flush()
+                next_flush = now + 0.5
             if o.duration_s and now - self._started >= o.duration_s:
                 self.stop("duration")
             elif o.idle_s and self._last_message and now - self._last_message >= o.idle_s:
