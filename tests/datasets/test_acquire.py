@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from energydash.cli import main
@@ -160,3 +162,23 @@ def test_the_sdk_debug_lines_go_to_the_log_file_not_stdout(
     assert captured.out.startswith("acquired 45 facilities")
     log = (settings.log_dir / "acquire.log").read_text()  # type: ignore[attr-defined]
     assert "openelectricity.client: Request parameters" in log
+
+
+def test_acquired_files_keep_fields_the_sdk_does_not_model(dataset: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("facility_data.json", "market.json"):
+        (source / name).write_bytes((dataset / name).read_bytes())
+    facilities = orjson.loads((dataset / "facilities.json").read_bytes())
+    for facility in facilities["data"]:
+        facility["fueltech_group_hint"] = "mixed"
+        facility["units"][0]["max_generation"] = 12.5
+    (source / "facilities.json").write_bytes(orjson.dumps(facilities))
+    with OeServer(source, API_KEY) as server:
+        asyncio.run(_acquirer(server).run(_request(tmp_path / "acq")))
+    saved = orjson.loads((tmp_path / "acq" / "facilities.json").read_bytes())
+    assert saved["data"][0]["fueltech_group_hint"] == "mixed"
+    assert saved["data"][0]["units"][0]["max_generation"] == 12.5
+    Converter(tmp_path / "csv").convert(sorted((tmp_path / "acq").rglob("*.json")))
+    with (tmp_path / "csv" / "facility_units.csv").open(newline="") as handle:
+        assert "max_generation" in next(csv.reader(handle))

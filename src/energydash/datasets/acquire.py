@@ -65,8 +65,25 @@ class _V4Session:
 
 
 class _Client(AsyncOEClient):
+    """The SDK's client, on ``/v4/`` paths, keeping each reply as the API sent it.
+
+    The SDK's models drop fields they do not know; the file gets the reply itself, so every
+    column of the API reaches `convert` (which validates with the same models).
+    """
+
+    last_reply: Any = None
+
     def _build_session(self) -> Any:
         return _V4Session(super()._build_session(), self.base_url)
+
+    async def _handle_response(self, response: Any) -> Any:
+        self.last_reply = None
+        data = await super()._handle_response(response)
+        self.last_reply = data
+        return data
+
+    def reply_bytes(self, response: Any) -> bytes:
+        return orjson.dumps(self.last_reply) if self.last_reply is not None else _dump(response)
 
 
 BATCH_SIZE = 30
@@ -220,7 +237,7 @@ class Acquirer:
                         network_region=request.region,
                     ),
                 )
-                data = _dump(response)
+                data = client.reply_bytes(response)
                 write_bytes_atomic(facilities_path, data)
                 self.summary.downloaded += 1
                 payload = orjson.loads(data)
@@ -250,7 +267,7 @@ class Acquirer:
                             date_end=request.end,
                         ),
                     )
-                    write_bytes_atomic(path, _dump(response))
+                    write_bytes_atomic(path, client.reply_bytes(response))
                     self.summary.downloaded += 1
                 self.on_batch(number, len(batches))
             if market_metrics:
@@ -271,6 +288,6 @@ class Acquirer:
                             network_region=request.region,
                         ),
                     )
-                    write_bytes_atomic(market_path, _dump(response))
+                    write_bytes_atomic(market_path, client.reply_bytes(response))
                     self.summary.downloaded += 1
         return self.summary
