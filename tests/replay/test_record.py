@@ -281,3 +281,18 @@ def test_progress_is_a_bar_on_a_terminal_and_one_final_line_elsewhere(
     assert "━" in outputs["tty"] and "80/80" in outputs["tty"]
     lines = outputs["log"].splitlines()
     assert len(lines) == 1 and lines[0].startswith("replay: 4 msgs (80 rows) acked 4")
+
+
+def test_a_recording_where_nothing_arrived_writes_no_file(
+    mosquitto_broker: BrokerProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "nothing.parquet"
+    recorder = Recorder(
+        RecordOptions(
+            out=out, topics=["nobody/#"], port=mosquitto_broker.port, duration_s=0.3,
+            file_type="parquet",
+        )
+    )  # fmt: skip
+    summary = recorder.run()
+    assert summary["stopped_by"] == "duration" and summary["messages"] == 0
+    assert summary["file"] is None and not list(tmp_path.iterdir())

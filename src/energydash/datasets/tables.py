@@ -94,7 +94,7 @@ class _ParquetSink:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if not self.buffer[0] and not (final and self.writer is None):
+        if not self.columns or (not self.buffer[0] and not (final and self.writer is None)):
             return
         arrays = [
             self._array(name, kind, values)

@@ -262,6 +262,8 @@ class Recorder:
 
     def _finish(self) -> None:
         out = self.o.out
+        if not self.rows:
+            return  # nothing arrived: no file (an empty one would have no header to replay)
         columns = self._column_types()
         if self.o.file_type == "parquet" and ("timestamp", "ts") in columns:
             # A timestamp that does not parse keeps the column as text, not the file unwritten.
@@ -297,7 +299,7 @@ class Recorder:
             }
         gaps = sum(s.max_seq + 1 - len(s.seen) for s in self.streams.values())
         return {
-            "file": str(self.o.out),
+            "file": str(self.o.out) if self.rows else None,
             "topics": self.o.topics,
             "messages": self.messages,
             "rows": self.rows,
@@ -317,7 +319,8 @@ def summary_line(summary: dict[str, Any]) -> str:
     """The one human line at the end of a recording."""
     line = (
         f"recorded {summary['messages']:,} messages ({summary['rows']:,} rows) from "
-        f"{', '.join(summary['topics'])} in {summary['elapsed_s']:.1f} s -> {summary['file']} "
+        f"{', '.join(summary['topics'])} in {summary['elapsed_s']:.1f} s -> "
+        f"{summary['file'] or 'no file (nothing arrived)'} "
         f"(stopped by {summary['stopped_by'] or 'signal'})"
     )
     latency = summary.get("latency")
