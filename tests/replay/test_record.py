@@ -58,19 +58,42 @@ def _record(broker: BrokerProcess, out: Path, **kw: object) -> tuple[Recorder, t
     return recorder, thread
 
 
+@pytest.mark.parametrize(
+    ("preset", "name", "topic", "per_interval"),
+    [
+        ("facility", "facility_metrics_wide.csv", "energydash/facilities/#", FACILITIES),
+        ("market", "market_metrics_wide.csv", "energydash/market/#", 5),
+    ],
+)
 def test_recording_a_replay_gives_the_replayed_csv_back_row_by_row(
-    mosquitto_broker: BrokerProcess, settings: Settings, tmp_path: Path
+    mosquitto_broker: BrokerProcess,
+    settings: Settings,
+    tmp_path: Path,
+    preset: str,
+    name: str,
+    topic: str,
+    per_interval: int,
 ) -> None:
-    source = _first_intervals(tmp_path / "wide.csv")
-    recorder, thread = _record(mosquitto_broker, tmp_path / "recorded.csv", count=INTERVALS)
-    options = options_from_preset("facility", settings, path=source, port=mosquitto_broker.port)
+    lines = (SAMPLE.parent / name).read_text(encoding="utf-8").splitlines(keepends=True)
+    source = tmp_path / name
+    source.write_text("".join(lines[: 1 + INTERVALS * per_interval]), encoding="utf-8")
+    recorder = Recorder(
+        RecordOptions(
+            out=tmp_path / "recorded.csv", topics=[topic], port=mosquitto_broker.port,
+            count=INTERVALS, idle_s=5.0,
+        )
+    )  # fmt: skip
+    result: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: result.update(recorder.run()), daemon=True)
+    thread.start()
+    assert recorder.ready.wait(10), "the recorder got no SUBACK"
+    options = options_from_preset(preset, settings, path=source, port=mosquitto_broker.port)
     sent = Replayer(options).run()
     thread.join(30)
-    summary = recorder.result  # type: ignore[attr-defined]
-    assert sent["messages_sent"] == INTERVALS and summary["stopped_by"] == "count"
+    assert sent["messages_sent"] == INTERVALS and result["stopped_by"] == "count"
     original, recorded = _rows(source), _rows(tmp_path / "recorded.csv")
     assert recorded[0] == original[0]
-    assert len(recorded) == len(original) == 1 + INTERVALS * FACILITIES
+    assert len(recorded) == len(original) == 1 + INTERVALS * per_interval
     for number, (want, got) in enumerate(zip(original, recorded, strict=True)):
         assert got == want, f"row {number}"
 

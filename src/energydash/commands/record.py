@@ -88,15 +88,57 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         sig: signal.signal(sig, lambda *_a: recorder.stop("signal"))
         for sig in (signal.SIGINT, signal.SIGTERM)
     }
+    progress = _Progress(enabled=not args.quiet and sys.stderr.isatty())
+    recorder.on_progress = progress.update
     try:
         summary = recorder.run()
     except (RecordError, OSError) as error:
         print(f"energydash record: {error}", file=sys.stderr)
         return 1
     finally:
+        progress.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if not args.quiet:
         print(summary_line(summary), file=sys.stderr)
     print(orjson.dumps(summary).decode())
     return 0
+
+
+class _Progress:
+    """A rich status on a terminal while recording (messages, rows, msg/s); nothing elsewhere."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._progress = None
+        self._last = (0.0, 0)
+        if enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("record {task.fields[detail]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("record", total=None, detail="waiting")
+
+    def update(self, recorder: object) -> None:
+        if self._progress is None:
+            return
+        import time
+
+        messages, rows = recorder.messages, recorder.rows  # type: ignore[attr-defined]
+        now = time.monotonic()
+        then, before = self._last
+        rate = (messages - before) / (now - then) if then else 0.0
+        self._last = (now, messages)
+        self._progress.update(
+            self._task, detail=f"{messages:,} messages ({rows:,} rows) {rate:,.0f} msg/s"
+        )
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()

@@ -84,13 +84,20 @@ def _kind(value: Any) -> str:
 class Recorder:
     """One recording; ``run()`` blocks until a stop condition and returns the summary dict."""
 
-    def __init__(self, options: RecordOptions, *, warn: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        options: RecordOptions,
+        *,
+        warn: Callable[[str], None] | None = None,
+        on_progress: Callable[[Recorder], None] | None = None,
+    ):
         if not options.topics:
             raise RecordError("give at least one --topic (wildcards + and # work)")
         if options.qos not in (0, 1, 2):
             raise RecordError(f"--qos must be 0, 1 or 2, got {options.qos}")
         self.o = options
         self.warn = warn or (lambda _m: None)
+        self.on_progress = on_progress
         self.messages = 0
         self.rows = 0
         self.text_payloads = 0
@@ -240,6 +247,8 @@ class Recorder:
                     if self._spill is not None:
                         self._spill.flush()
                 next_flush = now + 0.5
+                if self.on_progress is not None:
+                    self.on_progress(self)
             if o.duration_s and now - self._started >= o.duration_s:
                 self.stop("duration")
             elif o.idle_s and self._last_message and now - self._last_message >= o.idle_s:
