@@ -319,3 +319,22 @@ def test_a_recording_where_nothing_arrived_writes_no_file(
     summary = recorder.run()
     assert summary["stopped_by"] == "duration" and summary["messages"] == 0
     assert summary["file"] is None and not list(tmp_path.iterdir())
+
+
+def test_a_parquet_table_replays_like_its_csv_and_records_back_to_it(
+    mosquitto_broker: BrokerProcess, settings: Settings, tmp_path: Path
+) -> None:
+    from energydash.datasets.convert import Converter
+
+    sample = SAMPLE.parent.parent
+    out = tmp_path / "converted"
+    inputs = [sample / n for n in ("facilities.json", "facility_data.json")]
+    Converter(out, form="wide", file_types=("csv", "parquet")).convert(inputs)
+    recorder, thread = _record(mosquitto_broker, tmp_path / "recorded.csv", count=288)
+    options = options_from_preset(
+        "facility", settings, path=out / "facility_metrics_wide.parquet", port=mosquitto_broker.port
+    )
+    sent = Replayer(options).run()
+    thread.join(30)
+    assert sent["rows_sent"] == 288 * FACILITIES and recorder.result["messages"] == 288  # type: ignore[attr-defined]
+    assert _rows(tmp_path / "recorded.csv") == _rows(out / "facility_metrics_wide.csv")
