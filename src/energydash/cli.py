@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "dashboard",
     "broker",
     "replay",
+    "record",
     "convert",
     "acquire",
     "datasets",

@@ -245,6 +245,19 @@ class Settings(BaseSettings):
     replay_queue_size: int = Field(
         10_000, ge=1, le=1_000_000, description="Messages replay queues beyond the in-flight ones."
     )
+    # data tools: replay connections / MQTT 5 and record (issue 16)
+    replay_connections: int = Field(
+        1, ge=1, le=64, description="Publisher connections of replay; rows sharded by facility."
+    )
+    replay_message_expiry_s: int = Field(
+        0, ge=0, le=86_400 * 30, description="MQTT 5 message expiry of replayed messages; 0: none."
+    )
+    tools_mqtt_version: Literal["3.1.1", "5"] = Field(
+        "3.1.1", description="MQTT protocol of replay and record (3.1.1 or 5)."
+    )
+    record_max_rows: int = Field(
+        10_000_000, ge=1, description="record stops after this many rows (a bound on its input)."
+    )
 
     @field_validator("ws_allowed_origins", mode="before")
     @classmethod

@@ -1,9 +1,12 @@
 """A local stand-in for the OpenElectricity v4 API, serving data from ``datasets generate``.
 
-It answers the endpoints the SDK calls (``/v4/facilities/``, ``/v4/data/facilities/{network}``,
-``/v4/market/network/{network}``), checks the bearer key like the real API (401 otherwise), and
-can be told to fail: ``faults`` is a list of (path fragment, "500" | "slow") consumed in order,
-so a test can put a 500 or a timeout in the middle of a run.
+It answers only the real API's paths (``/v4/facilities/``, ``/v4/data/facilities/{network}``,
+``/v4/market/network/{network}``; anything else is a 404, so a client that drops the ``/v4``
+fails here as it would there), checks the bearer key like the real API (401 otherwise), and
+can be told to fail: ``faults`` is a list of (path fragment, kind) consumed in order, so a test
+can put a failure in the middle of a run. Kinds: "500"; "slow" (longer than the test's timeout);
+"truncated" (the JSON cut in half, Content-Length matching); "cut" (the connection closes
+before the declared Content-Length).
 """
 
 from __future__ import annotations
@@ -41,6 +44,16 @@ def build_app(dataset: Path, api_key: str) -> FastAPI:
                 del app.state.faults[i]
                 if kind == "500":
                     return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+                if kind in ("truncated", "cut"):
+                    response = await call_next(request)
+                    body = b"".join([chunk async for chunk in response.body_iterator])
+                    half = body[: len(body) // 2]
+                    length = len(half) if kind == "truncated" else len(body)
+                    return Response(
+                        half,
+                        media_type="application/json",
+                        headers={"content-length": str(length)},
+                    )
                 await asyncio.sleep(3.0)  # "slow": longer than the test's timeout
                 break
         return await call_next(request)
@@ -48,16 +61,12 @@ def build_app(dataset: Path, api_key: str) -> FastAPI:
     def ok(payload: dict[str, Any]) -> Response:
         return Response(orjson.dumps(payload), media_type="application/json")
 
-    # aiohttp joins the SDK's "/facilities/" onto base_url ".../v4/" as "/facilities/":
-    # answer with and without the /v4 prefix.
     @app.get("/v4/facilities/")
-    @app.get("/facilities/")
     async def get_facilities(facility_code: list[str] | None = Query(None)) -> Response:
         data = [f for f in facilities["data"] if not facility_code or f["code"] in facility_code]
         return ok({**facilities, "data": data, "total_records": len(data)})
 
     @app.get("/v4/data/facilities/{network}")
-    @app.get("/data/facilities/{network}")
     async def get_facility_data(
         network: str,
         facility_code: list[str] = Query(...),
@@ -77,7 +86,6 @@ def build_app(dataset: Path, api_key: str) -> FastAPI:
         return ok({**facility_data, "data": series})
 
     @app.get("/v4/market/network/{network}")
-    @app.get("/market/network/{network}")
     async def get_market(network: str, metrics: list[str] = Query(...)) -> Response:
         series = [e for e in market["data"] if e["metric"] in metrics]
         return ok({**market, "data": series})

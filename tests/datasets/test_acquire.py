@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from energydash.cli import main
@@ -106,3 +108,77 @@ def test_cli_acquire_downloads_with_the_key_from_the_environment(
     code = main(["acquire", "-o", str(tmp_path / "acq"), "-q", "--start", "2025-01-13T00:00:00"])
     assert code == 0
     assert "acquired 45 facilities in 2 batches" in capsys.readouterr().out
+
+
+def test_requests_go_to_the_v4_paths_of_the_base_url(oe_server: OeServer, tmp_path: Path) -> None:
+    asyncio.run(_acquirer(oe_server).run(_request(tmp_path / "acq")))
+    paths = [u.split("127.0.0.1:", 1)[1].split("/", 1)[1] for u in oe_server.requests]
+    assert paths and all(p.startswith("v4/") for p in paths), paths
+    assert any(p.startswith("v4/facilities/") for p in paths)
+    assert any(p.startswith("v4/data/facilities/NEM") for p in paths)
+    assert any(p.startswith("v4/market/network/NEM") for p in paths)
+
+
+@pytest.mark.parametrize("kind", ["truncated", "cut"])
+def test_a_truncated_reply_is_retried_then_completes(
+    oe_server: OeServer, tmp_path: Path, kind: str
+) -> None:
+    oe_server.faults.append(("/data/facilities/", kind))
+    summary = asyncio.run(_acquirer(oe_server).run(_request(tmp_path / "acq")))
+    assert summary.retries == 1 and summary.downloaded == 4
+
+
+def test_a_reply_truncated_every_time_ends_in_one_line_naming_the_cause(
+    oe_server: OeServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPENELECTRICITY_API_KEY", API_KEY)
+    monkeypatch.setenv("ENERGYDASH_OPENELECTRICITY_BASE_URL", oe_server.base_url)
+    monkeypatch.setenv("ENERGYDASH_ACQUIRE_BACKOFF_S", "0.01")
+    oe_server.faults.extend([("/facilities/", "truncated")] * 2)
+    code = main(["acquire", "-o", str(tmp_path / "acq"), "-q", "--retries", "1"])
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if "gave up" in line]
+    assert code == 1 and len(errors) == 1
+    assert "facilities: the reply is not valid JSON (truncated?)" in errors[0]
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_the_sdk_debug_lines_go_to_the_log_file_not_stdout(
+    oe_server: OeServer,
+    tmp_path: Path,
+    settings: object,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("OPENELECTRICITY_API_KEY", API_KEY)
+    monkeypatch.setenv("ENERGYDASH_OPENELECTRICITY_BASE_URL", oe_server.base_url)
+    monkeypatch.setenv("ENERGYDASH_LOG_LEVEL", "DEBUG")
+    assert main(["acquire", "-o", str(tmp_path / "acq"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [captured.out.strip()]  # the summary line only
+    assert captured.out.startswith("acquired 45 facilities")
+    log = (settings.log_dir / "acquire.log").read_text()  # type: ignore[attr-defined]
+    assert "openelectricity.client: Request parameters" in log
+
+
+def test_acquired_files_keep_fields_the_sdk_does_not_model(dataset: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("facility_data.json", "market.json"):
+        (source / name).write_bytes((dataset / name).read_bytes())
+    facilities = orjson.loads((dataset / "facilities.json").read_bytes())
+    for facility in facilities["data"]:
+        facility["fueltech_group_hint"] = "mixed"
+        facility["units"][0]["max_generation"] = 12.5
+    (source / "facilities.json").write_bytes(orjson.dumps(facilities))
+    with OeServer(source, API_KEY) as server:
+        asyncio.run(_acquirer(server).run(_request(tmp_path / "acq")))
+    saved = orjson.loads((tmp_path / "acq" / "facilities.json").read_bytes())
+    assert saved["data"][0]["fueltech_group_hint"] == "mixed"
+    assert saved["data"][0]["units"][0]["max_generation"] == 12.5
+    Converter(tmp_path / "csv").convert(sorted((tmp_path / "acq").rglob("*.json")))
+    with (tmp_path / "csv" / "facility_units.csv").open(newline="") as handle:
+        assert "max_generation" in next(csv.reader(handle))

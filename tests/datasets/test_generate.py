@@ -63,3 +63,20 @@ def test_cli_generate_rejects_bad_options(
     assert main(["datasets", "generate", "-o", str(tmp_path), "--start", "soon", "-q"]) == 2
     assert "--start" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_generated_batteries_have_a_bidirectional_unit_whose_power_is_the_net_of_its_twins(
+    dataset: Path, tmp_path: Path
+) -> None:
+    facilities = FacilityResponse.model_validate_json((dataset / "facilities.json").read_bytes())
+    batteries = [f for f in facilities.data if any(u.fueltech_id == "battery" for u in f.units)]
+    assert batteries, "the 45-facility set has battery facilities"
+    data = TimeSeriesResponse.model_validate_json((dataset / "facility_data.json").read_bytes())
+    power = next(s for s in data.data if s.metric == "power")
+    by_unit = {r.columns.unit_code: [p.value for p in r.data] for r in power.results}
+    for facility in batteries:
+        kinds = {str(u.fueltech_id): u for u in facility.units}
+        assert kinds["battery"].dispatch_type == "BIDIRECTIONAL"
+        net, dis, chg = (by_unit[kinds[k].code] for k in ("battery", "battery_discharging",
+                                                           "battery_charging"))  # fmt: skip
+        assert net == pytest.approx([d - c for d, c in zip(dis, chg, strict=True)], abs=1e-3)

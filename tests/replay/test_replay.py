@@ -235,3 +235,41 @@ def test_broker_restart_mid_replay_loses_nothing_at_qos1(
     assert result["reconnects"] >= 1  # type: ignore[operator]
     assert result["verify"]["lost"] == 0, result  # type: ignore[index]
     assert result["messages_acked"] >= 800  # type: ignore[operator]
+
+
+@pytest.mark.mosquitto
+def test_verify_with_four_connections_and_mqtt5_reports_nothing_lost(
+    mosquitto_broker: BrokerProcess, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["replay", str(SAMPLE / "facility_metrics_wide.csv"), "--preset", "facility", "--max",
+         "--verify", "-q", "--port", str(mosquitto_broker.port), "--connections", "4",
+         "--mqtt-version", "5", "--limit", "200"]
+    )  # fmt: skip
+    summary = orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and summary["connections"] == 4 and summary["mqtt_version"] == "5"
+    assert summary["verify"]["sent"] == 200 and summary["verify"]["lost"] == 0
+    assert summary["rows_sent"] < 200 * 20  # an interval's 20 rows are split over 4 messages
+
+
+def test_mqtt5_only_options_without_mqtt5_and_bad_user_properties_are_refused(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_path = str(SAMPLE / "market_metrics_wide.csv")
+    assert main(["replay", csv_path, "--preset", "market", "--user-property", "novalue"]) == 2
+    assert "expected key=value" in capsys.readouterr().err
+    assert main(["replay", csv_path, "--preset", "market", "--message-expiry", "60"]) == 1
+    assert "need --mqtt-version 5" in capsys.readouterr().err
+    code = main(
+        [
+            "replay",
+            csv_path,
+            "--preset",
+            "market",
+            "--per-row",
+            "--latency",
+            "--payload-template",
+            "x",
+        ]
+    )
+    assert code == 1 and "--latency" in capsys.readouterr().err

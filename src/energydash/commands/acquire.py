@@ -52,9 +52,22 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _note(progress: object, message: str) -> None:
+    import logging
+
+    logging.getLogger("energydash.acquire").warning("%s", message)
+    progress.console.print(  # type: ignore[attr-defined]
+        f"energydash acquire: {message}", markup=False, highlight=False, soft_wrap=True
+    )
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from energydash.datasets.acquire import AcquireError, Acquirer, AcquireRequest
     from energydash.datasets.progress import count_progress
+    from energydash.logs import setup_logging
+
+    # The SDK's records (and ours) go to logs/acquire.log; stdout keeps the summary line.
+    log_path = setup_logging("acquire", settings, console=False)
 
     key = settings.openelectricity_api_key
     request = AcquireRequest(
@@ -78,11 +91,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 retries=settings.acquire_retries if args.retries is None else args.retries,
                 backoff_s=settings.acquire_backoff_s,
                 on_batch=lambda done, total: progress.update(task, completed=done, total=total),
-                log=lambda m: progress.console.print(f"energydash acquire: {m}"),
+                log=lambda m: _note(progress, m),
             )
             summary = asyncio.run(acquirer.run(request))
         except AcquireError as error:
-            print(f"energydash acquire: {error}", file=sys.stderr)
+            print(f"energydash acquire: {error} (log: {log_path})", file=sys.stderr)
             return error.exit_code
     print(f"{summary.line()} -> {request.out_dir}")
     return 0

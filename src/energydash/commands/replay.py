@@ -6,6 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from energydash.commands._options import (
+    add_mqtt_client_options,
+    mqtt_client_values,
+    parse_user_properties,
+)
 from energydash.config import Settings
 
 
@@ -48,17 +53,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--qos", type=int, choices=(0, 1, 2), help="default: ENERGYDASH_MQTT_QOS")
     p.add_argument("--retain", action="store_true", help="set the retain flag")
-    p.add_argument("--host", help="broker host (default: ENERGYDASH_MQTT_HOST)")
-    p.add_argument("--port", type=int, help="broker port (default: ENERGYDASH_MQTT_PORT)")
-    p.add_argument("--client-id", help="MQTT client id (default: energydash-replay-<pid>)")
-    p.add_argument("--username", help="default: ENERGYDASH_MQTT_REPLAY_USERNAME (replay)")
+    add_mqtt_client_options(p, "replay")
     p.add_argument(
-        "--password",
-        help="default: ENERGYDASH_MQTT_REPLAY_PASSWORD, else <DATA_DIR>/secrets/mqtt-replay",
+        "--connections",
+        type=int,
+        help="publisher connections, rows sharded by facility (default: "
+        "ENERGYDASH_REPLAY_CONNECTIONS)",
     )
-    p.add_argument("--tls", action="store_true", default=None, help="default: ENERGYDASH_MQTT_TLS")
-    p.add_argument("--tls-ca", help="CA bundle for --tls")
-    p.add_argument("--tls-insecure", action="store_true", help="do not verify the certificate")
+    p.add_argument(
+        "--shard-column",
+        help="column that shards rows between connections (default: facility_code)",
+    )
+    p.add_argument(
+        "--message-expiry",
+        type=int,
+        help="MQTT 5 message expiry in seconds (default: ENERGYDASH_REPLAY_MESSAGE_EXPIRY_S)",
+    )
+    p.add_argument(
+        "--user-property",
+        action="append",
+        metavar="KEY=VALUE",
+        help="MQTT 5 user property on every message (repeatable)",
+    )
+    p.add_argument(
+        "--latency",
+        action="store_true",
+        help="add a sequence number and send time to each payload (`record` reports latency)",
+    )
     p.add_argument(
         "--loop",
         nargs="?",
@@ -81,14 +102,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import orjson
 
-    from energydash.mqtt.identities import client_credentials
     from energydash.mqtt.replay import (
         Replayer,
         ReplayError,
         ReplayOptions,
         options_from_preset,
     )
-    from energydash.mqtt.replay_progress import ProgressLine
+    from energydash.mqtt.replay_progress import ReplayProgress
     from energydash.mqtt.replay_source import parse_types
 
     if not args.csv.is_file():
@@ -99,13 +119,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         types = parse_types(args.types)
+        user_properties = parse_user_properties(args.user_property)
     except ValueError as error:
         print(f"energydash replay: {error}", file=sys.stderr)
         return 2
-    if args.username is not None:
-        username, password = args.username, args.password or ""
-    else:  # the replay identity of the local broker (a generated password unless set)
-        username, password = client_credentials(settings, "replay")
     mode = "speed" if args.speed else "rate" if args.rate else "max"
     if (args.speed is not None and args.speed <= 0) or (args.rate is not None and args.rate <= 0):
         print("energydash replay: --speed and --rate must be positive", file=sys.stderr)
@@ -119,19 +136,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "payload_template": args.payload_template,
         "qos": settings.mqtt_qos if args.qos is None else args.qos,
         "retain": args.retain,
-        "host": args.host or settings.mqtt_host,
-        "port": args.port or settings.mqtt_port,
-        "client_id": args.client_id or "",
-        "username": username,
-        "password": password,
-        "tls": settings.mqtt_tls if args.tls is None else args.tls,
-        "tls_ca": args.tls_ca,
-        "tls_insecure": args.tls_insecure,
+        **mqtt_client_values(args, settings),
+        "connections": args.connections or settings.replay_connections,
+        "shard_column": args.shard_column,
+        # The setting applies where it can (MQTT 5); an explicit --message-expiry must.
+        "message_expiry_s": args.message_expiry
+        if args.message_expiry is not None
+        else settings.replay_message_expiry_s
+        if (args.mqtt_version or settings.tools_mqtt_version) == "5"
+        else 0,
+        "user_properties": user_properties,
+        "latency": args.latency,
         "loops": 1 if args.loop is None else args.loop,
         "rebase": args.rebase or args.loop is not None,
         "max_inflight": args.max_inflight or settings.mqtt_max_inflight,
         "queue_size": args.queue_size or settings.replay_queue_size,
-        "keepalive_s": settings.mqtt_keepalive_s,
         "verify": args.verify,
         "on_error": args.on_error,
         "limit": args.limit,
@@ -149,7 +168,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             specific["group_by_timestamp"] = bool(args.group)
             options = ReplayOptions(**common, **specific, types=types)
-        progress = None if args.quiet else ProgressLine()
+        progress = None if args.quiet else ReplayProgress()
         replayer = Replayer(
             options,
             on_progress=progress.update if progress else None,

@@ -4,13 +4,21 @@ The SDK has no timeouts or retries, so each call runs under ``asyncio.wait_for``
 cancels the request) and is retried with exponential backoff on timeouts, connection errors,
 429 and 5xx. Facility data goes in batches of at most 30 codes (the API's cap), one file per
 batch; a batch whose file exists is skipped, so a run that failed half-way resumes where it
-stopped. A missing key or a 401/403 ends the run with a one-line explanation.
+stopped. A missing key or a 401/403 ends the run with a one-line explanation; so does every
+other failure (a truncated or malformed reply included), naming the request and the cause.
+
+Two things of the SDK 0.12 are corrected here. Its requests use absolute paths
+(``/facilities/``), which aiohttp joins onto the base URL's host, dropping the ``/v4/`` of
+``https://api.openelectricity.org.au/v4/``; ``_V4Session`` joins them under the base URL's path.
+And on import it attaches a stdout handler at DEBUG to the ``openelectricity`` logger; that
+handler is removed so its records go where the project's logging sends them (the log file).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,8 +31,60 @@ import orjson
 from openelectricity import AsyncOEClient
 from openelectricity.client import APIError, OpenElectricityError
 from openelectricity.types import DataMetric, MarketMetric
+from pydantic import ValidationError
 
 from energydash.datasets.atomic import write_bytes_atomic
+
+log = logging.getLogger(__name__)
+
+
+def quiet_sdk_logging() -> None:
+    """Drop the SDK's own stdout handler: its records propagate to the project's log."""
+    sdk = logging.getLogger("openelectricity")
+    for handler in list(sdk.handlers):
+        sdk.removeHandler(handler)
+    sdk.propagate = True
+    sdk.setLevel(logging.NOTSET)
+
+
+quiet_sdk_logging()
+
+
+class _V4Session:
+    """The SDK's aiohttp session, with its request paths joined under the base URL's path."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/") + "/"
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self._session.get(self._base + str(path).lstrip("/"), **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+class _Client(AsyncOEClient):
+    """The SDK's client, on ``/v4/`` paths, keeping each reply as the API sent it.
+
+    The SDK's models drop fields they do not know; the file gets the reply itself, so every
+    column of the API reaches `convert` (which validates with the same models).
+    """
+
+    last_reply: Any = None
+
+    def _build_session(self) -> Any:
+        return _V4Session(super()._build_session(), self.base_url)
+
+    async def _handle_response(self, response: Any) -> Any:
+        self.last_reply = None
+        data = await super()._handle_response(response)
+        self.last_reply = data
+        return data
+
+    def reply_bytes(self, response: Any) -> bytes:
+        return orjson.dumps(self.last_reply) if self.last_reply is not None else _dump(response)
+
 
 BATCH_SIZE = 30
 KEY_HELP = (
@@ -130,8 +190,22 @@ class Acquirer:
                 reason = f"API error {error.status_code}"
             except TimeoutError:
                 reason = f"no answer in {self.timeout_s:g} s"
+            except aiohttp.ClientPayloadError as error:
+                reason = f"the reply was cut short ({error})"
             except (aiohttp.ClientError, OSError) as error:
-                reason = f"connection failed: {error}"
+                reason = f"connection failed: {error or type(error).__name__}"
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise AcquireError(
+                    f"{what}: the reply is not the response the SDK expects: {where}: "
+                    f"{first['msg']}"
+                ) from None
+            except ValueError as error:  # json.JSONDecodeError: a reply truncated mid-body
+                reason = f"the reply is not valid JSON (truncated?): {error}"
+            except Exception as error:  # one line with the cause, the traceback in the log
+                log.exception("%s failed", what)
+                raise AcquireError(f"{what}: {type(error).__name__}: {error}") from None
             if attempt >= self.retries:
                 raise AcquireError(f"{what}: {reason}; gave up after {attempt + 1} attempts")
             wait = self.backoff_s * (2**attempt)
@@ -146,7 +220,7 @@ class Acquirer:
         out = request.out_dir
         out.mkdir(parents=True, exist_ok=True)
         try:
-            client = AsyncOEClient(api_key=self.api_key, base_url=self.base_url)
+            client = _Client(api_key=self.api_key, base_url=self.base_url)
         except OpenElectricityError as error:
             raise AcquireError(str(error), 2) from None
         async with client:
@@ -163,7 +237,7 @@ class Acquirer:
                         network_region=request.region,
                     ),
                 )
-                data = _dump(response)
+                data = client.reply_bytes(response)
                 write_bytes_atomic(facilities_path, data)
                 self.summary.downloaded += 1
                 payload = orjson.loads(data)
@@ -193,7 +267,7 @@ class Acquirer:
                             date_end=request.end,
                         ),
                     )
-                    write_bytes_atomic(path, _dump(response))
+                    write_bytes_atomic(path, client.reply_bytes(response))
                     self.summary.downloaded += 1
                 self.on_batch(number, len(batches))
             if market_metrics:
@@ -214,6 +288,6 @@ class Acquirer:
                             network_region=request.region,
                         ),
                     )
-                    write_bytes_atomic(market_path, _dump(response))
+                    write_bytes_atomic(market_path, client.reply_bytes(response))
                     self.summary.downloaded += 1
         return self.summary

@@ -4,6 +4,11 @@
 ``/data/facilities/NEM`` returns (power and emissions per unit); ``market.json`` what
 ``/market/network/NEM`` returns (price and demand per region). Timestamps carry the network's
 offset (+10:00), as the API's do. The same seed gives the same bytes.
+
+A battery is listed as OpenElectricity lists one: the simulator's charging (LOAD) and
+discharging (GENERATOR) units plus a ``BIDIRECTIONAL`` unit (fueltech ``battery``, ``<code>_BESS``)
+whose power is their net (discharging minus charging), so the converter's rule of counting a
+battery once is exercised by every generated dataset.
 """
 
 from __future__ import annotations
@@ -87,6 +92,24 @@ def generate(
     grid = Grid.generate(seed=seed, facility_count=facility_count, network="NEM")
     unit_codes = [u.code for f in grid.facilities for u in f.units]
     order = np.concatenate([grid.unit_slice(i) for i in range(len(grid.facilities))])
+    records = grid.to_openelectricity()
+    # (bidirectional code, discharging column, charging column) per battery facility
+    batteries: list[tuple[str, int, int]] = []
+    for record in records:
+        codes = {u["fueltech_id"]: u for u in record["units"]}
+        dis, chg = codes.get("battery_discharging"), codes.get("battery_charging")
+        if dis is None or chg is None:
+            continue
+        bidirectional = {
+            **dis,
+            "code": f"{record['code']}_BESS",
+            "fueltech_id": "battery",
+            "dispatch_type": "BIDIRECTIONAL",
+        }
+        record["units"].insert(0, bidirectional)
+        batteries.append(
+            (bidirectional["code"], unit_codes.index(dis["code"]), unit_codes.index(chg["code"]))
+        )
     n_units = len(order)
     power = np.zeros((intervals, n_units), dtype=np.float32)
     emissions = np.zeros((intervals, n_units), dtype=np.float32)
@@ -115,7 +138,7 @@ def generate(
             "created_at": created.isoformat(),
             "success": True,
             "error": None,
-            "data": grid.to_openelectricity(),
+            "data": records,
             "total_records": len(grid.facilities),
         }
         outputs.open(out_dir / "facilities.json", "wb").write(
@@ -129,15 +152,24 @@ def generate(
             if m:
                 handle.write(b",")
             handle.write(_series_head(metric, unit, start, end, []))
-            for u, code in enumerate(unit_codes):
-                if u:
+            series = [(code, values[:, u]) for u, code in enumerate(unit_codes)]
+            for code, dis, chg in batteries:
+                # power is signed (discharging positive); emissions add up
+                net = (
+                    values[:, dis] - values[:, chg]
+                    if metric == "power"
+                    else values[:, dis] + values[:, chg]
+                )
+                series.append((code, net))
+            for number, (code, column) in enumerate(series):
+                if number:
                     handle.write(b",\n")
                 result = {
                     "name": f"{metric}_{code}",
                     "date_start": start.isoformat(),
                     "date_end": end.isoformat(),
                     "columns": {"unit_code": code},
-                    "data": _points(stamps, values[:, u]),
+                    "data": _points(stamps, column),
                 }
                 handle.write(orjson.dumps(result))
             handle.write(_series_tail())
@@ -164,6 +196,7 @@ def generate(
             handle.write(_series_tail())
         handle.write(b"]}\n")
         files = outputs.commit()
+    n_units += len(batteries)
     return GenerateSummary(
         facilities=len(grid.facilities),
         units=n_units,

@@ -22,6 +22,7 @@ _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _SCALAR_END = re.compile(rb"[,\]}\s]")
 _OPEN = {ord("["), ord("{")}
 _QUOTE = ord('"')
+_BOM = b"\xef\xbb\xbf"
 
 
 class JsonSyntaxError(ValueError):
@@ -177,8 +178,8 @@ class JsonScanner:
                 return
 
     def top(self) -> int:
-        """Offset of the top-level value."""
-        start = self.ws(0)
+        """Offset of the top-level value (after a UTF-8 byte order mark, which editors add)."""
+        start = self.ws(3 if self.buf[:3] == _BOM else 0)
         if start >= self.size:
             raise self.error(start, "empty file, expected a JSON value")
         return start

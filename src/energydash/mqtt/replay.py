@@ -7,14 +7,20 @@ comes from paho's bounded in-flight window and a bounded out-queue: a publish th
 paho keeps each message until its PUBACK and re-sends unacknowledged ones after a reconnect, so a
 broker that restarts mid-replay costs time, not messages; ``--verify`` proves it by subscribing
 alongside and matching every message sent.
+
+``connections`` > 1 opens that many publisher connections and shards rows between them by a
+column (``facility_code`` when the file has one): the same facility always goes through the same
+connection, so its rows stay in order; a grouped interval becomes one message per connection.
+``latency`` adds a ``ReplayTrace`` (models/replay.py) to each JSON payload, which
+`energydash record` turns into delivery latency, gaps and duplicates.
 """
 
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,10 +31,12 @@ from typing import Any, Literal
 
 import orjson
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from energydash.config import Settings
+from energydash.models.replay import TRACE_KEY, ReplayTrace
 from energydash.mqtt.replay_source import BadRow, CsvSource, Row
+from energydash.mqtt.toolclient import ToolConnectError, connect, make_client, publish_properties
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The converter's facility_metrics_wide.csv → the backend's facility ingest.
@@ -101,6 +109,12 @@ class ReplayOptions:
     drain_timeout_s: float = 120.0
     on_error: Literal["skip", "fail"] = "skip"
     limit: int = 0  # stop after this many messages (0: no limit)
+    connections: int = 1
+    shard_column: str | None = None  # default: facility_code if the file has it, else the topic
+    mqtt_version: Literal["3.1.1", "5"] = "3.1.1"
+    message_expiry_s: int = 0  # MQTT 5 only
+    user_properties: list[tuple[str, str]] = field(default_factory=list)  # MQTT 5 only
+    latency: bool = False
 
 
 def options_from_preset(name: str, settings: Settings, **overrides: Any) -> ReplayOptions:
@@ -124,7 +138,7 @@ def options_from_preset(name: str, settings: Settings, **overrides: Any) -> Repl
 class Stats:
     rows: int = 0
     messages: int = 0
-    acked: int = 0
+    acked_by: list[int] = field(default_factory=lambda: [0])  # per publisher connection
     bad_rows: int = 0
     retries: int = 0
     reconnects: int = 0
@@ -136,6 +150,10 @@ class Stats:
     loops_done: int = 0
     total_rows: int = 0
     first_error: str | None = None
+
+    @property
+    def acked(self) -> int:
+        return sum(self.acked_by)
 
     @property
     def in_flight(self) -> int:
@@ -180,7 +198,7 @@ class Verifier:
         if options.group_topic:
             topics.add(_topic_filter(options.group_topic))
         self.topics = sorted(topics)
-        self.client = _make_client(options, client_id, clean_session=False)
+        self.client = make_client(options, client_id, clean_session=False)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.qos = max(options.qos, 0)
@@ -191,7 +209,7 @@ class Verifier:
 
     def forget_session(self) -> None:
         """Connect once with a clean session under our client id: the broker drops its state."""
-        cleaner = _make_client(self.options, self.client_id, clean_session=True)
+        cleaner = make_client(self.options, self.client_id, clean_session=True)
         try:
             _connect(cleaner, self.options, "the verify subscriber's clean-up")
         finally:
@@ -218,52 +236,45 @@ class Verifier:
             return -sum(v for v in self.expected.values() if v < 0)
 
 
-def _make_client(options: ReplayOptions, client_id: str, *, clean_session: bool) -> paho.Client:
-    client = paho.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        clean_session=clean_session,
-        protocol=paho.MQTTv311,
-    )
-    if options.username:
-        client.username_pw_set(options.username, options.password or None)
-    if options.tls:
-        client.tls_set(
-            ca_certs=options.tls_ca,
-            cert_reqs=ssl.CERT_NONE if options.tls_insecure else ssl.CERT_REQUIRED,
-        )
-        if options.tls_insecure:
-            client.tls_insecure_set(True)
-    client.reconnect_delay_set(min_delay=1, max_delay=2)
-    return client
-
-
-def _connect(client: paho.Client, options: ReplayOptions, what: str, timeout: float = 10.0) -> None:
-    connected = threading.Event()
-    failure: list[str] = []
-    previous = client.on_connect
-
-    def on_connect(c: paho.Client, u: Any, f: Any, rc: Any, p: Any = None) -> None:
-        if rc.is_failure:
-            failure.append(str(rc))
-        connected.set()
-        if previous is not None:
-            previous(c, u, f, rc, p)
-
-    client.on_connect = on_connect
+def _connect(client: paho.Client, options: ReplayOptions, what: str) -> None:
     try:
-        client.connect(options.host, options.port, keepalive=options.keepalive_s)
-    except (OSError, ssl.SSLError) as error:
-        raise ReplayError(
-            f"cannot reach the MQTT broker at {options.host}:{options.port} ({what}): {error}; "
-            "start one with `energydash broker`"
-        ) from None
-    client.loop_start()
-    if not connected.wait(timeout) or failure:
-        client.loop_stop()
-        reason = failure[0] if failure else "no CONNACK in time"
-        raise ReplayError(f"MQTT broker {options.host}:{options.port} refused {what}: {reason}")
-    client.on_connect = previous
+        connect(client, options, what)
+    except ToolConnectError as error:
+        raise ReplayError(str(error)) from None
+
+
+class _Publisher:
+    """One publisher connection: its client, its acknowledgements, its connected state."""
+
+    def __init__(self, replayer: Replayer, index: int, client_id: str) -> None:
+        options = replayer.o
+        self.index = index
+        self.client_id = client_id
+        self.stats = replayer.stats
+        self.client = make_client(options, client_id, clean_session=True)
+        self.client.max_inflight_messages_set(options.max_inflight)
+        self.client.max_queued_messages_set(options.queue_size)
+        self.client.on_publish = self._on_publish
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.connected = threading.Event()
+        self.connects = 0
+        self.seq = 0
+
+    def _on_publish(self, _c: Any, _u: Any, _mid: int, _rc: Any = None, _p: Any = None) -> None:
+        self.stats.acked_by[self.index] += 1  # only this connection's thread writes this slot
+
+    def _on_connect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
+        if rc.is_failure:
+            return
+        self.connects += 1
+        if self.connects > 1:
+            self.stats.reconnects += 1
+        self.connected.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _rc: Any, _p: Any = None) -> None:
+        self.connected.clear()
+        self.stats.disconnects += 1
 
 
 class Replayer:
@@ -307,41 +318,52 @@ class Replayer:
         self._payload_template = (
             Template(options.payload_template) if options.payload_template else None
         )
+        if not 1 <= options.connections <= 64:
+            raise ReplayError(f"--connections must be 1..64, got {options.connections}")
+        if options.latency and options.payload_template:
+            raise ReplayError("--latency adds a trace to JSON payloads, not to --payload-template")
+        if options.mqtt_version != "5" and (options.message_expiry_s or options.user_properties):
+            raise ReplayError("--message-expiry and --user-property need --mqtt-version 5")
+        shard = options.shard_column
+        if shard is None and options.connections > 1 and "facility_code" in self.source.header:
+            shard = "facility_code"
+        if shard is not None and shard not in self.source.header:
+            raise ReplayError(f"--shard-column: no column {shard!r} in {options.path}")
+        self._shard_column = shard
+        self._shards: dict[str, int] = {}
+        self._properties = publish_properties(options)
         client_id = options.client_id or f"energydash-replay-{os.getpid()}"
-        self.client = _make_client(options, client_id, clean_session=True)
-        self.client.max_inflight_messages_set(options.max_inflight)
-        self.client.max_queued_messages_set(options.queue_size)
-        self.client.on_publish = self._on_publish
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
+        self.stats.acked_by = [0] * options.connections
+        self.publishers = [
+            _Publisher(self, i, client_id if options.connections == 1 else f"{client_id}-{i}")
+            for i in range(options.connections)
+        ]
+        self.client = self.publishers[0].client
         self.verifier = Verifier(options, client_id + "-verify") if options.verify else None
-        self._connected = threading.Event()
-        self._connects = 0
 
-    # ------------------------------------------------------------------ paho callbacks
-    def _on_publish(self, _c: Any, _u: Any, _mid: int, _rc: Any = None, _p: Any = None) -> None:
-        self.stats.acked += 1
-
-    def _on_connect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any = None) -> None:
-        if rc.is_failure:
-            return
-        self._connects += 1
-        if self._connects > 1:
-            self.stats.reconnects += 1
-        self._connected.set()
-
-    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, _rc: Any, _p: Any = None) -> None:
-        self._connected.clear()
-        self.stats.disconnects += 1
+    def _shard(self, raw: dict[str, str], topic: str) -> int:
+        """The connection of a row: a stable hash of its shard column (or topic)."""
+        n = self.o.connections
+        if n == 1:
+            return 0
+        key = raw[self._shard_column] if self._shard_column else topic
+        index = self._shards.get(key)
+        if index is None:
+            index = self._shards[key] = zlib.crc32(key.encode()) % n
+        return index
 
     # ------------------------------------------------------------------ messages
-    def _messages(self, pass_index: int) -> Iterator[tuple[str, bytes, datetime | None, int]]:
-        """(topic, payload, row timestamp, rows) per message of one pass over the file."""
+    def _messages(self, pass_index: int) -> Iterator[tuple[str, Any, datetime | None, int, int]]:
+        """(topic, payload, row timestamp, rows, connection) per message of one pass.
+
+        The payload is bytes, or with ``latency`` the dict that gets its trace at send time.
+        """
         o = self.o
         ts_col = o.timestamp_column
         shift: timedelta | None = None
         fail = o.on_error == "fail"
-        dumps = orjson.dumps
+        dumps = (lambda d: d) if o.latency else orjson.dumps
+        shard = self._shard
 
         def good_rows() -> Iterator[Row]:
             for item in self.source.rows():
@@ -375,36 +397,56 @@ class Replayer:
                     ).encode()
                 else:
                     payload = dumps(row.fields)
-                yield topic_of(row.raw), payload, row.ts, 1
+                topic = topic_of(row.raw)
+                yield topic, payload, row.ts, 1, shard(row.raw, topic)
             return
-        group: list[dict[str, Any]] = []
+        n = o.connections
+        groups: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+        firsts: list[Row | None] = [None] * n
         group_key: str | None = None
-        group_row: Row | None = None
+        pending = 0
+        group_topic = self._group_topic
         for row in good_rows():
-            if row.ts_text != group_key and group:
-                yield self._group_message(group, group_row, rebase, rebased)  # type: ignore[arg-type]
-                group = []
-            if not group:
-                group_key, group_row = row.ts_text, row
+            if row.ts_text != group_key and pending:
+                yield from self._group_messages(groups, firsts, rebase, rebased)
+                groups = [[] for _ in range(n)]
+                firsts = [None] * n
+                pending = 0
+            group_key = row.ts_text
+            index = shard(row.raw, group_topic(row.raw)) if n > 1 else 0
+            if firsts[index] is None:
+                firsts[index] = row
             fields = row.fields
             fields.pop(ts_col, None)  # type: ignore[arg-type]
-            group.append(fields)
-        if group:
-            yield self._group_message(group, group_row, rebase, rebased)  # type: ignore[arg-type]
+            groups[index].append(fields)
+            pending += 1
+        if pending:
+            yield from self._group_messages(groups, firsts, rebase, rebased)
 
-    def _group_message(
-        self, group: list[dict[str, Any]], first: Row, rebase: bool, rebased: Callable[[Row], Any]
-    ) -> tuple[str, bytes, datetime | None, int]:
-        stamp = rebased(first) if rebase else first.ts_text
-        payload = orjson.dumps({"timestamp": stamp, "rows": group})
-        return self._group_topic(first.raw), payload, first.ts, len(group)
+    def _group_messages(
+        self,
+        groups: list[list[dict[str, Any]]],
+        firsts: list[Row | None],
+        rebase: bool,
+        rebased: Callable[[Row], Any],
+    ) -> Iterator[tuple[str, Any, datetime | None, int, int]]:
+        stamp: Any = None
+        for index, (group, first) in enumerate(zip(groups, firsts, strict=True)):
+            if first is None:
+                continue
+            if stamp is None:
+                stamp = rebased(first) if rebase else first.ts_text
+            body: Any = {"timestamp": stamp, "rows": group}
+            payload = body if self.o.latency else orjson.dumps(body)
+            yield self._group_topic(first.raw), payload, first.ts, len(group), index
 
     # ------------------------------------------------------------------ publishing
-    def _publish(self, topic: str, payload: bytes) -> None:
-        client = self.client
+    def _publish(self, topic: str, payload: bytes, publisher: _Publisher) -> None:
+        client = publisher.client
         qos, retain = self.o.qos, self.o.retain
+        properties = self._properties
         while True:
-            info = client.publish(topic, payload, qos, retain)
+            info = client.publish(topic, payload, qos, retain, properties)
             rc = info.rc
             if rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
                 rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0
@@ -413,9 +455,14 @@ class Replayer:
             # Refused (queue full, or no connection at QoS 0): wait and retry, never drop.
             self.stats.retries += 1
             if rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-                self._connected.wait(0.5)
+                publisher.connected.wait(0.5)
             else:
                 time.sleep(0.001)
+
+    def _traced(self, body: dict[str, Any], publisher: _Publisher) -> bytes:
+        trace = ReplayTrace.now(publisher.client_id, publisher.seq)
+        publisher.seq += 1
+        return orjson.dumps({**body, TRACE_KEY: trace.wire()})
 
     def run(self) -> dict[str, Any]:
         o = self.o
@@ -426,15 +473,20 @@ class Replayer:
             self.verifier.forget_session()  # a stale session of a reused --client-id
             _connect(self.verifier.client, o, "the verify subscriber")
             time.sleep(0.2)  # let the SUBACK land before the first publish
-        _connect(self.client, o, "the replay publisher")
         try:
+            for publisher in self.publishers:
+                what = "the replay publisher"
+                if len(self.publishers) > 1:
+                    what += f" {publisher.index + 1}/{len(self.publishers)}"
+                _connect(publisher.client, o, what)
             self._run_passes()
             self._drain()
         finally:
             stats.finished = time.monotonic()
             verify = self._finish_verify()
-            self.client.disconnect()
-            self.client.loop_stop()
+            for publisher in self.publishers:
+                publisher.client.disconnect()
+                publisher.client.loop_stop()
         if self.on_progress is not None:
             self.on_progress(stats)
         return self.summary(verify)
@@ -451,7 +503,9 @@ class Replayer:
             start = time.monotonic()
             first_ts: datetime | None = None
             sent_this_pass = 0
-            for topic, payload, ts, rows in self._messages(pass_index):
+            publishers = self.publishers
+            traced = self.o.latency
+            for topic, payload, ts, rows, index in self._messages(pass_index):
                 if mode != "max":
                     if mode == "rate":
                         due = start + sent_this_pass / o.rate
@@ -467,9 +521,12 @@ class Replayer:
                         stats.lag_s = now - due
                         if stats.lag_s > stats.max_lag_s:
                             stats.max_lag_s = stats.lag_s
+                publisher = publishers[index]
+                if traced:
+                    payload = self._traced(payload, publisher)
                 if verifier is not None:
                     verifier.sent(topic, payload)
-                publish(topic, payload)
+                publish(topic, payload, publisher)
                 stats.messages += 1
                 stats.rows += rows
                 sent_this_pass += 1
@@ -535,6 +592,9 @@ class Replayer:
             "max_lag_s": round(s.max_lag_s, 3),
             "qos": self.o.qos,
             "grouped": self.o.group_by_timestamp,
+            "connections": self.o.connections,
+            "mqtt_version": self.o.mqtt_version,
+            "latency": self.o.latency,
         }
         if verify is not None:
             out["verify"] = verify

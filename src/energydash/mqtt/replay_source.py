@@ -109,8 +109,12 @@ class CsvSource:
         self.selected = columns
         self.types = dict(types or {})
         self._converters: dict[str, Converter] | None = None
-        with path.open(newline="", encoding="utf-8") as handle:
-            self.header = next(csv.reader(handle), None)
+        self.parquet = path.suffix.lower() == ".parquet"
+        if self.parquet:
+            self.header = _parquet_file(path).schema_arrow.names
+        else:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                self.header = next(csv.reader(handle), None)
         if not self.header:
             raise ValueError(f"{path}:1: empty file, expected a header row")
         missing = [c for c in (columns or []) if c not in self.header]
@@ -124,6 +128,8 @@ class CsvSource:
 
     def count_rows(self) -> int:
         """Data rows (lines minus the header), counted fast for the ETA."""
+        if self.parquet:
+            return _parquet_file(self.path).metadata.num_rows
         lines = 0
         with self.path.open("rb") as handle:
             while chunk := handle.read(1 << 22):
@@ -151,41 +157,69 @@ class CsvSource:
         path = self.path
         ts_col = self.timestamp_column
         width = len(self.header)
-        with path.open(newline="", encoding="utf-8") as handle:
+        header = self.header
+        for line, cells in self._cells():
+            if len(cells) != width:
+                if not cells:
+                    continue
+                yield BadRow(f"{path}:{line}: {len(cells)} fields, the header has {width}")
+                continue
+            raw = dict(zip(header, cells, strict=True))
+            conv = self._converters
+            if conv is None:
+                conv = self._converters = self._decide(raw)
+            try:
+                fields = {
+                    name: (fn(raw[name]) if raw[name] != "" else None) for name, fn in conv.items()
+                }
+            except ValueError as error:
+                bad = _which(conv, raw)
+                yield BadRow(f"{path}:{line}: column {bad!r}: {error}")
+                continue
+            ts = ts_text = None
+            if ts_col:
+                ts_text = raw[ts_col]
+                try:
+                    ts = parse_timestamp(ts_text)
+                except ValueError:
+                    yield BadRow(f"{path}:{line}: column {ts_col!r}: not a timestamp: {ts_text!r}")
+                    continue
+            yield Row(line, fields, raw, ts, ts_text)
+
+    def _cells(self) -> Iterator[tuple[int, list[str]]]:
+        """(line, cells as text) of each data row: CSV lines, or Parquet rows as CSV would be."""
+        if self.parquet:
+            line = 1
+            for batch in _parquet_file(self.path).iter_batches(batch_size=8192):
+                for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                    line += 1
+                    yield line, [_text(v) for v in row]
+            return
+        with self.path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             next(reader, None)
-            header = self.header
             for cells in reader:
-                line = reader.line_num
-                if len(cells) != width:
-                    if not cells:
-                        continue
-                    yield BadRow(f"{path}:{line}: {len(cells)} fields, the header has {width}")
-                    continue
-                raw = dict(zip(header, cells, strict=True))
-                conv = self._converters
-                if conv is None:
-                    conv = self._converters = self._decide(raw)
-                try:
-                    fields = {
-                        name: (fn(raw[name]) if raw[name] != "" else None)
-                        for name, fn in conv.items()
-                    }
-                except ValueError as error:
-                    bad = _which(conv, raw)
-                    yield BadRow(f"{path}:{line}: column {bad!r}: {error}")
-                    continue
-                ts = ts_text = None
-                if ts_col:
-                    ts_text = raw[ts_col]
-                    try:
-                        ts = parse_timestamp(ts_text)
-                    except ValueError:
-                        yield BadRow(
-                            f"{path}:{line}: column {ts_col!r}: not a timestamp: {ts_text!r}"
-                        )
-                        continue
-                yield Row(line, fields, raw, ts, ts_text)
+                yield reader.line_num, cells
+
+
+def _parquet_file(path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path)
+    except Exception as error:  # pyarrow's errors have no common base worth naming
+        raise ValueError(f"{path}: not a Parquet file: {error}") from None
+
+
+def _text(value: Any) -> str:
+    """A Parquet value as the converter's CSV has it (timestamps ISO 8601 with offset)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return "" if value != value else repr(value)
+    return str(value)
 
 
 def _auto(text: str) -> Any:
