@@ -1253,3 +1253,111 @@ __all__ = [
     "UpdateSiteDevice",
     "check_device_spec",
 ]
+
+
+# ---------------------------------------------------------------------- device commands
+IOT_TYPES: dict[str, tuple[str, str | None]] = {  # IoT-mock device_type -> (kind, profile)
+    "hvac": ("load", "hvac"),
+    "lighting": ("load", "led_lighting"),
+    "server": ("load", "server"),
+    "industrial": ("load", "production_line"),
+    "production_line": ("load", "production_line"),
+    "kitchen": ("load", "kitchen_appliance"),
+    "load": ("load", "constant"),
+    "pv": ("pv", None),
+    "solar": ("pv", None),
+    "generator": ("generator", None),
+    "ev_charger": ("ev_charger", None),
+}
+
+
+def _flag(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "on", "1", "yes"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "off", "0", "no"):
+        return False
+    raise CommandError(f"{where}: must be true or false, got {value!r}", where)
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise CommandError(f"{where}: must be a number, got {value!r}", where)
+    try:
+        number = float(value)
+    except ValueError:
+        raise CommandError(f"{where}: must be a number, got {value!r}", where) from None
+    if not math.isfinite(number):
+        raise CommandError(f"{where}: must be a finite number", where)
+    return number
+
+
+def command_spec(
+    kind: str, command: str, parameters: dict[str, Any] | None, value: Any
+) -> DeviceSpec:
+    """A device command (IoT-mock ``parameters`` form or outlet ``value`` form) as a spec.
+
+    ``set_power``: ``parameters.power`` kW sets a load's, PV's or charger's rating, a
+    generator's dispatch and a storage device's manual flow (+ charging); ``value`` "On"/"Off"
+    switches the device. ``set_enabled``/``set_online``: ``parameters.enabled``/``.online`` or
+    ``value``. ``set_setpoint``: W. ``set_mode``: a storage control mode.
+    """
+    params = parameters or {}
+    if command == "set_power":
+        if "power" in params:
+            watts = _number(params["power"], "parameters.power") * 1000.0
+            if kind == "generator":
+                return DeviceSpec(setpoint_w=watts)
+            if kind in ("battery", "ev"):
+                return DeviceSpec(setpoint_w=watts, mode="manual")
+            if kind == "pdu":
+                raise CommandError("parameters.power: a PDU's power is its outlets'", "parameters")
+            return DeviceSpec(rated_w=watts)
+        if value in ("On", "Off"):
+            return DeviceSpec(enabled=value == "On")
+        raise CommandError(
+            'set_power: give parameters {"power": kW} or value "On"/"Off"', "parameters"
+        )
+    if command in ("set_enabled", "set_online"):
+        key = command[4:]
+        raw = params.get(key, value)
+        if raw is None:
+            raise CommandError(f"{command}: give parameters {{{key!r}: bool}}", "parameters")
+        where = f"parameters.{key}" if key in params else "value"
+        flag = _flag(raw, where)
+        return DeviceSpec(enabled=flag) if key == "enabled" else DeviceSpec(online=flag)
+    if command == "set_setpoint":
+        raw = params.get("setpoint_w", value)
+        return DeviceSpec(setpoint_w=_number(raw, "parameters.setpoint_w"))
+    if command == "set_mode":
+        raw = params.get("mode", value)
+        if raw not in MODES:
+            raise CommandError(f"parameters.mode: one of {', '.join(MODES)}", "parameters.mode")
+        return DeviceSpec(mode=str(raw))
+    raise CommandError(f"command: unknown {command!r}", "command")
+
+
+def iot_create_spec(
+    device_type: str, name: str, location: str, base_power_kw: float, base_voltage_v: float
+) -> DeviceSpec:
+    """The spec of an IoT-mock ``POST /devices`` body; CommandError naming device_type."""
+    if device_type not in IOT_TYPES:
+        raise CommandError(
+            f"device_type: one of {', '.join(IOT_TYPES)} (storage needs a capacity: use "
+            "POST /api/v1/sites/{{id}}/devices), got {device_type!r}".replace("{{", "{").replace(
+                "}}", "}"
+            ),
+            "device_type",
+        )
+    kind, profile = IOT_TYPES[device_type]
+    return DeviceSpec(
+        kind=kind,
+        profile=profile,
+        label=device_type,
+        name=name,
+        location=location,
+        rated_w=base_power_kw * 1000.0,
+        voltage_v=base_voltage_v,
+        phases=3 if base_voltage_v >= 380 else 1,
+    )
