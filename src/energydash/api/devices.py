@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from energydash.api import iot
-from energydash.api.deps import CallerDep, EngineDep, HubDep
+from energydash.api.deps import EngineDep, HubDep
 from energydash.api.errors import ApiError
 from energydash.models.devices import (
     DeviceCommand,
@@ -88,7 +88,7 @@ def _existing(engine: Engine, device_id: str) -> tuple[str, str, dict[str, Any]]
 @router.get(
     "/devices", summary="Every device plugged into an outlet, and the caller's site devices"
 )
-async def list_devices(engine: EngineDep, caller: CallerDep) -> dict[str, Any]:
+async def list_devices(engine: EngineDep, caller: iot.MaybeCaller) -> dict[str, Any]:
     rows = []
     for pdu in engine.fleet.pdus:
         for outlet in pdu.outlets:
@@ -104,7 +104,7 @@ async def list_devices(engine: EngineDep, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/devices/{device_id}", summary="One device with its readings")
-async def get_device(device_id: str, engine: EngineDep, caller: CallerDep) -> dict[str, Any]:
+async def get_device(device_id: str, engine: EngineDep, caller: iot.MaybeCaller) -> dict[str, Any]:
     if iot.is_site_device(engine, device_id):
         return iot.get(device_id, engine, caller)
     return _existing(engine, device_id)[2]
@@ -128,7 +128,7 @@ def _parse(model: type[Any], raw: dict[str, Any]) -> Any:
 async def create_device(
     raw: Annotated[dict[str, Any], Body()],
     engine: EngineDep,
-    caller: CallerDep,
+    caller: iot.MaybeCaller,
     request: Request,
     response: Response,
 ) -> dict[str, Any]:
@@ -167,7 +167,7 @@ async def update_device(
 
 @router.delete("/devices/{device_id}", status_code=204, summary="Unplug a device")
 async def delete_device(
-    device_id: str, engine: EngineDep, hub: HubDep, caller: CallerDep, request: Request
+    device_id: str, engine: EngineDep, hub: HubDep, caller: iot.MaybeCaller, request: Request
 ) -> Response:
     if iot.is_site_device(engine, device_id):
         return iot.delete(device_id, engine, caller, request)

@@ -512,8 +512,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=[
-            QueryDepthLimiter(max_depth=settings.graphql_max_depth),
-            AddValidationRules([cost_limit(settings.graphql_max_cost)]),
+            lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+            lambda: AddValidationRules([cost_limit(settings.graphql_max_cost)]),
         ],
     )
 

@@ -853,12 +853,16 @@ class SiteFleet:
         s.data["net_grid_flow_w"] = net
         s.data["curtailed_w"] = curtailed
 
-        # integrate power over sim time; a new local day starts the day counters afresh
-        new_day = day_key != s.day_key
+        # integrate power over sim time; a new local day starts the day counters afresh (a tick
+        # belongs to the day it started in, so the one ending at midnight closes the old day)
+        tick_day = np.floor((t - dt_s + REGION_OFFSET_H[s.region] * 3600.0) / 86400.0).astype(
+            np.int64
+        )
+        new_day = tick_day != s.day_key
         if np.any(new_day):
             for c in SITE_COUNTERS:
                 s.data[f"day_{c}"][new_day] = 0.0
-            s.data["day_key"] = day_key
+            s.data["day_key"] = tick_day
         k = dt_h / 1000.0
         flows = TickFlows(
             dt_s=dt_s,
