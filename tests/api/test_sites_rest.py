@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from energydash.app import create_app
 from energydash.config import Settings
+from energydash.models.sites import SiteDevicesData, SiteStats
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -279,3 +280,22 @@ def test_every_outlet_has_a_cost_and_carbon_from_its_sites_region(
     assert len(body["outlets"]["cost_aud"]) == len(body["outlets"]["id"])
     assert body["cost_aud"] == pytest.approx(sum(body["outlets"]["cost_aud"]), abs=1e-4)
     assert client.get("/api/v1/costs/pdus/99", headers=who["viewer"]).status_code == 404
+
+
+def test_ws_topics_site_and_site_devices_carry_their_models(
+    client: TestClient, who: dict[str, dict[str, str]]
+) -> None:
+    building = site_named(client, who["admin"], "Building A")["site_id"]
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json(
+            {"op": "subscribe", "topics": [f"site/{building}", f"site/{building}/devices"]}
+        )
+        frames = {}
+        while len(frames) < 2:
+            frame = ws.receive_json()
+            if frame.get("type") == "snapshot":
+                frames[frame["topic"]] = frame["data"]
+    stats = SiteStats.model_validate(frames[f"site/{building}"])
+    assert stats.name == "Building A" and stats.region == "NSW1"
+    devices = SiteDevicesData.model_validate(frames[f"site/{building}/devices"])
+    assert {d.role for d in devices.devices} == {"production", "consumption", "storage"}

@@ -1,6 +1,6 @@
 """Site topics built from the engine after each tick, through their models in models/sites.py.
 
-``site/{id}`` (SiteStats), ``site/{id}/devices`` (SiteDevicesData) and ``pdu/{id}/cost``
+``site/{id}`` (SiteStats), ``site/{id}/devices`` (SiteDevicesData) and ``cost/pdu/{id}``
 (PduCostData). REST, GraphQL and MQTT build their bodies with the same functions.
 """
 
@@ -261,5 +261,5 @@ class SitePublisher:
         self._published = current
         for p in range(len(engine.fleet.pdus)):
             pdu = engine.fleet.pdus[p]
-            hub.publish(f"pdu/{pdu.id}/cost", pdu_cost(engine, p).model_dump(), ts=now)
+            hub.publish(f"cost/pdu/{pdu.id}", pdu_cost(engine, p).model_dump(), ts=now)
         self.last_build_ms = (time.perf_counter() - started) * 1000.0

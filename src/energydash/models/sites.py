@@ -125,7 +125,7 @@ class OutletCostColumns(BaseModel):
 
 
 class PduCostData(BaseModel):
-    """Topic ``pdu/{id}/cost``: each outlet's lifetime energy priced by its site's region."""
+    """Topic ``cost/pdu/{id}``: each outlet's lifetime energy priced by its site's region."""
 
     pdu_id: str
     site_id: str | None
