@@ -374,6 +374,17 @@ class _Columns:
                 self.data[name] = np.append(column, np.array([fill], dtype=column.dtype))
         return len(self) - 1
 
+    def extend(self, rows: list[dict[str, Any]]) -> None:
+        """Append many rows with one copy per column (building 100k devices one by one would
+        copy every column 100k times)."""
+        for name, column in self.data.items():
+            values = [row.get(name) for row in rows]
+            if isinstance(column, list):
+                column.extend("" if v is None else str(v) for v in values)
+            else:
+                fresh = np.array([0 if v is None else v for v in values], dtype=column.dtype)
+                self.data[name] = np.concatenate([column, fresh])
+
     def delete(self, index: np.ndarray | int) -> None:
         drop = np.atleast_1d(np.asarray(index, dtype=np.intp))
         keep = np.ones(len(self), dtype=bool)
@@ -436,6 +447,20 @@ class TickFlows:
     price_aud_per_mwh: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
+@dataclass(slots=True)
+class _Plan:
+    flat_loads: np.ndarray  # positions within the loads
+    load_groups: list[tuple[int, dict[int, np.ndarray], np.ndarray]]  # region, by profile, all
+    production: np.ndarray  # 1.0 on production devices
+    consumption: np.ndarray
+    storage: np.ndarray  # device indices of batteries and EVs
+    storage_site: np.ndarray
+    pv_site: np.ndarray
+    pv_lat: np.ndarray
+    pv_lng: np.ndarray
+    current_divisor: np.ndarray  # I = |P| / divisor: sqrt(3) V_LL PF or V PF
+
+
 class SiteFleet:
     """Every site and site device, their meters, and the cost and carbon of every PDU outlet."""
 
@@ -460,6 +485,8 @@ class SiteFleet:
         self.outlet_region = np.zeros(0, dtype=np.intp)
         self._outlet_prev_kwh: np.ndarray | None = None
         self._pdu_power_w = np.zeros(0)
+        self._plan: _Plan | None = None
+        self._plan_version = -1
 
     # ------------------------------------------------------------------ lookups
     @property
@@ -561,7 +588,7 @@ class SiteFleet:
 
     def _changed(self, fleet: Fleet | None) -> None:
         self._reindex()
-        self.noise = _resize_noise(self.noise, self.n_devices, self.rng)
+        self.noise = _resize_noise(self.noise, int(self._by_kind[LOAD].size), self.rng)
         self._resolve_pdus(fleet)
 
     def _known_site(self, site_id: str) -> int:
@@ -688,6 +715,66 @@ class SiteFleet:
         self.version += 1
         return CommandResult(True, f"device {command.device_id} updated")
 
+    def add_sites(
+        self,
+        owner: str,
+        sites: list[tuple[SiteSpec, list[DeviceSpec]]],
+        fleet: Fleet | None = None,
+    ) -> list[str]:
+        """Create many sites with their devices at once (benchmarks, bulk seeding); every spec
+        is checked before anything is added. PDU devices are not taken here."""
+        site_rows: list[dict[str, Any]] = []
+        device_rows: list[dict[str, Any]] = []
+        if self.n_sites + len(sites) > self.settings.site_max_sites:
+            raise CommandError(
+                f"site limit reached ({self.settings.site_max_sites}, ENERGYDASH_SITE_MAX_SITES)",
+                "site_id",
+            )
+        for site_spec, devices in sites:
+            check_site_spec(site_spec, creating=True)
+            if len(devices) > self.settings.site_max_devices_per_site:
+                raise CommandError("too many devices for one site", "site_id")
+            for spec in devices:
+                if spec.kind == "pdu":
+                    raise CommandError("kind: add PDU devices one by one", "kind")
+                check_device_spec(spec.kind or "", spec)
+        now = _utc_now_iso()
+        ids = []
+        for n, (site_spec, devices) in enumerate(sites):
+            region = site_spec.region or self.settings.site_default_region
+            lat0, lng0 = DEFAULT_LOCATION[region]
+            site_id = str(self.next_site)
+            self.next_site += 1
+            ids.append(site_id)
+            site_rows.append(
+                {
+                    "site_id": site_id,
+                    "name": (site_spec.name or "").strip(),
+                    "owner": owner,
+                    "created_at": now,
+                    "region": NETWORK_REGIONS.index(region),
+                    "lat": lat0 if site_spec.lat is None else site_spec.lat,
+                    "lng": lng0 if site_spec.lng is None else site_spec.lng,
+                    "import_limit_w": site_spec.import_limit_w or 100_000.0,
+                    "export_limit_w": site_spec.export_limit_w or 10_000.0,
+                    "day_key": -1,
+                }
+            )
+            for spec in devices:
+                row = _device_defaults(spec.kind or "", spec)
+                row.update(
+                    device_id=str(self.next_device),
+                    site=self.n_sites + n,
+                    created_at=now,
+                    kind=KIND_CODE[spec.kind or ""],
+                )
+                self.next_device += 1
+                device_rows.append(row)
+        self.sites.extend(site_rows)
+        self.devices.extend(device_rows)
+        self._changed(fleet)
+        return ids
+
     # ------------------------------------------------------------------ the tick
     def prime(self, now: datetime, grid: Grid, fleet: Fleet | None) -> None:
         self._resolve_pdus(fleet)
@@ -728,10 +815,11 @@ class SiteFleet:
         # production: PV by the sun at the site, generators after start-up while fuel lasts
         a = math.exp(-dt_s / CLOUD_TAU_S)
         s.data["cloud"] = a * s.cloud + math.sqrt(1.0 - a * a) * self.rng.standard_normal(ns)
+        plan = self._tick_plan()
         pv = self._by_kind[PV]
         if pv.size:
-            at = site_of[pv]
-            sin_el = _solar_sin_elevation(now, s.lat[at], s.lng[at])
+            at = plan.pv_site
+            sin_el = _solar_sin_elevation(now, plan.pv_lat, plan.pv_lng)
             clear = np.power(np.clip(sin_el, 0.0, None), 1.2)
             cloud = np.clip(0.85 + 0.12 * s.cloud[at], 0.2, 1.0)
             power[pv] = d.rated_w[pv] * 0.9 * clear * cloud * active[pv]
@@ -752,24 +840,19 @@ class SiteFleet:
         # consumption: profile loads by the region's local time, PDU mains, EV sessions
         loads = self._by_kind[LOAD]
         if loads.size:
+            # the noise and the shapes run over the loads only (positions within ``loads``)
             self.noise.advance(dt_s, self.rng)
-            frac = np.zeros(n)
-            flat = loads[d.profile[loads] == CONSTANT]
-            frac[flat] = 1.0
-            shaped = loads[d.profile[loads] != CONSTANT]
-            regions = s.region[site_of[shaped]]
-            tmp = np.zeros(n)
-            for r in np.unique(regions).tolist():
-                sub = shaped[regions == r]
+            frac = np.zeros(loads.size)
+            frac[plan.flat_loads] = 1.0
+            tmp = np.zeros(loads.size)
+            for r, index, every in plan.load_groups:
                 local = now + timedelta(hours=float(REGION_OFFSET_H[r]))
                 hour = local.hour + local.minute / 60.0 + local.second / 3600.0
-                codes = d.profile[sub]
-                index = {int(c): sub[codes == c] for c in np.unique(codes).tolist()}
                 demand_fraction(
                     index, self.noise, t, hour, local.weekday(), tmp, local.timetuple().tm_yday
                 )
-                frac[sub] = tmp[sub]
-            power[loads] = d.rated_w[loads] * frac[loads] * active[loads]
+                frac[every] = tmp[every]
+            power[loads] = d.rated_w[loads] * frac * active[loads]
         pdus = self._by_kind[PDU]
         if pdus.size:
             idx = self._pdu_index[pdus]
@@ -788,18 +871,16 @@ class SiteFleet:
             d.session_left_kwh[evc] = np.maximum(d.session_left_kwh[evc] - p * dt_h / 1000.0, 0.0)
             power[evc] = p
 
-        prod_codes = np.isin(d.kind, PRODUCTION_CODES)
-        cons_codes = np.isin(d.kind, CONSUMPTION_CODES)
-        production = np.bincount(site_of, weights=np.where(prod_codes, power, 0.0), minlength=ns)
-        consumption = np.bincount(site_of, weights=np.where(cons_codes, power, 0.0), minlength=ns)
+        production = np.bincount(site_of, weights=power * plan.production, minlength=ns)
+        consumption = np.bincount(site_of, weights=power * plan.consumption, minlength=ns)
 
         # storage
-        st = np.concatenate([self._by_kind[BAT], self._by_kind[EV]])
+        st = plan.storage
         flow = np.zeros(ns)
         charged = np.zeros(ns)
         discharged = np.zeros(ns)
         if st.size:
-            at = site_of[st]
+            at = plan.storage_site
             surplus = production - consumption
             mode = d.mode[st]
             ok = active[st]
@@ -894,9 +975,43 @@ class SiteFleet:
         # device readings: V, I and PF consistent (three-phase P = sqrt(3) V_LL I PF)
         d.data["power_w"] = power
         d.energy_kwh[:] += np.abs(power) * k
-        pf = np.where(d.power_factor > 0, d.power_factor, 1.0)
-        div = np.where(d.phases == 3, SQRT3, 1.0) * np.maximum(d.voltage_v, 1.0) * pf
-        d.data["current_a"] = np.abs(power) / div
+        d.data["current_a"] = np.abs(power) / plan.current_divisor
+
+    def _tick_plan(self) -> _Plan:
+        """Index arrays and constants that change only with a command (every command bumps
+        ``version``), built once per change instead of once per tick."""
+        if self._plan is not None and self._plan_version == self.version:
+            return self._plan
+        d = self.devices
+        loads = self._by_kind[LOAD]
+        profile = d.profile[loads]
+        regions = self.sites.region[d.site[loads]]
+        groups = []
+        shaped = np.flatnonzero(profile != CONSTANT)
+        for r in np.unique(regions[shaped]).tolist():
+            mine = shaped[regions[shaped] == r]
+            codes = profile[mine]
+            index = {int(c): mine[codes == c] for c in np.unique(codes).tolist()}
+            groups.append((int(r), index, mine))
+        kind = d.kind
+        storage = np.concatenate([self._by_kind[BAT], self._by_kind[EV]])
+        pv_site = d.site[self._by_kind[PV]]
+        self._plan = _Plan(
+            flat_loads=np.flatnonzero(profile == CONSTANT),
+            load_groups=groups,
+            production=np.isin(kind, PRODUCTION_CODES).astype(float),
+            consumption=np.isin(kind, CONSUMPTION_CODES).astype(float),
+            storage=storage,
+            storage_site=d.site[storage],
+            pv_site=pv_site,
+            pv_lat=self.sites.lat[pv_site],
+            pv_lng=self.sites.lng[pv_site],
+            current_divisor=np.where(d.phases == 3, SQRT3, 1.0)
+            * np.maximum(d.voltage_v, 1.0)
+            * np.where(d.power_factor > 0, d.power_factor, 1.0),
+        )
+        self._plan_version = self.version
+        return self._plan
 
     def _outlets(
         self, fleet: Fleet, dt_s: float, price_r: np.ndarray, intensity_r: np.ndarray
