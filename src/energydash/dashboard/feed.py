@@ -25,7 +25,14 @@ import orjson
 log = logging.getLogger(__name__)
 
 # Topics the dashboard renders; one upstream subscription covers every page of every tab.
-UPSTREAM_TOPICS: tuple[str, ...] = ("pdu/+/summary", "pdu/+/outlets", "facilities", "market/+")
+UPSTREAM_TOPICS: tuple[str, ...] = (
+    "pdu/+/summary",
+    "pdu/+/outlets",
+    "facilities",
+    "market/+",
+    "site/+",
+    "site/+/devices",
+)
 
 ConnectionState = Literal["connecting", "live", "reconnecting"]
 
@@ -77,6 +84,8 @@ def _keep(topic: str, data: dict[str, Any]) -> Any:
         return {"power_mw": (data.get("facilities") or {}).get("power_mw")}
     if topic.startswith("market/"):
         return {"interval": data.get("interval"), "regions": data.get("regions")}
+    if topic.startswith("site/") and topic.count("/") == 1:
+        return {"net_grid_flow_w": data.get("net_grid_flow_w")}
     return None
 
 
