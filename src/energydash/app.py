@@ -122,6 +122,20 @@ def _sites(settings: Settings, engine: Engine, hub: Hub, auth: AuthStore) -> Any
     if settings.sites_enabled and settings.sites_demo and engine.sites.n_sites == 0:
         accounts = [(a.id, a.username, a.role_id) for a in auth.accounts.values()]
         engine.sites.seed_demo(accounts, engine.fleet)
+
+    def replayed_market(state: Any) -> None:
+        # a market replayed over MQTT prices the sites like the grid topics it replaces
+        if state.source == "sim" or not state.topic.startswith("market/"):
+            return
+        for row in (state.data or {}).get("regions") or []:
+            price = row.get("price_aud_per_mwh")
+            if isinstance(price, int | float) and isinstance(row.get("region"), str):
+                intensity = row.get("emissions_t_per_mwh")
+                engine.sites.set_market(
+                    row["region"], float(price), intensity if isinstance(intensity, float) else None
+                )
+
+    hub.add_listener(replayed_market)
     return SitePublisher(engine, hub)
 
 

@@ -299,3 +299,15 @@ def test_ws_topics_site_and_site_devices_carry_their_models(
     assert stats.name == "Building A" and stats.region == "NSW1"
     devices = SiteDevicesData.model_validate(frames[f"site/{building}/devices"])
     assert {d.role for d in devices.devices} == {"production", "consumption", "storage"}
+
+
+def test_a_replayed_market_prices_the_sites_instead_of_the_simulated_grid(
+    client: TestClient, who: dict[str, dict[str, str]]
+) -> None:
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+    market = {"network": "NEM", "regions": [{"region": "NSW1", "price_aud_per_mwh": 321.5}]}
+    client.portal.call(lambda: hub.publish("market/NEM", market, source="mqtt"))
+    step(client)
+    building = site_named(client, who["admin"], "Building A")["site_id"]
+    stats = client.get(f"/api/v1/sites/{building}/stats", headers=who["admin"]).json()
+    assert stats["price_aud_per_mwh"] == 321.5

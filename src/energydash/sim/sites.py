@@ -33,6 +33,7 @@ never over devices. Changes come in as commands through ``Engine.execute``.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ CONSTANT = len(PROFILES)  # profile code of a flat load (not one of sim.profiles
 REGION_OFFSET_H = np.array([REGION_UTC_OFFSET_H[r] for r in NETWORK_REGIONS])
 SQRT3 = math.sqrt(3.0)
 CLOUD_TAU_S = 7200.0
+MARKET_OVERRIDE_S = 30.0  # as the hub's ingest precedence: a replay that stops hands back
 MAX_POWER_W = 100e6
 MAX_ENERGY_WH = 1e10
 
@@ -486,6 +488,8 @@ class SiteFleet:
         self._outlet_prev_kwh: np.ndarray | None = None
         self._pdu_power_w = np.zeros(0)
         self._plan: _Plan | None = None
+        # region -> (price AUD/MWh, intensity t/MWh or None, monotonic time): a replayed market
+        self.market_override: dict[str, tuple[float, float | None, float]] = {}
         self._plan_version = -1
 
     # ------------------------------------------------------------------ lookups
@@ -783,10 +787,29 @@ class SiteFleet:
         self._live_market(grid)
         self.now = now
 
+    def set_market(
+        self, region: str, price_aud_per_mwh: float, emissions_t_per_mwh: float | None
+    ) -> None:
+        """A region's price (and intensity) from a replayed market; it wins over the simulated
+        grid while fresher than MARKET_OVERRIDE_S."""
+        if region in NETWORK_REGIONS and math.isfinite(price_aud_per_mwh):
+            self.market_override[region] = (
+                float(price_aud_per_mwh),
+                emissions_t_per_mwh,
+                time.monotonic(),
+            )
+
     def _live_market(self, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
         price_r = np.array([grid.regions[r].price_aud_per_mwh for r in NETWORK_REGIONS])
         # t/MWh == kg/kWh
         intensity_r = np.array([grid.regions[r].emissions_t_per_mwh for r in NETWORK_REGIONS])
+        fresh_after = time.monotonic() - MARKET_OVERRIDE_S
+        for region, (price, intensity, at) in self.market_override.items():
+            if at >= fresh_after:
+                r = NETWORK_REGIONS.index(region)
+                price_r[r] = price
+                if intensity is not None and math.isfinite(intensity):
+                    intensity_r[r] = intensity
         region = self.sites.region
         self.sites.data["price_aud_per_mwh"] = price_r[region]
         self.sites.data["emissions_kg_per_kwh"] = intensity_r[region]
