@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from energydash.app import create_app
 from energydash.config import Settings
+from energydash.models.audit import AuditRecord
 from energydash.models.sites import SiteDevicesData, SiteStats
 
 
@@ -311,3 +312,17 @@ def test_a_replayed_market_prices_the_sites_instead_of_the_simulated_grid(
     building = site_named(client, who["admin"], "Building A")["site_id"]
     stats = client.get(f"/api/v1/sites/{building}/stats", headers=who["admin"]).json()
     assert stats["price_aud_per_mwh"] == 321.5
+
+
+def test_site_changes_are_audited_with_who_asked_and_refusals_with_the_reason(
+    client: TestClient, who: dict[str, dict[str, str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="energydash.audit")
+    viewer_site = site_named(client, who["viewer"], "Home of viewer")["site_id"]
+    client.patch(f"/api/v1/sites/{viewer_site}", json={"name": "x"}, headers=who["viewer"])
+    client.patch(f"/api/v1/sites/{viewer_site}", json={"name": "Villa"}, headers=who["admin"])
+    records = [AuditRecord.model_validate_json(r.getMessage()) for r in caplog.records]
+    refused, ok = records[-2], records[-1]
+    assert (refused.user, refused.result, refused.action) == ("viewer", "refused", "site.update")
+    assert "ConfigureComponents" in refused.detail
+    assert (ok.user, ok.result, ok.target) == ("admin", "ok", f"site/{viewer_site}")

@@ -18,6 +18,7 @@ from energydash.api import sites as access
 from energydash.api.deps import WWW_AUTHENTICATE, CallerDep, EngineDep, Requires, caller_of
 from energydash.api.errors import ApiError
 from energydash.api.responses import OrjsonResponse
+from energydash.api.site_audit import audit_route, audited, origin_of
 from energydash.auth import Caller
 from energydash.hub import site_snapshots as views
 from energydash.models.devices import DeviceCommand, split_device_id, to_engine_command
@@ -76,7 +77,11 @@ def default_site(engine: Engine, caller: Caller, request: Request) -> str:
 
 
 def create(body: IotDeviceCreate, engine: Engine, maybe: Caller | None, request: Request) -> Any:
-    caller = need(maybe)
+    with audited(request.app, maybe, "rest", "device.create", "devices", origin=origin_of(request)):
+        return _create(body, engine, need(maybe), request)
+
+
+def _create(body: IotDeviceCreate, engine: Engine, caller: Caller, request: Request) -> Any:
     if not (access.is_admin(caller) or caller.has(access.CHANGE)):
         raise ApiError(403, f"role {caller.role_id} lacks the {access.CHANGE} privilege")
     if body.site_id is not None:
@@ -103,9 +108,10 @@ def delete(
     device_id: str, engine: Engine, maybe: Caller | None, request: Request
 ) -> OrjsonResponse:
     """200 with the envelope, as the IoT mock answers (outlet devices answer 204)."""
-    caller = need(maybe)
-    access.changeable_device(engine, caller, device_id)
-    engine.execute(sim.RemoveSiteDevice(device_id))
+    where = f"devices/{device_id}"
+    with audited(request.app, maybe, "rest", "device.delete", where, origin=origin_of(request)):
+        access.changeable_device(engine, need(maybe), device_id)
+        engine.execute(sim.RemoveSiteDevice(device_id))
     access.refresh(request)
     return OrjsonResponse(envelope(None, f"Device {device_id} deleted successfully"))
 
@@ -119,6 +125,7 @@ def run_command(engine: Engine, device_id: str, body: IotDeviceCommand) -> str:
 
 
 @router.put("/devices/{device_id}", summary="Update a site device (IoT-mock shape)")
+@audit_route("device.update", "devices/{device_id}")
 async def put_device(
     device_id: str, body: IotDeviceUpdate, engine: EngineDep, caller: CallerDep, request: Request
 ) -> dict[str, Any]:
@@ -181,6 +188,7 @@ async def readings(device_id: str, engine: EngineDep, caller: CallerDep) -> dict
 
 
 @router.post("/devices/{device_id}/command", summary="Send a command (IoT-mock shape)")
+@audit_route("device.command", "devices/{device_id}")
 async def command(
     device_id: str, body: IotDeviceCommand, engine: EngineDep, caller: CallerDep, request: Request
 ) -> dict[str, Any]:
@@ -243,6 +251,7 @@ async def simulation_status(
 
 
 @router.post("/simulation/start", summary="Resume the simulation (Administrators)")
+@audit_route("sim.start", "simulation")
 async def simulation_start(
     engine: EngineDep, caller: Requires("ConfigureManager"), request: Request
 ) -> dict[str, Any]:
@@ -253,6 +262,7 @@ async def simulation_start(
 
 
 @router.post("/simulation/stop", summary="Pause the simulation (Administrators)")
+@audit_route("sim.stop", "simulation")
 async def simulation_stop(
     engine: EngineDep, caller: Requires("ConfigureManager"), request: Request
 ) -> dict[str, Any]:

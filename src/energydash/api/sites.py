@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from energydash.api.deps import CallerDep, EngineDep, HubDep
 from energydash.api.errors import ApiError
+from energydash.api.site_audit import audit_route
 from energydash.api.topics import history as topic_history
 from energydash.auth import Caller
 from energydash.hub import site_snapshots as views
@@ -137,6 +138,7 @@ async def list_sites(engine: EngineDep, caller: CallerDep) -> dict[str, list[Sit
 
 
 @router.post("/sites", status_code=201, summary="Create a site")
+@audit_route("site.create", "sites")
 async def create_site(
     body: SiteCreate, engine: EngineDep, caller: CallerDep, request: Request, response: Response
 ) -> SiteView:
@@ -156,6 +158,7 @@ async def get_site(site_id: str, engine: EngineDep, caller: CallerDep) -> SiteVi
 
 
 @router.patch("/sites/{site_id}", summary="Change a site's name, region, location or limits")
+@audit_route("site.update", "site/{site_id}")
 async def update_site(
     site_id: str, body: SiteUpdate, engine: EngineDep, caller: CallerDep, request: Request
 ) -> SiteView:
@@ -170,6 +173,7 @@ async def update_site(
 
 
 @router.delete("/sites/{site_id}", status_code=204, summary="Delete a site and its devices")
+@audit_route("site.delete", "site/{site_id}")
 async def delete_site(
     site_id: str, engine: EngineDep, hub: HubDep, caller: CallerDep, request: Request
 ) -> Response:
@@ -209,6 +213,7 @@ async def list_site_devices(site_id: str, engine: EngineDep, caller: CallerDep) 
 
 
 @router.post("/sites/{site_id}/devices", status_code=201, summary="Add a device to a site")
+@audit_route("site.device.add", "site/{site_id}/devices")
 async def add_site_device(
     site_id: str,
     body: SiteDeviceCreate,
@@ -240,6 +245,7 @@ async def get_site_device(
 
 
 @router.patch("/sites/{site_id}/devices/{device_id}", summary="Change a site device")
+@audit_route("site.device.update", "site/{site_id}/devices/{device_id}")
 async def update_site_device(
     site_id: str,
     device_id: str,
@@ -256,6 +262,7 @@ async def update_site_device(
 
 
 @router.delete("/sites/{site_id}/devices/{device_id}", status_code=204, summary="Remove")
+@audit_route("site.device.remove", "site/{site_id}/devices/{device_id}")
 async def remove_site_device(
     site_id: str, device_id: str, engine: EngineDep, caller: CallerDep, request: Request
 ) -> Response:

@@ -33,6 +33,7 @@ from strawberry.types import Info
 from energydash.api import sites as access
 from energydash.api.deps import WWW_AUTHENTICATE, caller_of
 from energydash.api.errors import ApiError
+from energydash.api.site_audit import audited, origin_of
 from energydash.auth import Caller
 from energydash.config import Settings
 from energydash.hub import site_snapshots as views
@@ -404,42 +405,58 @@ class Query:
 class Mutation:
     @strawberry.mutation(description="Create a device on the caller's site (siteId, or the first)")
     def create_device(self, info: Info, input: DeviceInput) -> Device:
-        engine: Engine = info.context["engine"]
-        caller = _caller(info)
-        given = {k: v for k, v in strawberry.asdict(input).items() if v is not None}
-        _check_fields(input.device_type, given, creating=True)
-        kind = _kind_for(input.device_type, input.kind)
-        if not (access.is_admin(caller) or caller.has(access.CHANGE)):
-            raise forbidden(f"role {caller.role_id} lacks the {access.CHANGE} privilege")
-        if input.site_id is not None:
-            site_id = str(input.site_id)
-            _api(access.changeable_site, engine, caller, site_id)
-        else:
-            site_id = _default_site(info, caller)
-        spec = _spec(input.device_type, kind, given)
-        spec = sim.DeviceSpec(**{**spec.given(), "kind": kind})
-        device_id = _execute(engine, sim.AddSiteDevice(site_id, spec))
-        _refresh(info)
-        return _device(engine, engine.sites.device_index(device_id))
+        with _audited(info, "device.create", f"site/{input.site_id or 'default'}/devices"):
+            return _create_device(info, input)
 
     @strawberry.mutation(description="Change a device the caller owns; deviceType must match")
     def update_device(self, info: Info, input: DeviceUpdateInput) -> Device:
-        engine: Engine = info.context["engine"]
-        caller = _caller(info)
-        device_id = str(input.id)
-        k = _api(access.visible_device, engine, caller, device_id)
-        kind = sim.KINDS[int(engine.sites.devices.kind[k])]
-        if sim.ROLE[kind] != input.device_type:
-            raise bad_input(
-                f"deviceType: device {device_id} is a {sim.ROLE[kind]} device", "deviceType"
-            )
-        given = {k2: v for k2, v in strawberry.asdict(input).items() if v is not None}
-        given.pop("id")
-        _check_fields(input.device_type, given, creating=False)
-        _api(access.changeable_device, engine, caller, device_id)
-        _execute(engine, sim.UpdateSiteDevice(device_id, _spec(input.device_type, kind, given)))
-        _refresh(info)
-        return _device(engine, k)
+        with _audited(info, "device.update", f"devices/{input.id}"):
+            return _update_device(info, input)
+
+
+def _audited(info: Info, action: str, target: str) -> Any:
+    request = info.context["request"]
+    caller = info.context["caller"]
+    return audited(request.app, caller, "graphql", action, target, origin=origin_of(request))
+
+
+def _create_device(info: Info, input: DeviceInput) -> Device:
+    engine: Engine = info.context["engine"]
+    caller = _caller(info)
+    given = {k: v for k, v in strawberry.asdict(input).items() if v is not None}
+    _check_fields(input.device_type, given, creating=True)
+    kind = _kind_for(input.device_type, input.kind)
+    if not (access.is_admin(caller) or caller.has(access.CHANGE)):
+        raise forbidden(f"role {caller.role_id} lacks the {access.CHANGE} privilege")
+    if input.site_id is not None:
+        site_id = str(input.site_id)
+        _api(access.changeable_site, engine, caller, site_id)
+    else:
+        site_id = _default_site(info, caller)
+    spec = _spec(input.device_type, kind, given)
+    spec = sim.DeviceSpec(**{**spec.given(), "kind": kind})
+    device_id = _execute(engine, sim.AddSiteDevice(site_id, spec))
+    _refresh(info)
+    return _device(engine, engine.sites.device_index(device_id))
+
+
+def _update_device(info: Info, input: DeviceUpdateInput) -> Device:
+    engine: Engine = info.context["engine"]
+    caller = _caller(info)
+    device_id = str(input.id)
+    k = _api(access.visible_device, engine, caller, device_id)
+    kind = sim.KINDS[int(engine.sites.devices.kind[k])]
+    if sim.ROLE[kind] != input.device_type:
+        raise bad_input(
+            f"deviceType: device {device_id} is a {sim.ROLE[kind]} device", "deviceType"
+        )
+    given = {k2: v for k2, v in strawberry.asdict(input).items() if v is not None}
+    given.pop("id")
+    _check_fields(input.device_type, given, creating=False)
+    _api(access.changeable_device, engine, caller, device_id)
+    _execute(engine, sim.UpdateSiteDevice(device_id, _spec(input.device_type, kind, given)))
+    _refresh(info)
+    return _device(engine, k)
 
 
 def _default_site(info: Info, caller: Caller) -> str:

@@ -17,10 +17,12 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from energydash.api import site_audit
 from energydash.config import Settings
 from energydash.hub import Hub, TopicState
 from energydash.hub import site_snapshots as site_views
 from energydash.hub.hub import iso
+from energydash.models.audit import AuditRecord
 from energydash.models.devices import DeviceCommand, split_device_id, to_engine_command
 from energydash.models.sites import IotDeviceCommand, IotDeviceStatus
 from energydash.mqtt.client import MqttLink
@@ -179,6 +181,18 @@ class MqttPublisher:
             self.commands_refused += 1
             log.info("mqtt command for site device %s refused: %s", device_id, ack.get("message"))
         self._last_command[device_id] = ack
+        site_audit.record(
+            None,
+            AuditRecord(
+                ts=datetime.now(UTC),
+                user="mqtt",  # the broker's ACL decides who may publish commands
+                face="mqtt",
+                action=f"device.{ack.get('command') or 'command'}"[:64],
+                target=f"devices/{device_id}",
+                result="ok" if ack["ok"] else "refused",
+                detail=str(ack.get("message") or "")[:500],
+            ),
+        )
         self.publish_site_status(device_id)
 
     def publish_status(self, device_id: str, data: dict[str, Any] | None = None) -> None:
