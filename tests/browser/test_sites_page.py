@@ -49,6 +49,8 @@ def test_sites_page_shows_flows_storage_cost_and_devices_live(stack, driver, scr
     wait_until(lambda: "Production Line" in (text(driver, "sites-devices") or ""), timeout_s=20)
     for name in ("HVAC System", "LED Lighting", "Server Rack", "Kitchen Equipment"):
         assert name in text(driver, "sites-devices")
+    costs = wait_until(lambda: "Rack PDU 1" in (text(driver, "sites-pdu-costs") or ""))
+    assert costs
     links = wait_until(lambda: (graph_data(driver, "sites-flow") or [{}])[0].get("link"))
     assert 3 in links["target"]  # something flows into the building's consumption
     screenshot("sites")

@@ -32,6 +32,7 @@ UPSTREAM_TOPICS: tuple[str, ...] = (
     "market/+",
     "site/+",
     "site/+/devices",
+    "cost/pdu/+",
 )
 
 ConnectionState = Literal["connecting", "live", "reconnecting"]

@@ -32,7 +32,7 @@ from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.live import Updates, streamer
-from energydash.models.sites import SiteDevicesData, SiteStats
+from energydash.models.sites import PduCostData, SiteDevicesData, SiteStats
 
 PAGE = "sites"
 NODES = [
@@ -193,6 +193,29 @@ def device_rows(devices: SiteDevicesData | None) -> list[Any]:
     return rows
 
 
+def pdu_cost_rows(context: DashboardContext, devices: SiteDevicesData | None) -> list[Any]:
+    """The site's PDUs: their outlets' energy priced and carbon-counted by the site's region."""
+    rows = [html.Tr([html.Th(h) for h in ("PDU", "Energy (kWh)", "Cost (AUD)", "Carbon (kg)")])]
+    for d in devices.devices if devices else []:
+        if d.kind != "pdu":
+            continue
+        data = context.feed.latest(f"cost/pdu/{d.settings.get('pdu_id')}")
+        if not data:
+            continue
+        cost = PduCostData.model_validate(data)
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(d.name),
+                    html.Td(f"{cost.energy_kwh:,.3f}"),
+                    html.Td(f"{cost.cost_aud:,.4f}"),
+                    html.Td(f"{cost.carbon_kg:,.3f}"),
+                ]
+            )
+        )
+    return rows
+
+
 def control_buttons(devices: SiteDevicesData | None) -> list[Any]:
     buttons = []
     for d in devices.devices if devices else []:
@@ -302,6 +325,12 @@ def layout(**_query: str) -> html.Div:
                     ]
                 ),
             ),
+            card(
+                "PDU outlets' energy cost and carbon (lifetime)",
+                html.Table(
+                    pdu_cost_rows(context, devices), id="sites-pdu-costs", className="table"
+                ),
+            ),
         ],
         className="page",
     )
@@ -375,6 +404,7 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
                 updates.append(("sites-net", {"extendData": extend}))
         memo["sites_last_ts"] = context.feed.latest_ts(f"site/{site_id}")
     updates.append(("sites-devices", {"children": device_rows(devices)}))
+    updates.append(("sites-pdu-costs", {"children": pdu_cost_rows(context, devices)}))
     structure = _structure(devices)
     if entering or memo.get("sites_structure") != structure:
         updates.append(("sites-controls", {"children": control_buttons(devices)}))
