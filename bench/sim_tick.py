@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from energydash.config import load_settings
+from energydash.hub import Hub
+from energydash.hub.site_snapshots import SitePublisher
 from energydash.sim import sites as sim_sites
 from energydash.sim.engine import Engine
 from energydash.sim.grid import NETWORK_REGIONS, Grid
@@ -159,6 +161,29 @@ def main() -> None:
             "sites tick",
             f"{sites.n_sites:,} sites, {sites.n_devices:,} devices",
             f"{sites_ms:.2f}",
+            f"{p95(samples):.2f}",
+            "",
+        )
+
+        # the hub side: site/{id} and site/{id}/devices of 100 sites, built through their models
+        small = load_settings(
+            data_dir=Path(tmp) / "sites-100",
+            clock_mode="stepped",
+            pdu_count=1,
+            grid_facility_count=20,
+        )
+        pub_engine = Engine.from_settings(small, restore=False)
+        pub_engine.sites.add_sites(
+            "1", [(sim_sites.SiteSpec(name=f"Site {i}"), HOME) for i in range(100)], None
+        )
+        pub_engine.step(1.0)
+        publisher = SitePublisher(pub_engine, Hub(small))
+        time_calls(publisher.publish, 3)
+        samples = time_calls(publisher.publish, max(args.ticks // 5, 5))
+        table.add_row(
+            "site topics publish",
+            "100 sites, 1,000 devices",
+            f"{statistics.median(samples):.2f}",
             f"{p95(samples):.2f}",
             "",
         )

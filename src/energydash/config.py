@@ -215,7 +215,10 @@ class Settings(BaseSettings):
         150.0, description="Time-of-use storage discharges while the regional price is above this."
     )
     site_max_sites: int = Field(
-        1000, ge=1, le=100_000, description="Sites the REST/GraphQL create."
+        200,
+        ge=1,
+        le=100_000,
+        description="Bound on sites (their topics cost ~0.2 ms each per tick to publish).",
     )
     site_max_devices_per_site: int = Field(
         100, ge=1, le=10_000, description="Devices one site may hold."

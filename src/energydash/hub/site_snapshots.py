@@ -27,7 +27,16 @@ from energydash.models.sites import (
 )
 from energydash.sim.engine import Engine
 from energydash.sim.grid import NETWORK_REGIONS
-from energydash.sim.sites import KINDS, ROLE, SITE_COUNTERS, SiteFleet
+from energydash.sim.sites import (
+    KINDS,
+    LOAD_PROFILES,
+    MODES,
+    ROLE,
+    SITE_COUNTERS,
+    SPEC_FIELDS,
+    SiteFleet,
+    profile_slot,
+)
 
 STORAGE_KINDS = ("battery", "ev")
 
@@ -68,7 +77,10 @@ def timestamp(sites: SiteFleet) -> str:
     return iso(sites.now or datetime.now(UTC))
 
 
-def site_stats(sites: SiteFleet, i: int) -> SiteStats:
+def site_stats(
+    sites: SiteFleet, i: int, storage: tuple[np.ndarray, np.ndarray] | None = None
+) -> SiteStats:
+    """``storage``: ``sites.storage_by_site()`` when building every site (saves a pass each)."""
     s = sites.sites
     net = float(s.net_grid_flow_w[i])
     price = float(s.price_aud_per_mwh[i])
@@ -83,7 +95,13 @@ def site_stats(sites: SiteFleet, i: int) -> SiteStats:
         timestamp=timestamp(sites),
         production_w=float(s.production_w[i]),
         consumption_w=float(s.consumption_w[i]),
-        storage=storage_of(sites, np.array([i])),
+        storage=storage_of(sites, np.array([i]))
+        if storage is None
+        else SiteStorage(
+            total_capacity_wh=float(storage[0][i]),
+            current_level_wh=float(storage[1][i]),
+            percentage=float(storage[1][i] / storage[0][i] * 100.0) if storage[0][i] > 0 else 0.0,
+        ),
         storage_flow_w=float(s.storage_flow_w[i]),
         net_grid_flow_w=net,
         curtailed_w=float(s.curtailed_w[i]),
@@ -98,41 +116,66 @@ def site_stats(sites: SiteFleet, i: int) -> SiteStats:
     )
 
 
-def device_view(sites: SiteFleet, k: int) -> SiteDeviceView:
-    d = sites.devices
-    kind = KINDS[int(d.kind[k])]
+def device_columns(sites: SiteFleet) -> dict[str, list[Any]]:
+    """Every device column as a Python list: one conversion per column for a whole publish,
+    instead of a numpy scalar per field per device."""
+    return {n: (c if isinstance(c, list) else c.tolist()) for n, c in sites.devices.data.items()}
+
+
+def device_view(
+    sites: SiteFleet, k: int, columns: dict[str, list[Any]] | None = None
+) -> SiteDeviceView:
+    c = columns if columns is not None else {n: [v] for n, v in sites.devices.row(k).items()}
+    if columns is None:
+        k = 0
+    kind = KINDS[c["kind"][k]]
     level = capacity = pct = None
     if kind in STORAGE_KINDS:
-        level, capacity = float(d.level_wh[k]), float(d.capacity_wh[k])
+        level, capacity = c["level_wh"][k], c["capacity_wh"][k]
         pct = level / capacity * 100.0 if capacity > 0 else 0.0
+    settings = {name: c[name][k] for name in SPEC_FIELDS[kind]}
+    if "profile" in settings:
+        settings["profile"] = LOAD_PROFILES[profile_slot(settings["profile"])]
+    if "mode" in settings:
+        settings["mode"] = MODES[settings["mode"]]
+    online = c["online"][k]
     return SiteDeviceView(
-        device_id=d.device_id[k],
-        site_id=sites.sites.site_id[int(d.site[k])],
-        name=d.name[k],
+        device_id=c["device_id"][k],
+        site_id=sites.sites.site_id[c["site"][k]],
+        name=c["name"][k],
         kind=kind,  # type: ignore[arg-type]
         role=ROLE[kind],  # type: ignore[arg-type]
-        label=d.label[k],
-        location=d.location[k],
-        enabled=bool(d.enabled[k]),
-        online=bool(d.online[k]),
-        power_w=float(d.power_w[k]),
-        voltage_v=float(d.voltage_v[k]) if d.online[k] else 0.0,
-        current_a=float(d.current_a[k]),
-        power_factor=float(d.power_factor[k]),
-        phases=int(d.phases[k]),
-        energy_kwh=float(d.energy_kwh[k]),
+        label=c["label"][k],
+        location=c["location"][k],
+        enabled=c["enabled"][k],
+        online=online,
+        power_w=c["power_w"][k],
+        voltage_v=c["voltage_v"][k] if online else 0.0,
+        current_a=c["current_a"][k],
+        power_factor=c["power_factor"][k],
+        phases=c["phases"][k],
+        energy_kwh=c["energy_kwh"][k],
         level_wh=level,
         capacity_wh=capacity,
         percentage=pct,
-        settings=sites.device_spec_values(k),
+        settings=settings,
     )
 
 
-def site_devices(sites: SiteFleet, i: int) -> SiteDevicesData:
+def site_devices(
+    sites: SiteFleet,
+    i: int,
+    indices: np.ndarray | None = None,
+    columns: dict[str, list[Any]] | None = None,
+) -> SiteDevicesData:
+    """``indices`` (``sites.site_groups()``) and ``columns`` (``device_columns``) when building
+    every site at once."""
+    if indices is None:
+        indices = np.flatnonzero(sites.devices.site == i)
     return SiteDevicesData(
         site_id=sites.sites.site_id[i],
         timestamp=timestamp(sites),
-        devices=[device_view(sites, k) for k in np.flatnonzero(sites.devices.site == i).tolist()],
+        devices=[device_view(sites, k, columns) for k in indices.tolist()],
     )
 
 
@@ -250,11 +293,15 @@ class SitePublisher:
         if now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
         current: set[str] = set()
+        groups = sites.site_groups()
+        storage = sites.storage_by_site()
+        columns = device_columns(sites)
         for i in range(sites.n_sites):
             site_id = sites.sites.site_id[i]
             current.add(site_id)
-            hub.publish(f"site/{site_id}", site_stats(sites, i).model_dump(), ts=now)
-            hub.publish(f"site/{site_id}/devices", site_devices(sites, i).model_dump(), ts=now)
+            hub.publish(f"site/{site_id}", site_stats(sites, i, storage).model_dump(), ts=now)
+            devices = site_devices(sites, i, groups[i], columns).model_dump()
+            hub.publish(f"site/{site_id}/devices", devices, ts=now)
         for gone in self._published - current:
             hub.drop(f"site/{gone}")
             hub.drop(f"site/{gone}/devices")
