@@ -326,3 +326,13 @@ def test_site_changes_are_audited_with_who_asked_and_refusals_with_the_reason(
     assert (refused.user, refused.result, refused.action) == ("viewer", "refused", "site.update")
     assert "ConfigureComponents" in refused.detail
     assert (ok.user, ok.result, ok.target) == ("admin", "ok", f"site/{viewer_site}")
+
+
+def test_generic_topic_routes_hide_other_accounts_sites(
+    client: TestClient, who: dict[str, dict[str, str]]
+) -> None:
+    building = site_named(client, who["admin"], "Building A")["site_id"]
+    for path in (f"/api/v1/snapshots/site/{building}", f"/api/v1/history/site/{building}"):
+        assert client.get(path).status_code == 404
+        assert client.get(path, headers=who["operator"]).status_code == 404
+        assert client.get(path, headers=who["admin"]).status_code == 200

@@ -196,6 +196,7 @@ async def site_history(
     engine: EngineDep,
     hub: HubDep,
     caller: CallerDep,
+    request: Request,
     series: Annotated[list[str] | None, Query(description="Series names; all when omitted")] = None,
     start: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
     end: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
@@ -203,7 +204,7 @@ async def site_history(
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     visible_site(engine, caller, site_id)
-    return await topic_history(f"site/{site_id}", hub, series, start, end, step_s, format)
+    return await topic_history(f"site/{site_id}", hub, request, series, start, end, step_s, format)
 
 
 # ---------------------------------------------------------------------- devices of a site
