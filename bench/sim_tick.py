@@ -3,7 +3,9 @@
 Run: ``.venv/bin/python bench/sim_tick.py [--ticks N]``. Prints milliseconds per tick (median
 and p95 over N ticks after a warm-up), the cost per 1k outlets (flat means linear growth), a
 week of grid dispatch at 5-minute steps (what ``energydash datasets generate`` does), and the
-time to save and restore the state of the largest fleet. Target: a 100k-outlet tick < 20 ms.
+time to save and restore the state of the largest fleet, and a tick of 10,000 sites x 10
+devices (PV, battery, EV, five loads, EV charger, generator). Targets: a 100k-outlet tick < 20 ms,
+a 10,000-site tick < 20 ms.
 """
 
 from __future__ import annotations
@@ -19,10 +21,26 @@ from rich.console import Console
 from rich.table import Table
 
 from energydash.config import load_settings
+from energydash.hub import Hub
+from energydash.hub.site_snapshots import SitePublisher
+from energydash.sim import sites as sim_sites
 from energydash.sim.engine import Engine
-from energydash.sim.grid import Grid
+from energydash.sim.grid import NETWORK_REGIONS, Grid
 
 OUTLETS_PER_PDU = 48
+SITE_COUNT = 10_000
+HOME = [
+    sim_sites.DeviceSpec(kind="pv", rated_w=6_600),
+    sim_sites.DeviceSpec(kind="battery", capacity_wh=13_500, max_charge_w=5_000),
+    sim_sites.DeviceSpec(kind="ev", capacity_wh=60_000, max_charge_w=7_000, mode="time_of_use"),
+    sim_sites.DeviceSpec(kind="load", profile="hvac", rated_w=3_500),
+    sim_sites.DeviceSpec(kind="load", profile="led_lighting", rated_w=400),
+    sim_sites.DeviceSpec(kind="load", profile="kitchen_appliance", rated_w=2_400),
+    sim_sites.DeviceSpec(kind="load", profile="server", rated_w=300),
+    sim_sites.DeviceSpec(kind="load", rated_w=200),
+    sim_sites.DeviceSpec(kind="ev_charger", rated_w=7_000, session_kwh=20),
+    sim_sites.DeviceSpec(kind="generator", rated_w=5_000, setpoint_w=2_000),
+]
 
 
 def time_calls(fn, count: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -112,6 +130,64 @@ def main() -> None:
                     "",
                 )
 
+        site_settings = load_settings(
+            data_dir=Path(tmp) / "sites",
+            clock_mode="stepped",
+            pdu_count=1,
+            grid_facility_count=60,
+            site_max_sites=SITE_COUNT,
+        )
+        site_engine = Engine.from_settings(site_settings, restore=False)
+        with console.status(f"building {SITE_COUNT:,} sites"):
+            site_engine.sites.add_sites(
+                "1",
+                [
+                    (sim_sites.SiteSpec(name=f"Site {i}", region=NETWORK_REGIONS[i % 5]), HOME)
+                    for i in range(SITE_COUNT)
+                ],
+                site_engine.fleet,
+            )
+        sites = site_engine.sites
+        site_clock = {"now": site_engine.clock.now()}
+
+        def sites_tick() -> None:
+            site_clock["now"] += timedelta(seconds=1)
+            sites.step(site_clock["now"], 1.0, site_engine.grid, site_engine.fleet)
+
+        time_calls(sites_tick, 5)
+        samples = time_calls(sites_tick, args.ticks)
+        sites_ms = statistics.median(samples)
+        table.add_row(
+            "sites tick",
+            f"{sites.n_sites:,} sites, {sites.n_devices:,} devices",
+            f"{sites_ms:.2f}",
+            f"{p95(samples):.2f}",
+            "",
+        )
+
+        # the hub side: site/{id} and site/{id}/devices of 100 sites, built through their models
+        small = load_settings(
+            data_dir=Path(tmp) / "sites-100",
+            clock_mode="stepped",
+            pdu_count=1,
+            grid_facility_count=20,
+        )
+        pub_engine = Engine.from_settings(small, restore=False)
+        pub_engine.sites.add_sites(
+            "1", [(sim_sites.SiteSpec(name=f"Site {i}"), HOME) for i in range(100)], None
+        )
+        pub_engine.step(1.0)
+        publisher = SitePublisher(pub_engine, Hub(small))
+        time_calls(publisher.publish, 3)
+        samples = time_calls(publisher.publish, max(args.ticks // 5, 5))
+        table.add_row(
+            "site topics publish",
+            "100 sites, 1,000 devices",
+            f"{statistics.median(samples):.2f}",
+            f"{p95(samples):.2f}",
+            "",
+        )
+
         grid = Grid.generate(42, 500)
         now = engine.clock.now()
         grid.step(now, 1.0)
@@ -145,7 +221,8 @@ def main() -> None:
     console.print(
         f"100k-outlet tick {summary[sizes[-1]]:.2f} ms (target < 20 ms); "
         f"10x the outlets (10k -> 100k) costs {growth:.1f}x (10x = linear); "
-        f"grid week {week_s:.2f} s"
+        f"grid week {week_s:.2f} s; "
+        f"{SITE_COUNT:,} sites x {len(HOME)} devices tick {sites_ms:.2f} ms (target < 20 ms)"
     )
 
 

@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from energydash.hub.snapshots import SnapshotPublisher
 
     snapshots = SnapshotPublisher(engine, hub)
+    site_snapshots = _sites(settings, engine, hub, auth)
     redfish = _redfish_service(engine, settings, auth)
 
     @contextlib.asynccontextmanager
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
         detach_tick = engine.on_tick(mark_tick)
         detach_snapshots = snapshots.attach()
+        detach_sites = site_snapshots.attach()
+        site_snapshots.publish()
         detach_events = engine.on_event(lambda event: snapshots.refresh_soon())
         snapshots.publish()  # every topic exists before the first client subscribes
         await redfish.start()
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                     log.exception("stopping %r failed", part)
             await redfish.stop()
             detach_events()
+            detach_sites()
             detach_snapshots()
             detach_tick()
 
@@ -91,6 +95,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.hub = hub
     app.state.auth = auth
     app.state.snapshots = snapshots
+    app.state.site_snapshots = site_snapshots
     app.state.stream_stats = StreamStats()
     app.state.mqtt_ingest = None
     app.state.mqtt_publisher = None
@@ -103,7 +108,35 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     for router in _api_routers():
         app.include_router(router, prefix="/api/v1")
     app.include_router(redfish.router)
+    from energydash.graphql import graphql_router
+
+    app.include_router(graphql_router(settings), prefix="/graphql")
     return app
+
+
+def _sites(settings: Settings, engine: Engine, hub: Hub, auth: AuthStore) -> Any:
+    """The site topics' publisher; the demo sites when nothing was saved (the accounts of the
+    store own them, so they are made here, where the store is)."""
+    from energydash.hub.site_snapshots import SitePublisher
+
+    if settings.sites_enabled and settings.sites_demo and engine.sites.n_sites == 0:
+        accounts = [(a.id, a.username, a.role_id) for a in auth.accounts.values()]
+        engine.sites.seed_demo(accounts, engine.fleet)
+
+    def replayed_market(state: Any) -> None:
+        # a market replayed over MQTT prices the sites like the grid topics it replaces
+        if state.source == "sim" or not state.topic.startswith("market/"):
+            return
+        for row in (state.data or {}).get("regions") or []:
+            price = row.get("price_aud_per_mwh")
+            if isinstance(price, int | float) and isinstance(row.get("region"), str):
+                intensity = row.get("emissions_t_per_mwh")
+                engine.sites.set_market(
+                    row["region"], float(price), intensity if isinstance(intensity, float) else None
+                )
+
+    hub.add_listener(replayed_market)
+    return SitePublisher(engine, hub)
 
 
 def _api_routers() -> list[Any]:
@@ -131,6 +164,7 @@ def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> l
         app.state.mqtt_publisher = MqttPublisher(
             settings, hub, engine, on_change=app.state.snapshots.publish, auth=app.state.auth
         )
+        app.state.mqtt_publisher.site_publisher = app.state.site_snapshots
         parts.append(app.state.mqtt_publisher)
     return parts
 

@@ -259,6 +259,37 @@ class Settings(BaseSettings):
         10_000_000, ge=1, description="record stops after this many rows (a bound on its input)."
     )
 
+    # --- sites: homes and buildings behind a grid meter (issue 13) ---------------------
+    sites_enabled: bool = Field(True, description="Simulate sites (production, loads, storage).")
+    sites_demo: bool = Field(
+        True, description="Seed a demo home per account and Building A when no site is saved."
+    )
+    site_default_region: Literal["NSW1", "QLD1", "VIC1", "SA1", "TAS1"] = Field(
+        "NSW1", description="NEM region of new sites and of PDUs not assigned to a site."
+    )
+    site_feed_in_tariff_aud_per_kwh: float = Field(
+        0.05, ge=0, le=10, description="What exported energy earns (AUD per kWh)."
+    )
+    site_tou_charge_below_aud_per_mwh: float = Field(
+        60.0, description="Time-of-use storage charges while the regional price is below this."
+    )
+    site_tou_discharge_above_aud_per_mwh: float = Field(
+        150.0, description="Time-of-use storage discharges while the regional price is above this."
+    )
+    site_max_sites: int = Field(
+        200,
+        ge=1,
+        le=100_000,
+        description="Bound on sites (their topics cost ~0.2 ms each per tick to publish).",
+    )
+    site_max_devices_per_site: int = Field(
+        100, ge=1, le=10_000, description="Devices one site may hold."
+    )
+    graphql_max_depth: int = Field(8, ge=2, le=50, description="Deepest GraphQL selection.")
+    graphql_max_cost: int = Field(
+        500, ge=10, le=100_000, description="GraphQL query cost: fields, x10 inside lists."
+    )
+
     @field_validator("ws_allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

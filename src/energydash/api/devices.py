@@ -2,14 +2,22 @@
 
 Every change goes through ``Engine.execute``; after it the hub gets fresh snapshots at once,
 so `/ws` clients see the change without waiting for the next tick (or in a stepped clock).
+
+The same paths serve site devices in the IoT-mock shapes (``api/iot.py``): a site device's id
+is a number, and ``POST /devices`` with ``device_type`` creates one. ``GET /devices`` keeps its
+``devices``/``profiles`` keys for outlet devices and adds the IoT-mock envelope, whose ``data``
+lists the caller's site devices.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
+from energydash.api import iot
 from energydash.api.deps import EngineDep, HubDep
 from energydash.api.errors import ApiError
 from energydash.models.devices import (
@@ -19,6 +27,7 @@ from energydash.models.devices import (
     split_device_id,
     to_engine_command,
 )
+from energydash.models.sites import IotDeviceCreate
 from energydash.sim import commands as sim
 from energydash.sim.engine import Engine
 from energydash.sim.profiles import PROFILES
@@ -76,26 +85,56 @@ def _existing(engine: Engine, device_id: str) -> tuple[str, str, dict[str, Any]]
     return pdu_id, outlet_id, view
 
 
-@router.get("/devices", summary="Every device plugged into an outlet")
-async def list_devices(engine: EngineDep) -> dict[str, Any]:
+@router.get(
+    "/devices", summary="Every device plugged into an outlet, and the caller's site devices"
+)
+async def list_devices(engine: EngineDep, caller: iot.MaybeCaller) -> dict[str, Any]:
     rows = []
     for pdu in engine.fleet.pdus:
         for outlet in pdu.outlets:
             view = device_view(engine, pdu.id, outlet.id)
             if view is not None:
                 rows.append(view)
-    return {"devices": rows, "profiles": list(PROFILES)}
+    site_rows = iot.visible_infos(engine, caller)
+    return {
+        "devices": rows,
+        "profiles": list(PROFILES),
+        **iot.envelope(site_rows, f"Retrieved {len(site_rows)} devices"),
+    }
 
 
 @router.get("/devices/{device_id}", summary="One device with its readings")
-async def get_device(device_id: str, engine: EngineDep) -> dict[str, Any]:
+async def get_device(device_id: str, engine: EngineDep, caller: iot.MaybeCaller) -> dict[str, Any]:
+    if iot.is_site_device(engine, device_id):
+        return iot.get(device_id, engine, caller)
     return _existing(engine, device_id)[2]
 
 
-@router.post("/devices", status_code=201, summary="Plug a device into a free outlet")
+def _parse(model: type[Any], raw: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+        ) from None
+
+
+@router.post(
+    "/devices",
+    status_code=201,
+    summary="Plug a device into a free outlet (pdu_id, outlet_id, profile) or create a site "
+    "device (IoT-mock body: device_type, name, location, base_power kW, base_voltage V)",
+)
 async def create_device(
-    body: DeviceCreate, engine: EngineDep, request: Request, response: Response
+    raw: Annotated[dict[str, Any], Body()],
+    engine: EngineDep,
+    caller: iot.MaybeCaller,
+    request: Request,
+    response: Response,
 ) -> dict[str, Any]:
+    if "device_type" in raw:
+        return iot.create(_parse(IotDeviceCreate, raw), engine, caller, request)
+    body: DeviceCreate = _parse(DeviceCreate, raw)
     device_id = f"{body.pdu_id}-{body.outlet_id}"
     pdu_id, outlet_id = _outlet(engine, device_id)
     if device_view(engine, pdu_id, outlet_id) is not None:
@@ -128,8 +167,10 @@ async def update_device(
 
 @router.delete("/devices/{device_id}", status_code=204, summary="Unplug a device")
 async def delete_device(
-    device_id: str, engine: EngineDep, hub: HubDep, request: Request
+    device_id: str, engine: EngineDep, hub: HubDep, caller: iot.MaybeCaller, request: Request
 ) -> Response:
+    if iot.is_site_device(engine, device_id):
+        return iot.delete(device_id, engine, caller, request)
     pdu_id, outlet_id, _ = _existing(engine, device_id)
     engine.execute(sim.RemoveDevice(pdu_id, outlet_id))
     hub.drop(f"devices/{device_id}")

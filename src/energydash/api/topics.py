@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from energydash.api.deps import HubDep
+from energydash.api.deps import HubDep, caller_of
 from energydash.api.errors import ApiError
 from energydash.api.responses import OrjsonResponse
 from energydash.hub.history import downsample
@@ -40,8 +40,22 @@ async def list_topics(hub: HubDep) -> dict[str, Any]:
     return {"topics": rows}
 
 
+def guard_site_topic(request: Request, topic: str) -> None:
+    """A site's topics are its owner's (and Administrators'): 404 for anyone else, as on
+    /api/v1/sites, so the generic topic routes do not show what the site routes hide."""
+    if not topic.startswith("site/"):
+        return
+    from energydash.api.sites import can_see_topic
+
+    caller = caller_of(request)
+    engine = request.app.state.engine
+    if caller is None or engine is None or not can_see_topic(caller, topic, engine):
+        raise ApiError(404, f"no topic {topic!r}; GET /api/v1/topics lists them", "topic")
+
+
 @router.get("/snapshots/{topic:path}", summary="Latest state of a topic (the /ws envelope)")
-async def snapshot(topic: str, hub: HubDep) -> Response:
+async def snapshot(topic: str, hub: HubDep, request: Request) -> Response:
+    guard_site_topic(request, topic)
     state = hub.latest(topic)
     if state is None:
         raise ApiError(404, f"no topic {topic!r}; GET /api/v1/topics lists them", "topic")
@@ -64,6 +78,7 @@ def _parse_time(value: str | None, name: str) -> float | None:
 async def history(
     topic: str,
     hub: HubDep,
+    request: Request,
     series: Annotated[
         list[str] | None,
         Query(description="Series names (repeat or comma-separate); all when omitted."),
@@ -73,6 +88,7 @@ async def history(
     step_s: Annotated[float | None, Query(gt=0, description="Average into buckets")] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
+    guard_site_topic(request, topic)
     ring = hub.history(topic)
     if ring is None:
         if hub.latest(topic) is None:

@@ -35,6 +35,7 @@ PAGES = (
     ("pdus", "/pdus", "PDUs"),
     ("map", "/map", "Map"),
     ("market", "/market", "Market"),
+    ("sites", "/sites", "Sites"),
 )
 
 

@@ -34,6 +34,9 @@ UPSTREAM_TOPICS: tuple[str, ...] = (
     "facilities",
     "market/+",
     AUDIT_TOPIC,
+    "site/+",
+    "site/+/devices",
+    "cost/pdu/+",
 )
 
 ConnectionState = Literal["connecting", "live", "reconnecting"]
@@ -86,6 +89,8 @@ def _keep(topic: str, data: dict[str, Any]) -> Any:
         return {"power_mw": (data.get("facilities") or {}).get("power_mw")}
     if topic.startswith("market/"):
         return {"interval": data.get("interval"), "regions": data.get("regions")}
+    if topic.startswith("site/") and topic.count("/") == 1:
+        return {"net_grid_flow_w": data.get("net_grid_flow_w")}
     return None
 
 

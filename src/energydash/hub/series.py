@@ -21,6 +21,15 @@ MARKET_FIELDS = (
     "emissions_t_per_mwh",
 )
 DEVICE_FIELDS = ("power_w", "energy_kwh")
+SITE_FIELDS = (
+    "production_w",
+    "consumption_w",
+    "storage_flow_w",
+    "net_grid_flow_w",
+    "price_aud_per_mwh",
+    "cost_rate_aud_per_h",
+)
+SITE_TODAY_FIELDS = ("imported_kwh", "exported_kwh", "import_cost_aud", "carbon_kg")
 
 
 def _num(value: Any) -> float | None:
@@ -62,6 +71,15 @@ def extract(topic: str, data: Any) -> Values:
     elif topic.startswith("devices/"):
         for name in DEVICE_FIELDS:
             out[name] = _num(data.get(name))
+    elif topic.startswith("site/") and topic.count("/") == 1:
+        for name in SITE_FIELDS:
+            out[name] = _num(data.get(name))
+        storage = data.get("storage") or {}
+        out["storage_level_wh"] = _num(storage.get("current_level_wh"))
+        out["storage_percentage"] = _num(storage.get("percentage"))
+        today = data.get("today") or {}
+        for name in SITE_TODAY_FIELDS:
+            out[f"today.{name}"] = _num(today.get(name))
     else:
         for name, value in data.items():
             number = _num(value)

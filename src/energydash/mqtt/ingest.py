@@ -242,6 +242,8 @@ class MqttIngest:
     def _simulated(self, device_id: str) -> bool:
         if self.engine is None:
             return False
+        if self.engine.sites.has_device(device_id):
+            return True  # a site device: the site publisher feeds it
         pdu_id, _, outlet_id = device_id.rpartition("-")
         fleet = self.engine.fleet
         if not fleet.has_pdu(pdu_id):

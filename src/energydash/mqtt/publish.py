@@ -19,16 +19,22 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from energydash.api import site_audit
+from energydash.api.sites import can_change
 from energydash.auth import AuthStore
 from energydash.config import Settings
 from energydash.hub import Hub, TopicState
+from energydash.hub import site_snapshots as site_views
 from energydash.hub.hub import iso
-from energydash.models.audit import Result
+from energydash.models.audit import AuditRecord, Result
 from energydash.models.devices import MqttDeviceCommand, split_device_id, to_engine_command
+from energydash.models.sites import IotDeviceCommand, IotDeviceStatus
 from energydash.mqtt import senders
 from energydash.mqtt.client import MqttLink
 from energydash.sim.commands import CommandError
 from energydash.sim.engine import Engine
+from energydash.sim.sites import KINDS as site_kinds
+from energydash.sim.sites import UpdateSiteDevice, command_spec
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,7 @@ class MqttPublisher:
         self._detach: Any = None
         self._pdu_root = settings.mqtt_pdu_root.rstrip("/")
         self._device_root = settings.mqtt_device_root.rstrip("/")
+        self.site_publisher: Any = None  # fresh site topics after a site device command
 
     async def start(self) -> None:
         self.link = MqttLink(self.settings, "publish", asyncio.get_running_loop(), self.handle)
@@ -95,6 +102,8 @@ class MqttPublisher:
             pdu_id = topic[4 : -len("/outlets")]
             self.link.publish(f"{self._pdu_root}/{pdu_id}/telemetry", state.frame("update"))
             self.telemetry += 1
+        elif topic.startswith("site/") and topic.endswith("/devices"):
+            self.publish_site_devices(state)
         elif topic.startswith("devices/"):
             device_id = topic[len("devices/") :]
             self.link.publish(f"{self._device_root}/{device_id}/data", state.data_bytes)
@@ -104,6 +113,113 @@ class MqttPublisher:
             if self._status_key.get(device_id) != key:
                 self._status_key[device_id] = key
                 self.publish_status(device_id, data)
+
+    def publish_site_devices(self, state: TopicState) -> None:
+        """Each device of a site: data in the IoT-mock shape, retained status when it changes."""
+        if self.engine is None or self.link is None:
+            return
+        sites = self.engine.sites
+        for row in state.data.get("devices", []):
+            device_id = row["device_id"]
+            if not sites.has_device(device_id):
+                continue
+            k = sites.device_index(device_id)
+            data = site_views.iot_data(sites, k)
+            self.link.publish(f"{self._device_root}/{device_id}/data", data.model_dump_json())
+            self.device_data += 1
+            key = ("site", data.status, data.enabled)
+            if self._status_key.get(device_id) != key:
+                self._status_key[device_id] = key
+                self.publish_site_status(device_id)
+
+    def publish_site_status(self, device_id: str) -> None:
+        if self.engine is None or self.link is None or not self.engine.sites.has_device(device_id):
+            return
+        sites = self.engine.sites
+        k = sites.device_index(device_id)
+        online, enabled = bool(sites.devices.online[k]), bool(sites.devices.enabled[k])
+        status = IotDeviceStatus(
+            device_id=device_id,
+            status="online" if online else "offline",
+            online=online,
+            enabled=enabled,
+            site_id=sites.device_site(device_id),
+            ts=iso(datetime.now(UTC)),
+            last_command=self._last_command.get(device_id),
+        )
+        self.link.publish(
+            f"{self._device_root}/{device_id}/status", status.model_dump_json(), retain=True
+        )
+        self.status_published += 1
+
+    def handle_site_command(self, device_id: str, payload: bytes) -> None:
+        """A command for a site device: the IoT-mock form (``parameters``) or the outlet form."""
+        assert self.engine is not None
+        ack: dict[str, Any] = {"ok": False, "received": iso(datetime.now(UTC))}
+        user = "anonymous"
+        try:
+            text = payload.decode("utf-8", errors="replace").strip()
+            if text in ("On", "Off"):
+                request = IotDeviceCommand(command="set_power", value=text)
+            else:
+                try:
+                    request = IotDeviceCommand.model_validate(orjson.loads(payload))
+                except orjson.JSONDecodeError:
+                    raise ValueError(
+                        'payload: not JSON; send {"command": "set_enabled", '
+                        '"parameters": {"enabled": false}}'
+                    ) from None
+                except ValidationError as error:
+                    first = error.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"]) or "payload"
+                    raise ValueError(f"{where}: {first['msg']}") from None
+            ack.update(command=request.command, request_id=request.request_id)
+            sender = self.senders.check(request)
+            user = sender.user
+            owner = self.engine.sites.site_owner(self.engine.sites.device_site(device_id))
+            if sender.caller is not None and not can_change(sender.caller, owner):
+                raise senders.CommandDenied(
+                    "forbidden", f"forbidden: {sender.user} may not change this site", user
+                )
+            kind = site_kinds[
+                int(self.engine.sites.devices.kind[self.engine.sites.device_index(device_id)])
+            ]
+            spec = command_spec(kind, request.command, request.parameters, request.value)
+            result = self.engine.execute(UpdateSiteDevice(device_id, spec))
+            ack.update(ok=bool(result.ok), message=result.message)
+            site_publisher = self.site_publisher
+            if site_publisher is not None:
+                site_publisher.publish()
+        except senders.CommandDenied as denied:
+            user = denied.user
+            ack.update(message=denied.message)
+            if denied.kind == "forbidden":
+                self.commands_forbidden += 1
+            else:
+                self.commands_unauthenticated += 1
+        except CommandError as error:
+            ack.update(message=error.message, field=error.field)
+        except ValueError as error:
+            ack.update(message=str(error))
+        if ack["ok"]:
+            self.commands_ok += 1
+        else:
+            self.commands_refused += 1
+            log.info("mqtt command for site device %s refused: %s", device_id, ack.get("message"))
+        self._last_command[device_id] = ack
+        site_audit.record(
+            None,
+            AuditRecord(
+                ts=datetime.now(UTC),
+                user=user,
+                face="mqtt",
+                action=f"device.{ack.get('command') or 'command'}"[:64],
+                target=f"devices/{device_id}",
+                result="ok" if ack["ok"] else "refused",
+                detail=str(ack.get("message") or "")[:500],
+            ),
+        )
+        self.publish_site_status(device_id)
 
     def publish_status(self, device_id: str, data: dict[str, Any] | None = None) -> None:
         if self.link is None:
@@ -137,6 +253,9 @@ class MqttPublisher:
     def handle(self, topic: str, payload: bytes) -> None:
         """A command message, on the event loop: check its sender, execute, acknowledge."""
         device_id = topic[len(self._device_root) + 1 : -len("/commands")]
+        if self.engine is not None and self.engine.sites.has_device(device_id):
+            self.handle_site_command(device_id, payload)
+            return
         ack: dict[str, Any] = {"ok": False, "received": iso(datetime.now(UTC))}
         sender: senders.Sender | None = None
         user, role = "anonymous", None

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 
 import orjson
 
-from energydash.auth import AuthStore
+from energydash.auth import AuthStore, Caller
 from energydash.config import Settings
 from energydash.models.audit import AuditRecord, Result
 from energydash.models.devices import MqttDeviceCommand
+from energydash.models.sites import IotDeviceCommand
 
 log = logging.getLogger(__name__)
 audit_log = logging.getLogger("energydash.audit")
@@ -50,6 +51,7 @@ class Sender:
     user: str
     role: str | None
     how: str  # "token" or "broker ACL"
+    caller: Caller | None = None  # the account behind a token (owners of site devices check it)
 
 
 class CommandSenders:
@@ -58,7 +60,7 @@ class CommandSenders:
         self.commander = settings.mqtt_commander_username
         self.auth = auth
 
-    def check(self, request: MqttDeviceCommand) -> Sender:
+    def check(self, request: MqttDeviceCommand | IotDeviceCommand) -> Sender:
         """The sender of ``request``, or CommandDenied saying what is missing."""
         if request.auth is None:
             if self.mode == "broker":
@@ -81,7 +83,7 @@ class CommandSenders:
                 f"forbidden: role {caller.role_id} lacks the {REQUIRED_PRIVILEGE} privilege",
                 caller.username,
             )
-        return Sender(caller.username, caller.role_id, "token")
+        return Sender(caller.username, caller.role_id, "token", caller)
 
 
 def record(

@@ -24,6 +24,7 @@ from energydash.sim.commands import Command, CommandError, CommandResult
 from energydash.sim.events import SimEvent
 from energydash.sim.grid import Grid
 from energydash.sim.pdu import Fleet
+from energydash.sim.sites import SITE_COMMANDS, SiteCommand, SiteFleet
 
 log = logging.getLogger(__name__)
 RECENT_EVENTS = 1000
@@ -57,6 +58,10 @@ class Engine:
         self._paused = False
         self._resync = False
         self._last_tick_time: datetime | None = None
+        # its own random stream, so adding sites leaves the fleet's and grid's numbers alone
+        self.sites = SiteFleet(
+            settings, np.random.default_rng(np.random.SeedSequence([settings.seed, 13]))
+        )
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -93,6 +98,10 @@ class Engine:
         try:
             payload = state.load(path)
             if payload is not None:
+                try:
+                    self.sites.restore(payload.get("sites"), self.fleet)
+                except ValueError as error:
+                    raise state.StateError(f"{path}: {error}") from None
                 self.restored = state.restore(self.fleet, payload, path)
         except state.StateError as error:
             aside = path.with_suffix(".unreadable.json")
@@ -106,6 +115,7 @@ class Engine:
         hour, weekday = self._local_time(now)
         self.fleet.prime(now.timestamp(), hour, weekday)
         self.grid.step(now, self.settings.tick_s)
+        self.sites.prime(now, self.grid, self.fleet)
         self._last_tick_time = now
 
     def _local_time(self, now: datetime) -> tuple[float, int]:
@@ -128,6 +138,8 @@ class Engine:
         hour, weekday = self._local_time(now)
         self.fleet.step(now.timestamp(), dt_s, hour, weekday, self._rng, now, self.emit)
         self.grid.step(now, dt_s)
+        if self.settings.sites_enabled:
+            self.sites.step(now, dt_s, self.grid, self.fleet)
         self.tick_count += 1
         self._last_tick_time = now
         self.last_tick_ms = (time.perf_counter() - started) * 1000.0
@@ -248,8 +260,10 @@ class Engine:
                 log.exception("event callback %r failed; the engine carries on", callback)
 
     # ------------------------------------------------------------------ control
-    def execute(self, command: Command) -> CommandResult:
+    def execute(self, command: Command | SiteCommand) -> CommandResult:
         """The one command API: validates fully, raises CommandError having changed nothing."""
+        if isinstance(command, SITE_COMMANDS):
+            return self.sites.apply(command, self.fleet)
         result = control.execute(self, command)
         self.fleet.refresh(self.clock.now(), self.emit)
         return result
@@ -269,4 +283,6 @@ class Engine:
             }
             for f in self.faults.values()
         ]
-        return state.to_payload(self.fleet, self.clock.now(), active)
+        payload = state.to_payload(self.fleet, self.clock.now(), active)
+        payload["sites"] = self.sites.to_state()
+        return payload

@@ -1,0 +1,414 @@
+"""Sites: where a site's energy comes from and goes (production, grid import and storage
+discharge into consumption, storage charge and grid export, like Home Assistant's energy
+Sankey), its storage level, net grid flow over time, energy, cost and carbon today, and its
+devices with their controls (the backend checks the role; a refusal is shown as such).
+
+Data comes from the shared live feed's ``site/{id}`` and ``site/{id}/devices`` topics (models
+``SiteStats`` and ``SiteDevicesData``); the sign convention is the meter's: net grid flow =
+consumption - production + storage flow, positive importing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from dash import (
+    ALL,
+    Input,
+    Output,
+    Patch,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
+
+from energydash.dashboard.components import charts
+from energydash.dashboard.components.card import card
+from energydash.dashboard.components.charts import GRAPH_CONFIG
+from energydash.dashboard.context import DashboardContext, get_context
+from energydash.dashboard.live import Updates, streamer
+from energydash.models.sites import PduCostData, SiteDevicesData, SiteStats
+
+PAGE = "sites"
+NODES = [
+    "Production",
+    "Grid import",
+    "Battery discharge",
+    "Consumption",
+    "Battery charge",
+    "Grid export",
+]
+NODE_COLOURS = ["#f59e0b", "#64748b", "#16a34a", "#2563eb", "#16a34a", "#7c3aed"]
+
+
+def site_ids(context: DashboardContext) -> list[str]:
+    topics = context.feed.topics_matching("site/")
+    ids = [t.split("/")[1] for t in topics if t.count("/") == 1]
+    return sorted(ids, key=lambda s: (len(s), s))
+
+
+def stats_of(context: DashboardContext, site_id: str | None) -> SiteStats | None:
+    data = context.feed.latest(f"site/{site_id}") if site_id else None
+    return SiteStats.model_validate(data) if data else None
+
+
+def devices_of(context: DashboardContext, site_id: str | None) -> SiteDevicesData | None:
+    data = context.feed.latest(f"site/{site_id}/devices") if site_id else None
+    return SiteDevicesData.model_validate(data) if data else None
+
+
+def flows(stats: SiteStats) -> tuple[list[int], list[int], list[float]]:
+    """Sankey links (kW): production first feeds consumption, then charge, then export; grid
+    import and discharge cover what is left of consumption (and charge)."""
+    supply = {
+        0: max(stats.production_w, 0.0),
+        1: max(stats.net_grid_flow_w, 0.0),
+        2: max(-stats.storage_flow_w, 0.0),
+    }
+    demand = {
+        3: max(stats.consumption_w, 0.0),
+        4: max(stats.storage_flow_w, 0.0),
+        5: max(-stats.net_grid_flow_w, 0.0),
+    }
+    order = {0: (3, 4, 5), 2: (3, 5, 4), 1: (3, 4, 5)}
+    sources, targets, values = [], [], []
+    for source in (0, 2, 1):
+        for target in order[source]:
+            amount = min(supply[source], demand[target])
+            if amount > 1e-6:
+                sources.append(source)
+                targets.append(target)
+                values.append(round(amount / 1000.0, 3))
+                supply[source] -= amount
+                demand[target] -= amount
+    return sources, targets, values
+
+
+def flow_figure(stats: SiteStats | None) -> dict[str, Any]:
+    if stats is None:
+        return charts.placeholder("Waiting for site data")
+    sources, targets, values = flows(stats)
+    return {
+        "data": [
+            {
+                "type": "sankey",
+                "arrangement": "snap",
+                "valueformat": ".2f",
+                "valuesuffix": " kW",
+                "node": {
+                    "label": NODES,
+                    "color": NODE_COLOURS,
+                    "pad": 18,
+                    "thickness": 16,
+                },
+                "link": {"source": sources, "target": targets, "value": values},
+            }
+        ],
+        "layout": {**charts.base_layout(height=300), "hovermode": "closest"},
+    }
+
+
+def net_figure(context: DashboardContext, site_id: str | None) -> dict[str, Any]:
+    points = context.feed.history(f"site/{site_id}") if site_id else []
+    xs = [p.ts for p in points]
+    ys = [
+        None if p.values.get("net_grid_flow_w") is None else p.values["net_grid_flow_w"] / 1000
+        for p in points
+    ]
+    figure = charts.time_figure(
+        [{"name": "Net grid flow (+ import)", "x": xs, "y": ys, "colour": "#7c3aed"}],
+        y_title="kW",
+        range_selector=True,
+    )
+    figure["layout"]["yaxis"]["rangemode"] = "normal"
+    figure["layout"]["showlegend"] = False
+    return figure
+
+
+def texts(stats: SiteStats | None) -> dict[str, str]:
+    if stats is None:
+        return {
+            k: "—"
+            for k in (
+                "sites-storage",
+                "sites-net-now",
+                "sites-cost",
+                "sites-carbon",
+                "sites-energy",
+                "sites-price",
+            )
+        }
+    today = stats.today
+    storage = stats.storage
+    self_use = "—" if today.self_consumption_pct is None else f"{today.self_consumption_pct:.0f} %"
+    return {
+        "sites-storage": (
+            f"{storage.percentage:.0f} % · {storage.current_level_wh / 1000:,.1f} of "
+            f"{storage.total_capacity_wh / 1000:,.1f} kWh"
+            if storage.total_capacity_wh > 0
+            else "no storage"
+        ),
+        "sites-net-now": (
+            f"{abs(stats.net_grid_flow_w) / 1000:,.2f} kW "
+            + ("importing" if stats.net_grid_flow_w >= 0 else "exporting")
+        ),
+        "sites-cost": f"${today.net_cost_aud:,.2f} (import ${today.import_cost_aud:,.2f}, "
+        f"feed-in ${today.export_revenue_aud:,.2f})",
+        "sites-carbon": f"{today.carbon_kg:,.2f} kg CO₂-e",
+        "sites-energy": (
+            f"produced {today.produced_kwh:,.2f} · consumed {today.consumed_kwh:,.2f} · "
+            f"imported {today.imported_kwh:,.2f} · exported {today.exported_kwh:,.2f} kWh · "
+            f"self-consumption {self_use}"
+        ),
+        "sites-price": f"{stats.region} ${stats.price_aud_per_mwh:,.2f}/MWh · "
+        f"{stats.emissions_kg_per_kwh:.3f} kg/kWh",
+    }
+
+
+def device_rows(devices: SiteDevicesData | None) -> list[Any]:
+    header = html.Tr(
+        [html.Th(h) for h in ("Device", "Kind", "Power (kW)", "Energy (kWh)", "Level", "State")]
+    )
+    rows = [header]
+    for d in devices.devices if devices else []:
+        level = "" if d.percentage is None else f"{d.percentage:.0f} %"
+        state = ("on" if d.enabled else "disabled") + ("" if d.online else ", offline")
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(d.name),
+                    html.Td(d.kind),
+                    html.Td(f"{d.power_w / 1000:,.2f}"),
+                    html.Td(f"{d.energy_kwh:,.2f}"),
+                    html.Td(level),
+                    html.Td(state),
+                ]
+            )
+        )
+    return rows
+
+
+def pdu_cost_rows(context: DashboardContext, devices: SiteDevicesData | None) -> list[Any]:
+    """The site's PDUs: their outlets' energy priced and carbon-counted by the site's region."""
+    rows = [html.Tr([html.Th(h) for h in ("PDU", "Energy (kWh)", "Cost (AUD)", "Carbon (kg)")])]
+    for d in devices.devices if devices else []:
+        if d.kind != "pdu":
+            continue
+        data = context.feed.latest(f"cost/pdu/{d.settings.get('pdu_id')}")
+        if not data:
+            continue
+        cost = PduCostData.model_validate(data)
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(d.name),
+                    html.Td(f"{cost.energy_kwh:,.3f}"),
+                    html.Td(f"{cost.cost_aud:,.4f}"),
+                    html.Td(f"{cost.carbon_kg:,.3f}"),
+                ]
+            )
+        )
+    return rows
+
+
+def control_buttons(devices: SiteDevicesData | None) -> list[Any]:
+    buttons = []
+    for d in devices.devices if devices else []:
+        if d.kind == "pdu":
+            continue
+        label = f"{'Disable' if d.enabled else 'Enable'} {d.name}"
+        buttons.append(
+            html.Button(
+                label,
+                id={"type": "sites-toggle", "device": d.device_id, "enable": not d.enabled},
+                className="btn btn-cycle",
+                n_clicks=0,
+            )
+        )
+    return buttons
+
+
+def _structure(devices: SiteDevicesData | None) -> list[tuple[str, bool]]:
+    return [(d.device_id, d.enabled) for d in (devices.devices if devices else [])]
+
+
+def layout(**_query: str) -> html.Div:
+    context = get_context()
+    ids = site_ids(context)
+    options = []
+    for site_id in ids:
+        stats = stats_of(context, site_id)
+        options.append({"label": stats.name if stats else site_id, "value": site_id})
+    chosen = ids[0] if ids else None
+    stats = stats_of(context, chosen)
+    devices = devices_of(context, chosen)
+    values = texts(stats)
+
+    def kpi(title: str, element_id: str) -> html.Div:
+        return html.Div(
+            [
+                html.Div(title, className="kpi-label"),
+                html.Div(values[element_id], id=element_id, className="kpi-value"),
+            ],
+            className="kpi",
+        )
+
+    return html.Div(
+        [
+            dcc.Store(id="sites-mount", data=uuid.uuid4().hex),
+            html.Div(
+                [
+                    html.H1("Sites", className="page-title"),
+                    html.Div(
+                        [
+                            html.Label("Site", className="control-label"),
+                            dcc.RadioItems(
+                                id="sites-site",
+                                options=options,
+                                value=chosen,
+                                inline=True,
+                                className="checklist",
+                            ),
+                        ],
+                        className="controls",
+                    ),
+                ],
+                className="page-head",
+            ),
+            html.Div(
+                [
+                    kpi("Storage", "sites-storage"),
+                    kpi("Grid now", "sites-net-now"),
+                    kpi("Cost today", "sites-cost"),
+                    kpi("Carbon today", "sites-carbon"),
+                ],
+                className="kpi-row",
+            ),
+            html.Div(
+                [
+                    card(
+                        "Energy flow now (kW)",
+                        dcc.Graph(id="sites-flow", figure=flow_figure(stats), config=GRAPH_CONFIG),
+                    ),
+                    card(
+                        "Net grid flow (kW, + importing)",
+                        dcc.Graph(
+                            id="sites-net", figure=net_figure(context, chosen), config=GRAPH_CONFIG
+                        ),
+                    ),
+                ],
+                className="grid-2",
+            ),
+            card(
+                "Today",
+                html.Div(
+                    [
+                        html.P(values["sites-energy"], id="sites-energy"),
+                        html.P(values["sites-price"], id="sites-price"),
+                    ]
+                ),
+            ),
+            card(
+                "Devices",
+                html.Div(
+                    [
+                        html.Table(device_rows(devices), id="sites-devices", className="table"),
+                        html.Div(
+                            control_buttons(devices), id="sites-controls", className="controls"
+                        ),
+                        html.Div(id="sites-control-result", className="result"),
+                    ]
+                ),
+            ),
+            card(
+                "PDU outlets' energy cost and carbon (lifetime)",
+                html.Table(
+                    pdu_cost_rows(context, devices), id="sites-pdu-costs", className="table"
+                ),
+            ),
+        ],
+        className="page",
+    )
+
+
+clientside_callback(
+    """function(mount, site) { return {page: 'sites', mount: mount, site: site}; }""",
+    Output("view", "data", allow_duplicate=True),
+    Input("sites-mount", "data"),
+    Input("sites-site", "value"),
+    prevent_initial_call="initial_duplicate",
+)
+
+
+@callback(
+    Output("sites-control-result", "children"),
+    Output("sites-control-result", "className"),
+    Input({"type": "sites-toggle", "device": ALL, "enable": ALL}, "n_clicks"),
+    State("view", "data"),
+    prevent_initial_call=True,
+)
+async def toggle_device(clicks: list[int], view: dict[str, Any]) -> tuple[str, str]:
+    """Enable or disable a site device through the backend, as the dashboard's caller."""
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        return no_update, no_update
+    device_id, enable = str(trigger["device"]), bool(trigger["enable"])
+    result = await get_context().control.site_device_enabled(device_id, enable)
+    action = "enable" if enable else "disable"
+    if result.ok:
+        return f"✔ device {device_id}: {action} — {result.message}", "result result-ok"
+    return f"✖ device {device_id}: {action} refused — {result.message}", "result result-error"
+
+
+@streamer(PAGE)
+def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]) -> Updates:
+    site_id = view.get("site")
+    updates: Updates = []
+    ids = site_ids(context)
+    if memo.get("sites_ids") != ids:  # sites appeared (the page may render before the feed)
+        options = []
+        for known in ids:
+            known_stats = stats_of(context, known)
+            options.append({"label": known_stats.name if known_stats else known, "value": known})
+        updates.append(("sites-site", {"options": options}))
+        memo["sites_ids"] = ids
+    if site_id not in ids:
+        if ids:
+            updates.append(("sites-site", {"value": ids[0]}))
+        return updates
+    stats = stats_of(context, site_id)
+    devices = devices_of(context, site_id)
+    entering = memo.get("page") != PAGE or memo.get("site") != site_id
+    for element_id, text in texts(stats).items():
+        if entering or memo.get(element_id) != text:
+            updates.append((element_id, {"children": text}))
+            memo[element_id] = text
+    if stats is not None:
+        if entering:
+            updates.append(("sites-flow", {"figure": flow_figure(stats)}))
+            updates.append(("sites-net", {"figure": net_figure(context, site_id)}))
+        else:
+            sources, targets, values = flows(stats)
+            patch = Patch()
+            patch["data"][0]["link"] = {"source": sources, "target": targets, "value": values}
+            updates.append(("sites-flow", {"figure": patch}))
+            ts = context.feed.latest_ts(f"site/{site_id}")
+            if ts and ts != memo.get("sites_last_ts"):
+                point = [stats.net_grid_flow_w / 1000]
+                extend = charts.extend(ts, point, context.settings.dashboard_history_points)
+                updates.append(("sites-net", {"extendData": extend}))
+        memo["sites_last_ts"] = context.feed.latest_ts(f"site/{site_id}")
+    updates.append(("sites-devices", {"children": device_rows(devices)}))
+    updates.append(("sites-pdu-costs", {"children": pdu_cost_rows(context, devices)}))
+    structure = _structure(devices)
+    if entering or memo.get("sites_structure") != structure:
+        updates.append(("sites-controls", {"children": control_buttons(devices)}))
+        memo["sites_structure"] = structure
+    memo["page"] = PAGE
+    memo["site"] = site_id
+    return updates
