@@ -36,7 +36,9 @@ def chart_problems(driver) -> list[str]:
     return problems
 
 
-def test_market_traces_keep_their_own_values_through_rapid_region_changes(stack, driver) -> None:
+def test_market_traces_keep_their_own_values_through_rapid_region_changes(
+    stack, operator, driver
+) -> None:
     _, web = stack
     driver.get(web.url + "/market")
     wait_until(lambda: text(driver, "conn-text") == "Live", timeout_s=30)

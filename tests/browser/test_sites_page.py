@@ -1,17 +1,20 @@
 """The Sites page in a real browser against a real backend: the flow picture, storage level,
 net grid flow, cost and carbon today and the devices render live; a device control goes to the
-backend, which checks the caller (a dashboard without a login is refused, and says so)."""
+backend as the logged-in Operator, who may change their own home."""
 
 from __future__ import annotations
 
 import pytest
+from processes import ACCOUNTS
 
 from browser import console_errors, graph_data, text, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_sites_page_shows_flows_storage_cost_and_devices_live(stack, driver, screenshot) -> None:
+def test_sites_page_shows_flows_storage_cost_and_devices_live(
+    stack, operator, driver, screenshot
+) -> None:
     _, web = stack
     driver.get(web.url + "/sites")
     wait_until(lambda: text(driver, "conn-text") == "Live", timeout_s=30)
@@ -33,13 +36,37 @@ def test_sites_page_shows_flows_storage_cost_and_devices_live(stack, driver, scr
     devices = text(driver, "sites-devices")
     assert "Rooftop PV" in devices and "Home Battery" in devices
 
-    buttons = driver.find_elements("css selector", "#sites-controls button")
-    assert buttons and buttons[0].text.startswith("Disable")
+    # The Operator's own home: a device control goes to the backend as the Operator and works.
+    operator_name = ACCOUNTS["Operator"][0]
+
+    def battery_buttons() -> list:
+        return [
+            b
+            for b in driver.find_elements("css selector", "#sites-controls button")
+            if b.text.startswith("Disable Home Battery")
+        ]
+
+    shown_before = {b.get_attribute("id") for b in battery_buttons()}
+    labels = driver.find_elements("css selector", "#sites-site label")
+    home = next(label for label in labels if label.text.strip() == f"Home of {operator_name}")
+    driver.execute_script("arguments[0].click()", home)
+    # Every home has a "Home Battery": wait for the controls of this home's own devices.
+    buttons = wait_until(
+        lambda: [b for b in battery_buttons() if b.get_attribute("id") not in shown_before],
+        timeout_s=20,
+    )
+    assert buttons[0].get_attribute("disabled") is None
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", buttons[0])
     buttons[0].click()
     result = wait_until(lambda: text(driver, "sites-control-result"), timeout_s=15)
-    assert "refused" in result and "401" in result  # no login in this dashboard: no change
-    assert "on" in text(driver, "sites-devices")
+    assert result.startswith("✔") and "disable" in result
+    wait_until(
+        lambda: any(
+            b.text.startswith("Enable Home Battery")
+            for b in driver.find_elements("css selector", "#sites-controls button")
+        ),
+        timeout_s=15,
+    )
 
     # Building A: the five loads at building scale
     labels = driver.find_elements("css selector", "#sites-site label")

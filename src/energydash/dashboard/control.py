@@ -122,19 +122,11 @@ class BackendControl:
             expired=response.status_code == 401,
         )
 
-    async def site_device_enabled(self, device_id: str, enabled: bool) -> ControlResult:
+    async def site_device_enabled(self, device_id: str, enabled: bool, token: str) -> ControlResult:
         """POST /api/v1/devices/{id}/command set_enabled; the backend checks owner and role."""
-        url = f"{self.base_url}/api/v1/devices/{device_id}/command"
         body = {"command": "set_enabled", "parameters": {"enabled": enabled}}
-        try:
-            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-                response = await client.post(url, json=body)
-        except httpx.HTTPError as error:
-            return ControlResult(False, f"backend unreachable: {type(error).__name__}")
-        message = _message(response)
-        if response.is_success:
-            return ControlResult(True, message or "accepted")
-        return ControlResult(False, f"HTTP {response.status_code}: {message}")
+        action = "enabled" if enabled else "disabled"
+        return await self._post(f"/api/v1/devices/{device_id}/command", body, token, action)
 
 
 def _message(response: httpx.Response) -> str:

@@ -30,8 +30,10 @@ from dash import (
 from energydash.dashboard.components import charts
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
+from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.live import Updates, streamer
+from energydash.dashboard.sessions import CONTROL_PRIVILEGE
 from energydash.models.sites import PduCostData, SiteDevicesData, SiteStats
 
 PAGE = "sites"
@@ -223,11 +225,11 @@ def control_buttons(devices: SiteDevicesData | None) -> list[Any]:
             continue
         label = f"{'Disable' if d.enabled else 'Enable'} {d.name}"
         buttons.append(
-            html.Button(
+            guarded_button(
                 label,
-                id={"type": "sites-toggle", "device": d.device_id, "enable": not d.enabled},
-                className="btn btn-cycle",
-                n_clicks=0,
+                {"type": "sites-toggle", "device": d.device_id, "enable": not d.enabled},
+                CONTROL_PRIVILEGE,
+                "btn btn-cycle",
             )
         )
     return buttons
@@ -358,11 +360,13 @@ async def toggle_device(clicks: list[int], view: dict[str, Any]) -> tuple[str, s
     if not isinstance(trigger, dict) or not any(clicks or []):
         return no_update, no_update
     device_id, enable = str(trigger["device"]), bool(trigger["enable"])
-    result = await get_context().control.site_device_enabled(device_id, enable)
     action = "enable" if enable else "disable"
-    if result.ok:
-        return f"✔ device {device_id}: {action} — {result.message}", "result result-ok"
-    return f"✖ device {device_id}: {action} refused — {result.message}", "result result-error"
+    target = f"device {device_id}"
+    reason = refusal(CONTROL_PRIVILEGE)
+    if reason:
+        return f"✖ {target}: {action} not sent — {reason}", "result result-error"
+    result = await get_context().control.site_device_enabled(device_id, enable, token())
+    return shown(target, action, result)
 
 
 @streamer(PAGE)
