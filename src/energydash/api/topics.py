@@ -11,7 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from energydash.api.deps import HubDep
+from energydash.api.deps import CallerDep, HubDep
 from energydash.api.errors import ApiError
 from energydash.api.responses import OrjsonResponse
 from energydash.hub.history import downsample
@@ -22,7 +22,7 @@ MAX_POINTS = 100_000
 
 
 @router.get("/topics", summary="Every topic with its sequence number and time")
-async def list_topics(hub: HubDep) -> dict[str, Any]:
+async def list_topics(hub: HubDep, _: CallerDep) -> dict[str, Any]:
     rows = []
     for topic in hub.topics():
         state = hub.latest(topic)
@@ -41,7 +41,7 @@ async def list_topics(hub: HubDep) -> dict[str, Any]:
 
 
 @router.get("/snapshots/{topic:path}", summary="Latest state of a topic (the /ws envelope)")
-async def snapshot(topic: str, hub: HubDep) -> Response:
+async def snapshot(topic: str, hub: HubDep, _: CallerDep) -> Response:
     state = hub.latest(topic)
     if state is None:
         raise ApiError(404, f"no topic {topic!r}; GET /api/v1/topics lists them", "topic")
@@ -64,6 +64,7 @@ def _parse_time(value: str | None, name: str) -> float | None:
 async def history(
     topic: str,
     hub: HubDep,
+    _: CallerDep,
     series: Annotated[
         list[str] | None,
         Query(description="Series names (repeat or comma-separate); all when omitted."),

@@ -12,6 +12,7 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
+from energydash.auth.secrets import read_token
 from energydash.config import Settings
 from energydash.dashboard.components.status import connection_badge
 from energydash.dashboard.context import DashboardContext
@@ -46,7 +47,7 @@ def create_dash_app(settings: Settings, *, feed: BackendFeed | None = None) -> D
         websocket_inactivity_timeout=0,  # the pump keeps the socket busy; never drop it
         websocket_max_workers=4,
     )
-    token = settings.ws_token.get_secret_value() if settings.ws_token else None
+    token = read_token(settings).value  # the shared feed reads as the ReadOnly service
     context = DashboardContext(
         settings=settings,
         feed=feed

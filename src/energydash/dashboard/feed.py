@@ -93,8 +93,8 @@ class BackendFeed:
         topics: Iterable[str] = UPSTREAM_TOPICS,
     ) -> None:
         self.url = ws_url(base_url)
-        if token:
-            self.url += f"?token={token}"
+        # the credential rides in a header, never in the URL that logs show
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.topics = tuple(topics)
         self.history_points = history_points
         self.reconnect_max_s = reconnect_max_s
@@ -138,7 +138,11 @@ class BackendFeed:
         while True:
             try:
                 async with websockets.connect(
-                    self.url, max_size=64 * 1024 * 1024, open_timeout=5, ping_interval=20
+                    self.url,
+                    additional_headers=self._headers,
+                    max_size=64 * 1024 * 1024,
+                    open_timeout=5,
+                    ping_interval=20,
                 ) as socket:
                     await socket.send(
                         orjson.dumps({"op": "subscribe", "topics": list(self.topics)}).decode()
