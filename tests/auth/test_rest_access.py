@@ -191,9 +191,7 @@ WRITES = [
 ]
 
 
-def _send(
-    server: BackgroundServer, write: Write, auth: tuple[str, str] | None
-) -> httpx.Response:
+def _send(server: BackgroundServer, write: Write, auth: tuple[str, str] | None) -> httpx.Response:
     with client(server, auth) as http:
         return http.request(write.method, write.path(server), json=write.body)
 

@@ -42,10 +42,6 @@ def host_name(header: str) -> str:
     return header.partition(":")[0].rstrip(".")
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class Guard:
     """``Guard(app, settings)``: the ASGI app ``energydash serve`` and BackgroundServer run."""
 
@@ -72,7 +68,8 @@ class Guard:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        host = _header(scope, b"host")
+        hosts = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"]
+        host = hosts[0] if len(hosts) == 1 else None  # none or several: refused alike
         if not self.any_host and (host is None or host_name(host) not in self.hosts):
             self.refused_hosts += 1
             shown = (host or "")[:100]
@@ -96,30 +93,39 @@ class Guard:
         await self._counted(scope, receive, send)
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count a streamed body; past the cap answer 413 and tell the app the client left.
+
+        The app never sees an exception it could turn into another answer: it gets
+        ``http.disconnect``, and whatever it sends after that is dropped.
+        """
         seen = 0
         started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
-                    raise BodyTooLarge
+                    refused = True
+                    self.refused_bodies += 1
+                    if not started:
+                        await _reply(send, 413, self._too_large())
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            self.refused_bodies += 1
-            if not started:
-                await _reply(send, 413, self._too_large())
+        await self.app(scope, counting_receive, tracking_send)
 
     def _too_large(self) -> str:
         return f"request body larger than {self.max_body} bytes (ENERGYDASH_MAX_BODY_BYTES)"
