@@ -192,8 +192,12 @@ class AuthStore:
         if store.path is not None and store.path.exists():
             store.load()
             return store
+        # seeded accounts are not saved: the settings stay in charge until the first change
         store.create_account(
-            settings.redfish_user, settings.redfish_password.get_secret_value(), "Administrator"
+            settings.redfish_user,
+            settings.redfish_password.get_secret_value(),
+            "Administrator",
+            persist=False,
         )
         seeds = (
             (settings.redfish_operator_user, settings.redfish_operator_password, "Operator"),
@@ -201,7 +205,7 @@ class AuthStore:
         )
         for user, password, role in seeds:
             if user:
-                store.create_account(user, password.get_secret_value(), role)
+                store.create_account(user, password.get_secret_value(), role, persist=False)
         return store
 
     # ------------------------------------------------------------------ persistence
@@ -286,7 +290,9 @@ class AuthStore:
             a.username.casefold() == folded and a is not besides for a in self.accounts.values()
         )
 
-    def create_account(self, username: str, password: str, role_id: str) -> Account:
+    def create_account(
+        self, username: str, password: str, role_id: str, *, persist: bool = True
+    ) -> Account:
         problem = username_problem(username)
         if problem:
             raise ValueError(problem)
@@ -298,7 +304,8 @@ class AuthStore:
         self._next_account += 1
         account = Account(account_id, username, hash_password(password), role_id)
         self.accounts[account_id] = account
-        self.save()
+        if persist:
+            self.save()
         return account
 
     def set_password(self, account: Account, password: str, keep_session: str | None) -> int:
