@@ -124,7 +124,7 @@ def username_problem(username: object) -> str | None:
 def sanitize(text: str, limit: int = MAX_USERNAME_LENGTH) -> str:
     """A user-supplied string fit for a log line: printable, at most ``limit`` characters."""
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in text[: limit + 1])
-    return cleaned[:limit] + ("…" if len(text) > limit else "")
+    return cleaned if len(text) <= limit else cleaned[: limit - 1] + "…"
 
 
 def is_loopback(host: str | None) -> bool:
@@ -189,6 +189,7 @@ class AuthStore:
             path=settings.data_dir / "auth" / ACCOUNTS_FILE,
             admin_loopback_unlock=settings.auth_admin_loopback_unlock,
         )
+        dummy_hash()  # made now, so the first unknown user costs what every later one does
         if store.path is not None and store.path.exists():
             store.load()
             return store
