@@ -38,6 +38,9 @@ class Auditor:
 
     def __init__(self, settings: Settings, publish: Callable[[str, Any], Any] | None = None):
         self.recent: deque[AuditRecord] = deque(maxlen=settings.audit_recent)
+        # the same records as JSON-ready dicts: the topic is republished per action, and
+        # dumping every kept record each time would cost O(audit_recent) per control
+        self._recent_json: deque[dict[str, Any]] = deque(maxlen=settings.audit_recent)
         self._publish = publish
         self._sinks: list[Sink] = []
         self._window_s = settings.audit_anonymous_window_s
@@ -183,6 +186,7 @@ class Auditor:
 
     def _keep(self, record: AuditRecord) -> None:
         self.recent.append(record)
+        self._recent_json.append(record.model_dump(mode="json"))
         for sink in tuple(self._sinks):
             try:
                 sink(record)
@@ -190,8 +194,8 @@ class Auditor:
                 log.exception("audit sink failed")
         if self._publish is not None:
             try:
-                records = AuditData(records=list(self.recent))
-                self._publish(AUDIT_TOPIC, records.model_dump(mode="json"))
+                # AuditData's shape, built from the cached dumps of its records
+                self._publish(AUDIT_TOPIC, {"records": list(self._recent_json)})
             except Exception:
                 log.exception("publishing the audit topic failed")
 

@@ -68,8 +68,19 @@ class Guard:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        hosts = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"]
-        host = hosts[0] if len(hosts) == 1 else None  # none or several: refused alike
+        host: str | None = None
+        hosts = 0
+        length: bytes | None = None
+        chunked = False
+        for key, value in scope["headers"]:  # one pass: this runs on every request
+            if key == b"host":
+                host, hosts = value.decode("latin-1"), hosts + 1
+            elif key == b"content-length":
+                length = value
+            elif key == b"transfer-encoding":
+                chunked = True
+        if hosts != 1:  # none or several: refused alike
+            host = None
         if not self.any_host and (host is None or host_name(host) not in self.hosts):
             self.refused_hosts += 1
             shown = (host or "")[:100]
@@ -81,7 +92,6 @@ class Guard:
         if kind == "websocket":
             await self.app(scope, receive, send)
             return
-        length = _header(scope, b"content-length")
         if length is not None:
             if not length.strip().isdigit():
                 await _reply(send, 400, "Content-Length is not a number")
@@ -90,7 +100,10 @@ class Guard:
                 self.refused_bodies += 1
                 await _reply(send, 413, self._too_large())
                 return
-        await self._counted(scope, receive, send)
+        if chunked:  # no declared length: count what streams in
+            await self._counted(scope, receive, send)
+        else:  # the server holds a declared body to its Content-Length; none means empty
+            await self.app(scope, receive, send)
 
     async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count a streamed body; past the cap answer 413 and tell the app the client left.
@@ -129,13 +142,6 @@ class Guard:
 
     def _too_large(self) -> str:
         return f"request body larger than {self.max_body} bytes (ENERGYDASH_MAX_BODY_BYTES)"
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 async def _reply(send: Send, status: int, reason: str) -> None:
