@@ -273,23 +273,25 @@ class RedfishService:
         self.events.log_only(msg)
 
 
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else {}
+
+
 def _action_detail(body: bytes) -> str:
     """An action's parameters for the audit (actions carry no secrets; bounded anyway)."""
-    try:
-        params = orjson.loads(body) if body.strip() else {}
-    except orjson.JSONDecodeError:
+    params = _json_object(body)
+    if params is None:
         return "unparseable body"
-    if not isinstance(params, dict):
-        return ""
     return ", ".join(f"{k}={v}" for k, v in list(params.items())[:10])[:300]
 
 
 def _property_names(body: bytes) -> str:
     """Only the names of the properties written: a PATCH may carry a Password."""
-    try:
-        params = orjson.loads(body) if body.strip() else {}
-    except orjson.JSONDecodeError:
+    params = _json_object(body)
+    if params is None:
         return "unparseable body"
-    if not isinstance(params, dict):
-        return ""
     return "properties " + ", ".join(str(k)[:40] for k in list(params)[:20]) if params else ""
