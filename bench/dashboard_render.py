@@ -15,6 +15,7 @@ on free loopback ports, then for the PDU and map pages prints:
 from __future__ import annotations
 
 import argparse
+import secrets
 import statistics
 import sys
 import tempfile
@@ -30,6 +31,9 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from processes import backend, dashboard  # noqa: E402
 
 from browser import start_chromium, wait_until  # noqa: E402
+
+# backend and dashboard run in separate data dirs: they share this run's read token instead
+READ_TOKEN = secrets.token_urlsafe(24)
 
 PDUS, FACILITIES = 8, 500
 
@@ -113,12 +117,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="energydash-bench-") as tmp:
         workdir = Path(tmp)
         with console.status("starting backend (8 PDUs x 48 outlets, 500 facilities)…"):
-            server = backend(workdir, pdus=PDUS, facilities=FACILITIES).start(timeout_s=120)
+            server = backend(
+                workdir, pdus=PDUS, facilities=FACILITIES, ENERGYDASH_READ_TOKEN=READ_TOKEN
+            ).start(timeout_s=120)
         web = None
         driver = None
         try:
             with console.status("starting dashboard and Chromium…"):
-                web = dashboard(workdir, server.url).start()
+                web = dashboard(workdir, server.url, ENERGYDASH_READ_TOKEN=READ_TOKEN).start()
                 driver = start_chromium()
                 driver.execute_cdp_cmd(
                     "Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_WORKER_MESSAGES}
