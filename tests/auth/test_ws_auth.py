@@ -119,3 +119,18 @@ def test_the_token_does_not_reach_the_log(server: BackgroundServer) -> None:
     RedactSecrets().filter(record)
     assert server.app.state.read_token not in record.getMessage()
     assert "token=<redacted>" in record.getMessage()
+
+
+def test_a_socket_closes_when_its_session_ends(tmp_path) -> None:
+    settings = auth_settings(tmp_path, ws_ping_interval_s=0.2, ws_idle_timeout_s=30)
+    with backend(settings) as running:
+        login = httpx.post(
+            f"{running.url}/redfish/v1/SessionService/Sessions",
+            json={"UserName": READER[0], "Password": READER[1]},
+        )
+        token, session = login.headers["x-auth-token"], login.headers["location"]
+        with connect(f"{running.ws_url}?token={token}") as ws:
+            assert _snapshot(ws)["type"] == "snapshot"
+            logout = httpx.delete(f"{running.url}{session}", headers={"X-Auth-Token": token})
+            assert logout.status_code == 204
+            assert _closed_code(ws) == 1008

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from energydash.app import create_app, serving_app, tls_files
     from energydash.auth.exposure import exposure_problem
+    from energydash.auth.guard import WILDCARD_BINDS
     from energydash.auth.secrets import read_token
     from energydash.logs import setup_logging
     from energydash.stream.rawsend import FanoutWebSocketProtocol
@@ -79,6 +80,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"  MQTT       {mqtt}",
         f"  Fleet      {settings.pdu_count} PDUs, clock {settings.clock_mode} x{settings.speed}",
     ]
+    if settings.host in WILDCARD_BINDS and not (settings.allowed_hosts or settings.public_url):
+        lines.append(
+            "  Note       only loopback Host names are served; set ENERGYDASH_PUBLIC_URL or "
+            "ENERGYDASH_ALLOWED_HOSTS to the names clients use"
+        )
     print("\n".join(lines), flush=True)
     log.info("starting on %s:%d", settings.host, settings.port)
     uvicorn.run(

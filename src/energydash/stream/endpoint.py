@@ -110,7 +110,7 @@ async def stream(websocket: WebSocket) -> None:
     client.raw_path = raw is not None
     writer = asyncio.create_task(_write_raw(raw, client) if raw else _write(websocket, client))
     try:
-        await _read(websocket, client, hub, settings, stats)
+        await _read(websocket, client, hub, settings, stats, caller)
     finally:
         hub.remove(client)
         stats.clients.discard(client)
@@ -154,8 +154,25 @@ async def _auth_frame(websocket: WebSocket, settings: Settings) -> Caller | None
     return _caller(websocket, None, op.token)
 
 
+def _still_valid(websocket: WebSocket, caller: Caller) -> bool:
+    """A socket opened with a session lives while the session does (logout, password change,
+    disabled account, expiry); one opened with Basic while its account is enabled."""
+    store = websocket.app.state.auth
+    if caller.session_id is not None:
+        return caller.session_id in store.sessions
+    if caller.account_id is not None:
+        account = store.accounts.get(caller.account_id)
+        return account is not None and account.enabled
+    return True  # the read token
+
+
 async def _read(
-    websocket: WebSocket, client: StreamClient, hub: Hub, settings: Settings, stats: StreamStats
+    websocket: WebSocket,
+    client: StreamClient,
+    hub: Hub,
+    settings: Settings,
+    stats: StreamStats,
+    caller: Caller,
 ) -> None:
     last_heard = time.monotonic()
     poll_s = max(min(settings.ws_ping_interval_s, settings.ws_idle_timeout_s) / 2, 0.05)
@@ -169,6 +186,11 @@ async def _read(
                 client.sending_since is not None
                 and now - client.sending_since > settings.ws_idle_timeout_s
             )
+            if not _still_valid(websocket, caller):
+                log.info("closing /ws client: its credential ended")
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=POLICY_VIOLATION, reason="credential ended")
+                return
             if idle or stuck:
                 log.info("closing /ws client: %s", "idle" if idle else "not reading")
                 client.closed_reason = "idle timeout" if idle else "not reading"
