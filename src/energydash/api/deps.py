@@ -155,4 +155,3 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 AuthDep = Annotated[AuthStore, Depends(_auth)]
 CallerDep = Annotated[Caller, Depends(_caller)]
-ReaderDep = Requires("Login")
