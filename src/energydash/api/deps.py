@@ -25,6 +25,7 @@ from energydash.auth import AuthStore, Caller
 from energydash.auth.audit import Auditor
 from energydash.config import Settings
 from energydash.hub import Hub
+from energydash.models.audit import Result
 from energydash.sim.commands import CommandError
 from energydash.sim.engine import Engine
 
@@ -89,7 +90,7 @@ def origin_of(request: Request) -> str:
 
 
 def audit(
-    request: Request, caller: Caller | None, action: str, result: str, detail: str = ""
+    request: Request, caller: Caller | None, action: str, result: Result, detail: str = ""
 ) -> None:
     auditor: Auditor | None = getattr(request.app.state, "auditor", None)
     if auditor is not None:
@@ -100,7 +101,7 @@ def audit(
             request.url.path,
             origin_of(request),
             result,
-            detail,  # type: ignore[arg-type]
+            detail,
         )
 
 

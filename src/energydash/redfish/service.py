@@ -24,7 +24,7 @@ from energydash import __version__
 from energydash.auth import AuthStore, Caller, PrivilegeMap
 from energydash.auth.audit import Auditor
 from energydash.config import Settings
-from energydash.models.audit import AuditRecord
+from energydash.models.audit import AuditRecord, Result
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
 from energydash.redfish.registries import message
@@ -227,7 +227,7 @@ class RedfishService:
             name = f"{request.method.lower()} {request.path.rstrip('/').rpartition('/')[2]}"
             target = request.path
             detail = _property_names(request.body)
-        result = "ok" if status < 400 else ("refused" if status in (401, 403) else "failed")
+        result: Result = "ok" if status < 400 else ("refused" if status in (401, 403) else "failed")
         if reason:
             detail = f"{detail}: {reason}" if detail else reason
         self.auditor.record_caller(
