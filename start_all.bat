@@ -45,7 +45,6 @@ for /f "usebackq delims=" %%v in (`"%ED%" config --get data_dir`) do set DATA_DI
 for /f "usebackq delims=" %%v in (`"%ED%" config --get dashboard_host`) do set DASH_HOST=%%v
 for /f "usebackq delims=" %%v in (`"%ED%" config --get dashboard_port`) do set DASH_PORT=%%v
 for /f "usebackq delims=" %%v in (`"%ED%" config --get redfish_user`) do set RF_USER=%%v
-for /f "usebackq delims=" %%v in (`"%ED%" config --get redfish_password`) do set RF_PASSWORD=%%v
 for /f "usebackq delims=" %%v in (`"%PY%" -c "from energydash.config import get_settings as g; print(g().backend_base_url)"`) do set BACKEND_URL=%%v
 if not exist "%RUN_DIR%" mkdir "%RUN_DIR%"
 if not exist "%LOG_DIR%" mkdir "%LOG_DIR%"
@@ -63,7 +62,7 @@ if "%WITH_REPLAY%"=="1" (
 echo.
 echo EnergyDash is up.
 echo   Dashboard        http://%DASH_HOST%:%DASH_PORT%/
-echo   Redfish          %BACKEND_URL%/redfish/v1/   (user %RF_USER%, password %RF_PASSWORD%)
+echo   Redfish          %BACKEND_URL%/redfish/v1/   (user %RF_USER%, password from ENERGYDASH_REDFISH_PASSWORD or as changed over Redfish)
 echo   REST + OpenAPI   %BACKEND_URL%/api/v1/  %BACKEND_URL%/docs
 echo   MQTT             mqtt://%MQTT_HOST%:%MQTT_PORT%   (no anonymous clients; energydash broker identities)
 echo                    passwords in %DATA_DIR%\secrets\mqtt-backend, mqtt-replay, mqtt-commander

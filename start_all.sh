@@ -34,7 +34,7 @@ values = {
     "DASH_HOST": s.dashboard_host, "DASH_PORT": s.dashboard_port,
     "MQTT_HOST": s.mqtt_host, "MQTT_PORT": s.mqtt_port, "BACKEND_URL": s.backend_base_url,
     "SECRETS_DIR": s.data_dir / "secrets",
-    "RF_USER": s.redfish_user, "RF_PASSWORD": s.redfish_password.get_secret_value(),
+    "RF_USER": s.redfish_user,
 }
 for key, value in values.items():
     print(f"{key}={shlex.quote(str(value))}")
@@ -106,7 +106,7 @@ cat <<EOT
 
 EnergyDash is up.
   Dashboard        http://$DASH_HOST:$DASH_PORT/
-  Redfish          $BACKEND_URL/redfish/v1/   (user $RF_USER, password $RF_PASSWORD)
+  Redfish          $BACKEND_URL/redfish/v1/   (user $RF_USER, password from ENERGYDASH_REDFISH_PASSWORD or as changed over Redfish)
   REST + OpenAPI   $BACKEND_URL/api/v1/  $BACKEND_URL/docs
   WebSocket        ${BACKEND_URL/http/ws}/ws
   MQTT             mqtt://$MQTT_HOST:$MQTT_PORT   (no anonymous clients; \`energydash broker identities\`)

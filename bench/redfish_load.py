@@ -63,10 +63,11 @@ def serve(port: int, app_kind: str, data_dir: str, fast: bool) -> None:
 
         app = create_app(settings, engine=engine)
         if fast:
-            found = RedfishService.find(app)
-            if found is None:
+            from energydash.app import serving_app
+
+            if RedfishService.find(app) is None:
                 raise SystemExit("the full app does not include the Redfish service")
-            app = found.wrap(app)
+            app = serving_app(app)  # as `energydash serve`: Host/body guard + fast path
     else:
         service = RedfishService(engine, settings)
 

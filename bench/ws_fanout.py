@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import base64
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,7 @@ from energydash.mqtt.broker import free_port
 console = Console()
 TS_KEY = b'"ts":"'
 TOPIC = ["pdu/+/outlets"]  # set from --topic
+READ_TOKEN = secrets.token_urlsafe(24)  # this run's service read token
 
 
 def frame_ts(raw: bytes) -> float:
@@ -61,6 +63,7 @@ def start_backend(port: int, pdus: int, workdir: Path) -> subprocess.Popen[bytes
         "ENERGYDASH_LOG_LEVEL": "WARNING",
         "ENERGYDASH_WS_IDLE_TIMEOUT_S": "600",
         "ENERGYDASH_WS_PING_INTERVAL_S": "300",
+        "ENERGYDASH_READ_TOKEN": READ_TOKEN,  # /ws needs a credential: the read token
     }
     command = [sys.executable, "-m", "energydash", "serve", "--port", str(port), "--no-mqtt"]
     process = subprocess.Popen(
@@ -141,7 +144,8 @@ async def load_client(port: int) -> asyncio.Transport:
     key = base64.b64encode(os.urandom(16)).decode()
     transport.write(
         (
-            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"GET /ws?token={READ_TOKEN} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Upgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
@@ -219,7 +223,7 @@ def main() -> int:
         results = []
         try:
             for n in levels:
-                url = f"ws://127.0.0.1:{port}/ws"
+                url = f"ws://127.0.0.1:{port}/ws?token={READ_TOKEN}"
                 result = asyncio.run(run_level(url, port, n, args.probes, args.seconds, backend))
                 results.append(result)
                 console.print(

@@ -13,7 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -143,7 +150,9 @@ class Settings(BaseSettings):
     )
     ws_ping_interval_s: PositiveSeconds = 15.0
     ws_idle_timeout_s: PositiveSeconds = Field(60.0, description="Close a silent client after.")
-    ws_token: SecretStr | None = Field(None, description="Require ?token= on /ws when set.")
+    ws_token: SecretStr | None = Field(
+        None, description="Deprecated: the old /ws token; now taken as ENERGYDASH_READ_TOKEN."
+    )
     ws_allowed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated Origins allowed on /ws besides loopback ones.",
@@ -160,10 +169,51 @@ class Settings(BaseSettings):
     redfish_readonly_password: SecretStr = SecretStr("")
     redfish_session_timeout_s: int = Field(1800, ge=30, le=86_400)
     redfish_lockout_threshold: int = Field(5, ge=0, description="Failed logins before lockout.")
-    redfish_lockout_duration_s: int = Field(60, ge=0)
-    redfish_tls: bool = Field(False, description="Serve HTTPS with a self-signed certificate.")
+    redfish_lockout_duration_s: int = Field(
+        60, ge=0, le=3600, description="Seconds an account stays locked (at most 3600)."
+    )
+    redfish_tls: bool = Field(False, description="Deprecated alias of ENERGYDASH_TLS.")
     redfish_event_retry_attempts: int = Field(3, ge=0, le=100)
     redfish_event_retry_interval_s: int = Field(5, ge=1, le=3600)
+
+    # --- identity and access (auth): every face, persistence, hardening, audit, TLS -----
+    read_token: SecretStr | None = Field(
+        None,
+        description="Service read token (ReadOnly: REST GETs, /ws); empty: generated into "
+        "<DATA_DIR>/secrets/read_token.",
+    )
+    tls: bool = Field(
+        False, description="Serve REST, /ws and Redfish over HTTPS with the generated certificate."
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Host names served besides loopback, the bind address and "
+        "PUBLIC_URL's host; '*' serves any.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Origins given CORS headers; none: no CORS.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, description="Largest request body (413 beyond)."
+    )
+    metrics_public: bool = Field(False, description="Serve /metrics without a credential.")
+    ws_auth_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="Time a /ws client has to send its auth frame."
+    )
+    auth_admin_loopback_unlock: bool = Field(
+        True,
+        description="The last Administrator may still log in from loopback while locked out.",
+    )
+    audit_recent: int = Field(
+        100, ge=1, le=10_000, description="Audit records kept for GET /api/v1/audit and the hub."
+    )
+    audit_anonymous_window_s: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="Anonymous refusals and failed logins: one summary log entry per window.",
+    )
 
     # --- MQTT --------------------------------------------------------------------------
     mqtt_host: str = "127.0.0.1"
@@ -290,7 +340,7 @@ class Settings(BaseSettings):
         500, ge=10, le=100_000, description="GraphQL query cost: fields, x10 inside lists."
     )
 
-    @field_validator("ws_allowed_origins", mode="before")
+    @field_validator("ws_allowed_origins", "allowed_hosts", "cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -304,13 +354,23 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value.strip()
 
+    @model_validator(mode="after")
+    def _deprecated_aliases(self) -> Settings:
+        # REDFISH_TLS and WS_TOKEN keep working: each feeds the setting that replaced it
+        if self.redfish_tls and not self.tls:
+            self.tls = True
+        self.redfish_tls = self.tls
+        if self.read_token is None and self.ws_token is not None:
+            self.read_token = self.ws_token
+        return self
+
     # --- derived values ----------------------------------------------------------------
     @property
     def backend_base_url(self) -> str:
         """The URL the dashboard and tools use to reach the backend."""
         if self.backend_url:
             return self.backend_url.rstrip("/")
-        scheme = "https" if self.redfish_tls else "http"
+        scheme = "https" if self.tls else "http"
         return f"{scheme}://{self.host}:{self.port}"
 
     @property

@@ -4,9 +4,27 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 from pathlib import Path
 
 from energydash.config import Settings
+
+_SECRET_QUERY = re.compile(r"((?:token|password|key)=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactSecrets(logging.Filter):
+    """Blank ``token=`` (and password/key) query values: uvicorn logs request paths whole."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            try:
+                record.msg, record.args = record.getMessage(), None
+            except (TypeError, ValueError):
+                return True
+        if isinstance(record.msg, str) and "=" in record.msg:
+            record.msg = _SECRET_QUERY.sub(r"\1<redacted>", record.msg)
+        return True
+
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(process)d %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -36,6 +54,7 @@ def setup_logging(process: str, settings: Settings, *, console: bool = True) -> 
     if console:
         handlers.append(logging.StreamHandler())
     for handler in handlers:
+        handler.addFilter(RedactSecrets())
         handler.setFormatter(formatter)
         handler._energydash = True  # type: ignore[attr-defined]
         root.addHandler(handler)

@@ -19,6 +19,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
     cfg = settings.model_copy(update={"mqtt_ingest": False, "mqtt_publish": False})
     app = create_app(cfg)
     with TestClient(app) as test_client:
+        test_client.auth = (cfg.redfish_user, cfg.redfish_password.get_secret_value())
         yield test_client
 
 

@@ -253,9 +253,10 @@ def test_iot_mock_client_creates_reads_commands_and_deletes_a_site_device(
 def test_outlet_devices_keep_their_shapes_and_answer_iot_readings(
     client: TestClient, who: dict[str, dict[str, str]]
 ) -> None:
-    outlet = client.get("/api/v1/devices").json()["devices"][0]
+    outlet = client.get("/api/v1/devices", headers=who["viewer"]).json()["devices"][0]
     device_id = outlet["device_id"]
-    assert client.get(f"/api/v1/devices/{device_id}").json()["pdu_id"] == outlet["pdu_id"]
+    one = client.get(f"/api/v1/devices/{device_id}", headers=who["viewer"])
+    assert one.json()["pdu_id"] == outlet["pdu_id"]
     readings = client.get(f"/api/v1/devices/{device_id}/readings", headers=who["viewer"])
     assert readings.json()["data"]["device_id"] == device_id
 
@@ -287,7 +288,7 @@ def test_ws_topics_site_and_site_devices_carry_their_models(
     client: TestClient, who: dict[str, dict[str, str]]
 ) -> None:
     building = site_named(client, who["admin"], "Building A")["site_id"]
-    with client.websocket_connect("/ws") as ws:
+    with client.websocket_connect("/ws", headers=who["admin"]) as ws:
         ws.send_json(
             {"op": "subscribe", "topics": [f"site/{building}", f"site/{building}/devices"]}
         )
@@ -333,6 +334,6 @@ def test_generic_topic_routes_hide_other_accounts_sites(
 ) -> None:
     building = site_named(client, who["admin"], "Building A")["site_id"]
     for path in (f"/api/v1/snapshots/site/{building}", f"/api/v1/history/site/{building}"):
-        assert client.get(path).status_code == 404
+        assert client.get(path).status_code == 401  # anonymous: no read at all
         assert client.get(path, headers=who["operator"]).status_code == 404
         assert client.get(path, headers=who["admin"]).status_code == 200

@@ -21,7 +21,7 @@ from energydash.config import Settings
 def test_redfish_power_control_reaches_ws_without_waiting_for_a_tick(settings: Settings) -> None:
     cfg = settings.model_copy(update={"mqtt_ingest": False, "mqtt_publish": False})
     app = create_app(cfg)
-    with BackgroundServer(app, port=cfg.port) as server, connect(server.ws_url) as ws:
+    with BackgroundServer(app, port=cfg.port) as server, connect(server.reader_ws_url) as ws:
         ws.send(orjson.dumps({"op": "subscribe", "topics": ["pdu/1/outlets"]}).decode())
         snapshot = orjson.loads(ws.recv(timeout=5))
         index = snapshot["data"]["outlets"]["id"].index("A1")
@@ -80,12 +80,18 @@ def test_energydash_serve_prints_urls_serves_and_stops_cleanly(
         assert body["checks"]["engine"]["ok"] is True
         assert body["checks"]["mqtt_ingest"]["ok"] is False  # no broker: reported, not hidden
         assert health.status_code == 503 and body["status"] == "degraded"
-        assert httpx.get(f"{base}/api/v1/snapshots/pdu/2/summary").status_code == 200
+        admin = ("admin", "energydash")  # the shipped default: fine on loopback
+        assert httpx.get(f"{base}/api/v1/snapshots/pdu/2/summary").status_code == 401
+        assert httpx.get(f"{base}/api/v1/snapshots/pdu/2/summary", auth=admin).status_code == 200
         assert httpx.get(f"{base}/redfish/v1").status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
-    assert f"{base}/redfish/v1" in output and "'admin'" in output and "'energydash'" in output
+    assert f"{base}/redfish/v1" in output and "'admin'" in output
+    assert "energydash'" not in output  # where the password comes from, never the password
+    read_token = (settings.data_dir / "secrets" / "read_token").read_text().strip()
+    assert read_token not in output
+    assert read_token not in (settings.log_dir / "backend.log").read_text()
     assert f"ws://127.0.0.1:{settings.port}/ws" in output
     assert (settings.data_dir / "state").exists()

@@ -119,10 +119,10 @@ def test_a_frame_that_is_not_json_is_skipped_not_fatal() -> None:
 def test_feed_sends_the_read_token_subscribes_to_audit_and_never_logs_the_token(caplog) -> None:
     async def scenario() -> None:
         port = free_port()
-        paths: list[str] = []
+        paths: list[tuple[str, str | None]] = []
 
         async def handler(socket: websockets.ServerConnection) -> None:
-            paths.append(socket.request.path)
+            paths.append((socket.request.path, socket.request.headers.get("Authorization")))
             subscribe = orjson.loads(await socket.recv())
             assert "audit" in subscribe["topics"]
             await socket.send(
@@ -146,7 +146,8 @@ def test_feed_sends_the_read_token_subscribes_to_audit_and_never_logs_the_token(
             await feed.stop()
         server.close()
         await server.wait_closed()
-        assert paths == ["/ws?token=read-token-value"]
+        # the token rides in a header, never in the URL that access logs show
+        assert paths == [("/ws", "Bearer read-token-value")]
         assert "connected" in caplog.text and "read-token-value" not in caplog.text
 
     asyncio.run(scenario())

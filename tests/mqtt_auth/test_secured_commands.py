@@ -125,7 +125,7 @@ def test_backend_ingests_a_device_identity_data_over_the_secured_broker(
     hub = backend.app.state.hub
     state = wait_for(lambda: hub.latest(f"devices/{DEVICE_A}"), what="the device in the hub")
     assert state.data["power_w"] == 42.0  # type: ignore[attr-defined]
-    metrics = httpx.get(f"{backend.url}/metrics").text
+    metrics = httpx.get(f"{backend.url}/metrics", headers=backend.reader_headers).text
     assert "energydash_mqtt_ingest_connected 1" in metrics
 
 

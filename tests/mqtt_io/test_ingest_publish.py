@@ -105,7 +105,7 @@ def peer(mqtt_broker: BrokerProcess) -> Iterator[Peer]:
 def test_facility_row_published_over_mqtt_reaches_ws_and_rest(
     backend: BackgroundServer, peer: Peer
 ) -> None:
-    with connect(backend.ws_url) as ws:
+    with connect(backend.reader_ws_url) as ws:
         ws.send(orjson.dumps({"op": "subscribe", "topics": ["facilities"]}).decode())
         peer.publish(
             "energydash/facilities/TESTPS1",
@@ -130,10 +130,14 @@ def test_facility_row_published_over_mqtt_reaches_ws_and_rest(
         assert cols["power_mw"][index] == 312.5
         assert cols["region"][index] == "NSW1"
         assert frame["ts"] == "2025-01-15T00:05:00Z"  # dataset time, in UTC on the wire
-    body = httpx.get(f"{backend.url}/api/v1/snapshots/facilities").json()
+    body = httpx.get(
+        f"{backend.url}/api/v1/snapshots/facilities", headers=backend.reader_headers
+    ).json()
     assert body["data"]["facilities"]["code"] == ["TESTPS1"]  # ingest owns the topic now
     history = httpx.get(
-        f"{backend.url}/api/v1/history/facilities", params={"series": "TESTPS1.power_mw"}
+        f"{backend.url}/api/v1/history/facilities",
+        params={"series": "TESTPS1.power_mw"},
+        headers=backend.reader_headers,
     ).json()
     assert history["series"]["TESTPS1.power_mw"][-1] == 312.5
 
@@ -155,7 +159,9 @@ def test_grouped_market_rows_update_the_market_topic(backend: BackgroundServer, 
     )
 
     def market() -> dict | None:
-        body = httpx.get(f"{backend.url}/api/v1/snapshots/market/NEM").json()
+        body = httpx.get(
+            f"{backend.url}/api/v1/snapshots/market/NEM", headers=backend.reader_headers
+        ).json()
         regions = {r["region"]: r for r in body.get("data", {}).get("regions", [])}
         ok = body.get("data") and regions.get("NSW1", {}).get("demand_mw") == 7000
         return regions if ok else None
@@ -178,7 +184,7 @@ def test_malformed_payloads_are_counted_and_ingestion_carries_on(
     wait_for(lambda: backend.app.state.hub.latest("facilities").source == "mqtt", what="flush")
     codes = backend.app.state.hub.latest("facilities").data["facilities"]["code"]
     assert codes == ["GOOD1"]  # the bad row changed nothing
-    metrics = httpx.get(f"{backend.url}/metrics").text
+    metrics = httpx.get(f"{backend.url}/metrics", headers=backend.reader_headers).text
     assert "energydash_mqtt_ingest_malformed 3" in metrics
 
 
@@ -261,7 +267,7 @@ def test_ingest_refuses_a_command_without_a_known_sender_on_a_broker_without_acl
     publisher = backend.app.state.mqtt_publisher
     wait_for(lambda: backend.call(lambda: publisher.commands_unauthenticated) == 3, what="count")
     assert backend.call(lambda: engine.fleet.outlet("1", "A2").power_state) == "On"
-    metrics = httpx.get(f"{backend.url}/metrics").text
+    metrics = httpx.get(f"{backend.url}/metrics", headers=backend.reader_headers).text
     assert "energydash_mqtt_publisher_commands_unauthenticated 3" in metrics
     assert "energydash_mqtt_publisher_commands_forbidden 1" in metrics
     assert "not-a-session" not in str(peer.on("energy/devices/1-A2/status"))

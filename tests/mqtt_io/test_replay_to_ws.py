@@ -70,7 +70,9 @@ def test_replayed_sample_csvs_feed_facilities_and_market(
     codes = {row["facility_code"] for row in rows}
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        body = httpx.get(f"{backend.url}/api/v1/snapshots/facilities").json()
+        body = httpx.get(
+            f"{backend.url}/api/v1/snapshots/facilities", headers=backend.reader_headers
+        ).json()
         if set(body["data"]["facilities"]["code"]) == codes:
             break
         time.sleep(0.1)
@@ -79,5 +81,7 @@ def test_replayed_sample_csvs_feed_facilities_and_market(
     last = rows[-1]
     index = body["data"]["facilities"]["code"].index(last["facility_code"])
     assert body["data"]["facilities"]["region"][index] == last["region"]
-    market = httpx.get(f"{backend.url}/api/v1/snapshots/market/NEM").json()["data"]
+    market = httpx.get(
+        f"{backend.url}/api/v1/snapshots/market/NEM", headers=backend.reader_headers
+    ).json()["data"]
     assert market["regions"] and all(r["price_aud_per_mwh"] is not None for r in market["regions"])

@@ -52,7 +52,7 @@ def test_served_clients_get_the_hubs_frames_byte_for_byte_on_the_raw_path(
 ) -> None:
     server = start_server(settings)
     try:
-        with connect(server.ws_url) as ws:
+        with connect(server.reader_ws_url) as ws:
             ws.send(orjson.dumps({"op": "subscribe", "topics": ["pdu/+/outlets"]}).decode())
             snapshots = [ws.recv(timeout=5), ws.recv(timeout=5)]
             assert all(orjson.loads(s)["type"] == "snapshot" for s in snapshots)
@@ -73,7 +73,7 @@ def test_without_the_raw_extension_the_asgi_path_sends_the_same_frames(
     settings: Settings,
 ) -> None:
     app = create_app(settings.model_copy(update={"mqtt_ingest": False, "mqtt_publish": False}))
-    with TestClient(app) as http, http.websocket_connect("/ws") as ws:
+    with TestClient(app) as http, http.websocket_connect(f"/ws?token={app.state.read_token}") as ws:
         ws.send_text(orjson.dumps({"op": "subscribe", "topics": ["pdu/1/summary"]}).decode())
         snapshot = ws.receive_text()
         assert orjson.loads(snapshot)["type"] == "snapshot"

@@ -43,7 +43,7 @@ def step(server: BackgroundServer, n: int = 1) -> None:
 
 
 def test_snapshot_on_subscribe_then_updates_in_order(server: BackgroundServer) -> None:
-    with connect(server.ws_url) as ws:
+    with connect(server.reader_ws_url) as ws:
         subscribe(ws, "pdu/+/summary")
         first = [recv(ws), recv(ws)]
         assert [f["type"] for f in first] == ["snapshot", "snapshot"]
@@ -59,7 +59,7 @@ def test_snapshot_on_subscribe_then_updates_in_order(server: BackgroundServer) -
 
 
 def test_wildcards_match_one_level_and_the_rest(server: BackgroundServer) -> None:
-    with connect(server.ws_url) as ws:
+    with connect(server.reader_ws_url) as ws:
         subscribe(ws, "pdu/1/#")
         topics = {recv(ws)["topic"], recv(ws)["topic"]}
         assert topics == {"pdu/1/outlets", "pdu/1/summary"}
@@ -68,7 +68,7 @@ def test_wildcards_match_one_level_and_the_rest(server: BackgroundServer) -> Non
 
 
 def test_unsubscribe_stops_updates(server: BackgroundServer) -> None:
-    with connect(server.ws_url) as ws:
+    with connect(server.reader_ws_url) as ws:
         subscribe(ws, "market/NEM", "pdu/1/summary")
         recv(ws), recv(ws)
         ws.send(orjson.dumps({"op": "unsubscribe", "topics": ["market/NEM"]}).decode())
@@ -79,7 +79,7 @@ def test_unsubscribe_stops_updates(server: BackgroundServer) -> None:
 
 
 def test_garbage_frames_get_error_frames_and_the_connection_lives(server: BackgroundServer) -> None:
-    with connect(server.ws_url) as ws:
+    with connect(server.reader_ws_url) as ws:
         for garbage in (
             "not json",
             "[1, 2]",
@@ -104,9 +104,9 @@ def test_slow_client_never_slows_a_fast_one_and_its_queue_stays_bounded(
     server = start_server(settings, ws_queue_size=4, pdu_count=10)
     try:
         # max_queue=1: the library stops reading after one frame, so TCP backs up
-        slow = connect(server.ws_url, max_queue=1)
+        slow = connect(server.reader_ws_url, max_queue=1)
         subscribe(slow, "#")
-        fast = connect(server.ws_url)
+        fast = connect(server.reader_ws_url)
         subscribe(fast, "pdu/1/outlets")
         last = recv(fast)["seq"]
         stats = server.app.state.stream_stats
@@ -137,22 +137,20 @@ def test_origin_is_checked(settings: Settings) -> None:
     server = start_server(settings, ws_allowed_origins=["https://dash.example"])
     try:
         with pytest.raises(websockets.exceptions.InvalidStatus):
-            connect(server.ws_url, origin="https://evil.example")
-        with connect(server.ws_url, origin="https://dash.example") as ws:
+            connect(server.reader_ws_url, origin="https://evil.example")
+        with connect(server.reader_ws_url, origin="https://dash.example") as ws:
             subscribe(ws, "market/NEM")
             assert recv(ws)["type"] == "snapshot"
-        with connect(server.ws_url, origin="http://localhost:8050") as ws:
+        with connect(server.reader_ws_url, origin="http://localhost:8050") as ws:
             subscribe(ws, "market/NEM")
             assert recv(ws)["type"] == "snapshot"
     finally:
         server.stop()
 
 
-def test_token_is_required_when_set(settings: Settings) -> None:
+def test_the_deprecated_ws_token_setting_becomes_the_read_token(settings: Settings) -> None:
     server = start_server(settings, ws_token="s3cret")
     try:
-        with pytest.raises(websockets.exceptions.InvalidStatus):
-            connect(server.ws_url)
         with pytest.raises(websockets.exceptions.InvalidStatus):
             connect(server.ws_url + "?token=wrong")
         with connect(server.ws_url + "?token=s3cret") as ws:
@@ -165,7 +163,7 @@ def test_token_is_required_when_set(settings: Settings) -> None:
 def test_heartbeat_pings_and_idle_connections_are_closed(settings: Settings) -> None:
     server = start_server(settings, ws_ping_interval_s=0.2, ws_idle_timeout_s=1.0)
     try:
-        with connect(server.ws_url) as listener, connect(server.ws_url) as idle:
+        with connect(server.reader_ws_url) as listener, connect(server.reader_ws_url) as idle:
             subscribe(listener, "market/NEM")
             assert recv(listener)["type"] == "snapshot"
             assert recv(listener, 3)["type"] == "ping"
@@ -181,7 +179,7 @@ def test_heartbeat_pings_and_idle_connections_are_closed(settings: Settings) -> 
 
 def test_200_concurrent_clients_each_get_snapshot_and_update(server: BackgroundServer) -> None:
     async def one(index: int) -> tuple[str, str]:
-        async with websockets.connect(server.ws_url) as ws:
+        async with websockets.connect(server.reader_ws_url) as ws:
             await ws.send(orjson.dumps({"op": "subscribe", "topics": ["pdu/2/summary"]}))
             first = orjson.loads(await asyncio.wait_for(ws.recv(), 20))
             ready.append(index)

@@ -1,4 +1,8 @@
-"""Outlet power, simulation status/start/stop/speed, and fault injection."""
+"""Outlet, group and breaker control, simulation status/start/stop/speed, fault injection.
+
+Control needs ``ConfigureComponents``; simulation control ``ConfigureManager``; reads any
+authenticated caller. Every control is audited, refusals included.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from energydash.api.deps import EngineDep
+from energydash.api.deps import CallerDep, EngineDep, Requires, audited
 from energydash.api.devices import refresh_snapshots
 from energydash.api.errors import ApiError
 from energydash.sim import commands as sim
@@ -19,6 +23,13 @@ router = APIRouter(tags=["control"])
 class PowerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: sim.PowerAction
+
+
+class BreakerRequest(BaseModel):
+    """``On`` closes (resets) a tripped or opened breaker, ``Off`` opens it."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: sim.BreakerAction
 
 
 class SimulationRequest(BaseModel):
@@ -37,18 +48,71 @@ class FaultRequest(BaseModel):
     params: dict[str, Any] | None = None
 
 
+Operator = Requires("ConfigureComponents", action="outlet.power")
+GroupOperator = Requires("ConfigureComponents", action="group.power")
+BreakerOperator = Requires("ConfigureComponents", action="breaker.control")
+FaultInjector = Requires("ConfigureComponents", action="fault.inject")
+FaultClearer = Requires("ConfigureComponents", action="fault.clear")
+SimulationManager = Requires("ConfigureManager", action="sim.control")
+
+
+def _known(lookup: Any, field: str, *ids: str) -> Any:
+    try:
+        return lookup(*ids)
+    except KeyError as error:
+        raise ApiError(404, str(error).strip("'\""), field) from None
+
+
 @router.post("/pdus/{pdu_id}/outlets/{outlet_id}/power", summary="Switch an outlet")
 async def outlet_power(
-    pdu_id: str, outlet_id: str, body: PowerRequest, engine: EngineDep, request: Request
+    pdu_id: str,
+    outlet_id: str,
+    body: PowerRequest,
+    engine: EngineDep,
+    request: Request,
+    caller: Operator,
 ) -> dict[str, Any]:
-    try:
-        engine.fleet.outlet_info(pdu_id, outlet_id)
-    except KeyError as error:
-        raise ApiError(404, str(error).strip("'\""), "outlet_id") from None
-    result = engine.execute(sim.OutletPower(pdu_id, outlet_id, body.action))
+    with audited(request, caller, "outlet.power", body.action):
+        _known(engine.fleet.outlet_info, "outlet_id", pdu_id, outlet_id)
+        result = engine.execute(sim.OutletPower(pdu_id, outlet_id, body.action))
     refresh_snapshots(request)
     reading = engine.fleet.outlet(pdu_id, outlet_id)
     return {"ok": result.ok, "message": result.message, "power_state": reading.power_state}
+
+
+@router.post("/pdus/{pdu_id}/groups/{group_id}/power", summary="Switch an outlet group")
+async def group_power(
+    pdu_id: str,
+    group_id: str,
+    body: PowerRequest,
+    engine: EngineDep,
+    request: Request,
+    caller: GroupOperator,
+) -> dict[str, Any]:
+    with audited(request, caller, "group.power", body.action):
+        _known(engine.fleet.group_info, "group_id", pdu_id, group_id)
+        result = engine.execute(sim.GroupPower(pdu_id, group_id, body.action))
+    refresh_snapshots(request)
+    return {"ok": result.ok, "message": result.message}
+
+
+@router.post(
+    "/pdus/{pdu_id}/circuits/{circuit_id}/breaker",
+    summary="Reset (On) or open (Off) a branch or mains breaker",
+)
+async def breaker_control(
+    pdu_id: str,
+    circuit_id: str,
+    body: BreakerRequest,
+    engine: EngineDep,
+    request: Request,
+    caller: BreakerOperator,
+) -> dict[str, Any]:
+    with audited(request, caller, "breaker.control", body.action):
+        _known(engine.fleet.circuit_info, "circuit_id", pdu_id, circuit_id)
+        result = engine.execute(sim.BreakerControl(pdu_id, circuit_id, body.action))
+    refresh_snapshots(request)
+    return {"ok": result.ok, "message": result.message}
 
 
 def simulation_status(engine: Engine) -> dict[str, Any]:
@@ -68,23 +132,31 @@ def simulation_status(engine: Engine) -> dict[str, Any]:
 
 
 @router.get("/simulation", summary="Clock, tick count and fleet size")
-async def get_simulation(engine: EngineDep) -> dict[str, Any]:
+async def get_simulation(engine: EngineDep, _: CallerDep) -> dict[str, Any]:
     return simulation_status(engine)
 
 
 @router.post("/simulation", summary="start, stop (pause) or change speed")
-async def post_simulation(body: SimulationRequest, engine: EngineDep) -> dict[str, Any]:
-    if body.action is None and body.speed is None:
-        raise ApiError(422, "give action (start|stop) and/or speed", "action")
-    if body.speed is not None:
-        try:
-            engine.set_speed(body.speed)
-        except ValueError as error:
-            raise ApiError(422, str(error), "speed") from None
-    if body.action == "start":
-        engine.resume()
-    elif body.action == "stop":
-        engine.pause()
+async def post_simulation(
+    body: SimulationRequest, engine: EngineDep, request: Request, caller: SimulationManager
+) -> dict[str, Any]:
+    detail = " ".join(
+        part
+        for part in (body.action, f"speed={body.speed:g}" if body.speed is not None else None)
+        if part
+    )
+    with audited(request, caller, "sim.control", detail):
+        if body.action is None and body.speed is None:
+            raise ApiError(422, "give action (start|stop) and/or speed", "action")
+        if body.speed is not None:
+            try:
+                engine.set_speed(body.speed)
+            except ValueError as error:
+                raise ApiError(422, str(error), "speed") from None
+        if body.action == "start":
+            engine.resume()
+        elif body.action == "stop":
+            engine.pause()
     return simulation_status(engine)
 
 
@@ -101,22 +173,31 @@ def fault_view(fault: Any) -> dict[str, Any]:
 
 
 @router.get("/faults", summary="Active faults")
-async def list_faults(engine: EngineDep) -> dict[str, Any]:
+async def list_faults(engine: EngineDep, _: CallerDep) -> dict[str, Any]:
     return {"faults": [fault_view(f) for f in engine.faults.values()]}
 
 
 @router.post("/faults", status_code=201, summary="Inject a fault")
-async def inject_fault(body: FaultRequest, engine: EngineDep, request: Request) -> dict[str, Any]:
-    result = engine.execute(sim.InjectFault(body.kind, body.pdu_id, body.target_id, body.params))
+async def inject_fault(
+    body: FaultRequest, engine: EngineDep, request: Request, caller: FaultInjector
+) -> dict[str, Any]:
+    target = f"{body.kind} on {body.pdu_id}/{body.target_id or '*'}"
+    with audited(request, caller, "fault.inject", target):
+        result = engine.execute(
+            sim.InjectFault(body.kind, body.pdu_id, body.target_id, body.params)
+        )
     refresh_snapshots(request)
     assert result.fault_id is not None
     return fault_view(engine.faults[result.fault_id])
 
 
 @router.delete("/faults/{fault_id}", status_code=204, summary="Clear a fault")
-async def clear_fault(fault_id: str, engine: EngineDep, request: Request) -> Response:
-    if fault_id not in engine.faults:
-        raise ApiError(404, f"no active fault {fault_id!r}", "fault_id")
-    engine.execute(sim.ClearFault(fault_id))
+async def clear_fault(
+    fault_id: str, engine: EngineDep, request: Request, caller: FaultClearer
+) -> Response:
+    with audited(request, caller, "fault.clear"):
+        if fault_id not in engine.faults:
+            raise ApiError(404, f"no active fault {fault_id!r}", "fault_id")
+        engine.execute(sim.ClearFault(fault_id))
     refresh_snapshots(request)
     return Response(status_code=204)

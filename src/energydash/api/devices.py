@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from energydash.api import iot
-from energydash.api.deps import EngineDep, HubDep
+from energydash.api.deps import CallerDep, EngineDep, HubDep, Requires, audited
 from energydash.api.errors import ApiError
 from energydash.models.devices import (
     DeviceCommand,
@@ -33,6 +33,10 @@ from energydash.sim.engine import Engine
 from energydash.sim.profiles import PROFILES
 
 router = APIRouter(tags=["devices"])
+Creator = Requires("ConfigureComponents", action="device.create")
+Updater = Requires("ConfigureComponents", action="device.update")
+Remover = Requires("ConfigureComponents", action="device.delete")
+Commander = Requires("ConfigureComponents", action="device.command")
 
 
 def refresh_snapshots(request: Request) -> None:
@@ -88,7 +92,7 @@ def _existing(engine: Engine, device_id: str) -> tuple[str, str, dict[str, Any]]
 @router.get(
     "/devices", summary="Every device plugged into an outlet, and the caller's site devices"
 )
-async def list_devices(engine: EngineDep, caller: iot.MaybeCaller) -> dict[str, Any]:
+async def list_devices(engine: EngineDep, caller: CallerDep) -> dict[str, Any]:
     rows = []
     for pdu in engine.fleet.pdus:
         for outlet in pdu.outlets:
@@ -104,7 +108,7 @@ async def list_devices(engine: EngineDep, caller: iot.MaybeCaller) -> dict[str, 
 
 
 @router.get("/devices/{device_id}", summary="One device with its readings")
-async def get_device(device_id: str, engine: EngineDep, caller: iot.MaybeCaller) -> dict[str, Any]:
+async def get_device(device_id: str, engine: EngineDep, caller: CallerDep) -> dict[str, Any]:
     if iot.is_site_device(engine, device_id):
         return iot.get(device_id, engine, caller)
     return _existing(engine, device_id)[2]
@@ -128,7 +132,7 @@ def _parse(model: type[Any], raw: dict[str, Any]) -> Any:
 async def create_device(
     raw: Annotated[dict[str, Any], Body()],
     engine: EngineDep,
-    caller: iot.MaybeCaller,
+    caller: Creator,
     request: Request,
     response: Response,
 ) -> dict[str, Any]:
@@ -136,10 +140,15 @@ async def create_device(
         return iot.create(_parse(IotDeviceCreate, raw), engine, caller, request)
     body: DeviceCreate = _parse(DeviceCreate, raw)
     device_id = f"{body.pdu_id}-{body.outlet_id}"
-    pdu_id, outlet_id = _outlet(engine, device_id)
-    if device_view(engine, pdu_id, outlet_id) is not None:
-        raise ApiError(409, f"outlet {outlet_id} of PDU {pdu_id} already has a device", "outlet_id")
-    engine.execute(sim.SetDevice(pdu_id, outlet_id, body.profile, body.name, body.rated_power_w))
+    with audited(request, caller, "device.create", f"{device_id} {body.profile}"):
+        pdu_id, outlet_id = _outlet(engine, device_id)
+        if device_view(engine, pdu_id, outlet_id) is not None:
+            raise ApiError(
+                409, f"outlet {outlet_id} of PDU {pdu_id} already has a device", "outlet_id"
+            )
+        engine.execute(
+            sim.SetDevice(pdu_id, outlet_id, body.profile, body.name, body.rated_power_w)
+        )
     refresh_snapshots(request)
     response.headers["Location"] = f"/api/v1/devices/{device_id}"
     view = device_view(engine, pdu_id, outlet_id)
@@ -149,30 +158,32 @@ async def create_device(
 
 @router.patch("/devices/{device_id}", summary="Change a device's profile, name or rating")
 async def update_device(
-    device_id: str, body: DeviceUpdate, engine: EngineDep, request: Request
+    device_id: str, body: DeviceUpdate, engine: EngineDep, request: Request, caller: Updater
 ) -> dict[str, Any]:
-    pdu_id, outlet_id, view = _existing(engine, device_id)
-    engine.execute(
-        sim.SetDevice(
-            pdu_id,
-            outlet_id,
-            body.profile or view["profile"],
-            body.name if body.name is not None else view["name"],
-            body.rated_power_w if body.rated_power_w is not None else view["rated_power_w"],
+    with audited(request, caller, "device.update"):
+        pdu_id, outlet_id, view = _existing(engine, device_id)
+        engine.execute(
+            sim.SetDevice(
+                pdu_id,
+                outlet_id,
+                body.profile or view["profile"],
+                body.name if body.name is not None else view["name"],
+                body.rated_power_w if body.rated_power_w is not None else view["rated_power_w"],
+            )
         )
-    )
     refresh_snapshots(request)
     return _existing(engine, device_id)[2]
 
 
 @router.delete("/devices/{device_id}", status_code=204, summary="Unplug a device")
 async def delete_device(
-    device_id: str, engine: EngineDep, hub: HubDep, caller: iot.MaybeCaller, request: Request
+    device_id: str, engine: EngineDep, hub: HubDep, request: Request, caller: Remover
 ) -> Response:
     if iot.is_site_device(engine, device_id):
         return iot.delete(device_id, engine, caller, request)
-    pdu_id, outlet_id, _ = _existing(engine, device_id)
-    engine.execute(sim.RemoveDevice(pdu_id, outlet_id))
+    with audited(request, caller, "device.delete"):
+        pdu_id, outlet_id, _ = _existing(engine, device_id)
+        engine.execute(sim.RemoveDevice(pdu_id, outlet_id))
     hub.drop(f"devices/{device_id}")
     refresh_snapshots(request)
     return Response(status_code=204)
@@ -180,10 +191,11 @@ async def delete_device(
 
 @router.post("/devices/{device_id}/commands", summary="set_power, set_enabled or set_online")
 async def device_command(
-    device_id: str, body: DeviceCommand, engine: EngineDep, request: Request
+    device_id: str, body: DeviceCommand, engine: EngineDep, request: Request, caller: Commander
 ) -> dict[str, Any]:
-    _existing(engine, device_id)
-    result = engine.execute(to_engine_command(device_id, body))
+    with audited(request, caller, "device.command", body.command):
+        _existing(engine, device_id)
+        result = engine.execute(to_engine_command(device_id, body))
     refresh_snapshots(request)
     state = _existing(engine, device_id)[2]
     return {"ok": result.ok, "message": result.message, "device": state}

@@ -75,7 +75,12 @@ def _metric(
 
 @router.get("/metrics", summary="Prometheus text metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> PlainTextResponse:
+    """Needs a credential (any role) unless ENERGYDASH_METRICS_PUBLIC=true."""
     state = request.app.state
+    if not state.settings.metrics_public:
+        from energydash.api.deps import _caller
+
+        _caller(request)
     hub = state.hub
     stats = state.stream_stats
     lines: list[str] = []

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from energydash.api import control, devices, iot, sites, topics
+from energydash.api import audit, control, devices, iot, sites, topics
 
-ROUTERS = [topics.router, devices.router, iot.router, sites.router, control.router]
+ROUTERS = [topics.router, devices.router, iot.router, sites.router, control.router, audit.router]

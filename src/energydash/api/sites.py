@@ -204,7 +204,17 @@ async def site_history(
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     visible_site(engine, caller, site_id)
-    return await topic_history(f"site/{site_id}", hub, request, series, start, end, step_s, format)
+    return await topic_history(
+        f"site/{site_id}",
+        hub,
+        request,
+        caller,
+        series=series,
+        start=start,
+        end=end,
+        step_s=step_s,
+        format=format,
+    )
 
 
 # ---------------------------------------------------------------------- devices of a site

@@ -11,7 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from energydash.api.deps import HubDep, caller_of
+from energydash.api.deps import CallerDep, HubDep, caller_of
 from energydash.api.errors import ApiError
 from energydash.api.responses import OrjsonResponse
 from energydash.hub.history import downsample
@@ -22,7 +22,7 @@ MAX_POINTS = 100_000
 
 
 @router.get("/topics", summary="Every topic with its sequence number and time")
-async def list_topics(hub: HubDep) -> dict[str, Any]:
+async def list_topics(hub: HubDep, _: CallerDep) -> dict[str, Any]:
     rows = []
     for topic in hub.topics():
         state = hub.latest(topic)
@@ -54,7 +54,7 @@ def guard_site_topic(request: Request, topic: str) -> None:
 
 
 @router.get("/snapshots/{topic:path}", summary="Latest state of a topic (the /ws envelope)")
-async def snapshot(topic: str, hub: HubDep, request: Request) -> Response:
+async def snapshot(topic: str, hub: HubDep, request: Request, _: CallerDep) -> Response:
     guard_site_topic(request, topic)
     state = hub.latest(topic)
     if state is None:
@@ -79,6 +79,7 @@ async def history(
     topic: str,
     hub: HubDep,
     request: Request,
+    _: CallerDep,
     series: Annotated[
         list[str] | None,
         Query(description="Series names (repeat or comma-separate); all when omitted."),

@@ -41,6 +41,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as error:
         print(f"energydash dashboard: {error}", file=sys.stderr)
         return 2
+    from energydash.auth import AuthStore
+    from energydash.auth.exposure import exposure_problem
+
+    try:
+        problem = exposure_problem(
+            "dashboard", settings.dashboard_host, AuthStore.from_settings(settings)
+        )
+    except ValueError as error:
+        print(f"energydash dashboard: {error}", file=sys.stderr)
+        return 2
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+
     from energydash.dashboard.sessions import tls_enabled
 
     setup_logging("dashboard", settings)

@@ -25,12 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import logging
+    import sys
+    from pathlib import Path
 
     import uvicorn
 
-    from energydash.app import create_app
+    from energydash.app import create_app, serving_app, tls_files
+    from energydash.auth.exposure import exposure_problem
+    from energydash.auth.guard import WILDCARD_BINDS
+    from energydash.auth.secrets import read_token
     from energydash.logs import setup_logging
-    from energydash.redfish import RedfishService
     from energydash.stream.rawsend import FanoutWebSocketProtocol
 
     settings = apply_server_options(args, settings)
@@ -38,18 +42,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"mqtt_ingest": False, "mqtt_publish": False})
     setup_logging("backend", settings)
     log = logging.getLogger("energydash.serve")
-    ssl: dict[str, str] = {}
-    if settings.redfish_tls:
-        from energydash.redfish.tls import ensure_self_signed_cert
-
-        cert, key = ensure_self_signed_cert(settings)
-        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     try:
         app = create_app(settings)
     except ValueError as error:
-        print(f"energydash serve: {error}")
+        print(f"energydash serve: {error}", file=sys.stderr)
         return 2
-    scheme = "https" if settings.redfish_tls else "http"
+    problem = exposure_problem("serve", settings.host, app.state.auth)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    files = tls_files(settings)
+    ssl = {"ssl_certfile": files[0], "ssl_keyfile": files[1]} if files else {}
+    scheme = "https" if files else "http"
     base = settings.public_url.rstrip("/") or f"{scheme}://{settings.host}:{settings.port}"
     ws_base = base.replace("https://", "wss://").replace("http://", "ws://")
     mqtt = (
@@ -57,23 +61,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         if settings.mqtt_ingest or settings.mqtt_publish
         else "off"
     )
+    token = read_token(settings)
+    token_from = "ENERGYDASH_READ_TOKEN" if token.path == Path() else str(token.path)
+    accounts = app.state.auth.path
+    # never a password or token here: only where each comes from
     lines = [
         "EnergyDash backend",
-        f"  Redfish    {base}/redfish/v1   user {settings.redfish_user!r} "
-        f"password {settings.redfish_password.get_secret_value()!r} (mock credentials)",
-        f"  REST       {base}/api/v1   OpenAPI {base}/docs",
-        f"  WebSocket  {ws_base}/ws" + ("   (token required)" if settings.ws_token else ""),
-        f"  Health     {base}/health   metrics {base}/metrics",
+        f"  Redfish    {base}/redfish/v1   administrator {settings.redfish_user!r}: password "
+        + (
+            f"as saved in {accounts}"
+            if accounts is not None and accounts.exists()
+            else "from ENERGYDASH_REDFISH_PASSWORD (the shipped default unless set)"
+        ),
+        f"  REST       {base}/api/v1   OpenAPI {base}/docs   (Basic, X-Auth-Token or Bearer)",
+        f"  WebSocket  {ws_base}/ws   (credential required; read token in {token_from})",
+        f"  Health     {base}/health   metrics {base}/metrics"
+        + ("" if settings.metrics_public else " (credential required)"),
         f"  MQTT       {mqtt}",
         f"  Fleet      {settings.pdu_count} PDUs, clock {settings.clock_mode} x{settings.speed}",
     ]
+    if settings.host in WILDCARD_BINDS and not (settings.allowed_hosts or settings.public_url):
+        lines.append(
+            "  Note       only loopback Host names are served; set ENERGYDASH_PUBLIC_URL or "
+            "ENERGYDASH_ALLOWED_HOSTS to the names clients use"
+        )
     print("\n".join(lines), flush=True)
     log.info("starting on %s:%d", settings.host, settings.port)
-    # Redfish requests take the service's pure-ASGI fast path (8k vs 5k GET/s measured by
-    # bench/redfish_load.py); everything else, lifespan included, goes to the FastAPI app.
-    service = RedfishService.find(app)
     uvicorn.run(
-        service.wrap(app) if service else app,
+        serving_app(app),  # Host check and body cap around the Redfish fast path and the app
         host=settings.host,
         port=settings.port,
         log_config=None,

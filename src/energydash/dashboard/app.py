@@ -14,6 +14,7 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
+from energydash.auth.secrets import read_token
 from energydash.config import Settings
 from energydash.dashboard.components.status import connection_badge
 from energydash.dashboard.context import DashboardContext
@@ -68,7 +69,7 @@ def create_dash_app(settings: Settings, *, feed: BackendFeed | None = None) -> D
             settings.backend_base_url,
             history_points=settings.dashboard_history_points,
             reconnect_max_s=settings.dashboard_reconnect_max_s,
-            token=feed_token(settings),
+            token=read_token(settings).value,  # the shared feed reads as the ReadOnly service
             ssl_context=verify if not isinstance(verify, bool) else None,
         ),
         control=BackendControl(settings.backend_base_url, verify=verify),
@@ -96,18 +97,6 @@ def create_dash_app(settings: Settings, *, feed: BackendFeed | None = None) -> D
     register_socket_check_once()
     app.layout = shell
     return app
-
-
-def feed_token(settings: Settings) -> str:
-    """The shared feed's credential: the backend's service read token (ReadOnly on /ws).
-
-    ``ENERGYDASH_WS_TOKEN``, where a backend still requires that one, takes precedence.
-    """
-    if settings.ws_token is not None and settings.ws_token.get_secret_value():
-        return settings.ws_token.get_secret_value()
-    from energydash.auth.secrets import read_token
-
-    return read_token(settings).value
 
 
 _socket_check: list[bool] = []

@@ -108,8 +108,9 @@ class BackendFeed:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.url = ws_url(base_url)
-        # The service read token: ReadOnly rights, shared by every tab (no user's identity).
-        self._token = token
+        # The service read token: ReadOnly rights, shared by every tab (no user's identity);
+        # it rides in a header, never in the URL that logs show.
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.ssl_context = ssl_context if self.url.startswith("wss://") else None
         self.topics = tuple(topics)
         self.history_points = history_points
@@ -153,9 +154,9 @@ class BackendFeed:
         delay_s = 0.25
         while True:
             try:
-                url = self.url + (f"?token={self._token}" if self._token else "")
                 async with websockets.connect(
-                    url,
+                    self.url,
+                    additional_headers=self._headers,
                     max_size=64 * 1024 * 1024,
                     open_timeout=5,
                     ping_interval=20,

@@ -1,6 +1,8 @@
 """Wire models shared by the WebSocket stream, MQTT and REST: one definition per message."""
 
 from energydash.models.envelope import (
+    AuthFrame,
+    AuthOp,
     ClientOp,
     Envelope,
     ErrorFrame,
@@ -21,6 +23,8 @@ from energydash.models.topics import (
 )
 
 __all__ = [
+    "AuthFrame",
+    "AuthOp",
     "Branch",
     "ClientOp",
     "DeviceData",

@@ -1,8 +1,10 @@
 """The `/ws` envelope and the frames a client may send.
 
 Server frames: ``{"type": "snapshot"|"update", "topic", "seq", "ts", "data"}``, plus
-``{"type": "ping", "ts"}`` and ``{"type": "error", "reason"}``. Client frames:
-``{"op": "subscribe"|"unsubscribe", "topics": [...]}`` (``+`` and ``#`` wildcards).
+``{"type": "ping", "ts"}``, ``{"type": "error", "reason"}`` and ``{"type": "auth", "user",
+"role"}`` (the answer to an auth frame). Client frames: ``{"op": "auth", "token": ...}`` (first,
+when the upgrade carried no credential), ``{"op": "subscribe"|"unsubscribe", "topics": [...]}``
+(``+`` and ``#`` wildcards).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 MAX_TOPICS_PER_OP = 1000
 MAX_TOPIC_LENGTH = 256
+MAX_TOKEN_LENGTH = 512
 
 
 class Envelope(BaseModel):
@@ -35,6 +38,23 @@ class PingFrame(BaseModel):
 class ErrorFrame(BaseModel):
     type: Literal["error"] = "error"
     reason: str
+
+
+class AuthFrame(BaseModel):
+    """The server's answer to a successful ``auth`` op: who the socket now belongs to."""
+
+    type: Literal["auth"] = "auth"
+    user: str
+    role: str
+
+
+class AuthOp(BaseModel):
+    """A session token (or the service read token) for a socket opened without one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["auth"]
+    token: str = Field(min_length=1, max_length=MAX_TOKEN_LENGTH)
 
 
 class ClientOp(BaseModel):
@@ -59,7 +79,7 @@ class ClientOp(BaseModel):
         return topics
 
 
-def parse_client_op(raw: str | bytes) -> ClientOp:
+def parse_client_op(raw: str | bytes) -> ClientOp | AuthOp:
     """Parse one client frame; raises ValueError with a reason naming the place at fault."""
     try:
         payload = orjson.loads(raw)
@@ -68,6 +88,8 @@ def parse_client_op(raw: str | bytes) -> ClientOp:
     if not isinstance(payload, dict):
         raise ValueError('frame must be a JSON object like {"op": "subscribe", "topics": [..]}')
     try:
+        if payload.get("op") == "auth":
+            return AuthOp.model_validate(payload)
         return ClientOp.model_validate(payload)
     except ValidationError as error:
         first = error.errors()[0]

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -150,6 +151,7 @@ class EventHub:
         self._sub_ids = itertools.count(1)
         self._client: httpx.AsyncClient | None = None
         self._running = False
+        self.on_change: Callable[[], None] | None = None  # persistence hook (RedfishService)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -240,6 +242,7 @@ class EventHub:
         self.subscriptions[sub.id] = sub
         if self._running:
             self._start_worker(sub)
+        self.changed()
         return sub
 
     def unsubscribe(self, sub_id: str) -> bool:
@@ -248,7 +251,31 @@ class EventHub:
             return False
         if sub.task is not None:
             sub.task.cancel()
+        self.changed()
         return True
+
+    # ------------------------------------------------------------------ persistence hook
+    def changed(self) -> None:
+        """A subscription was added, removed or edited: let the owner save them."""
+        if self.on_change is not None:
+            self.on_change()
+
+    def saved(self) -> list[dict[str, Any]]:
+        """The subscriptions as plain rows (their settings, not their queues or counters)."""
+        return [
+            {name: getattr(sub, name) for name in _SAVED_FIELDS}
+            for sub in self.subscriptions.values()
+        ]
+
+    def restore(self, rows: list[dict[str, Any]]) -> int:
+        """Recreate saved subscriptions (before ``start``); unknown keys are ignored."""
+        for row in rows:
+            sub = Subscription(**{k: row[k] for k in _SAVED_FIELDS if k in row})
+            self.subscriptions[sub.id] = sub
+        if self.subscriptions:
+            top = max(int(i) for i in self.subscriptions if i.isdigit())
+            self._sub_ids = itertools.count(top + 1)
+        return len(rows)
 
     def _start_worker(self, sub: Subscription) -> None:
         if sub.task is None or sub.task.done():
@@ -310,6 +337,13 @@ class EventHub:
     @property
     def sse_clients(self) -> int:
         return len(self._sse)
+
+
+_SAVED_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(Subscription)
+    if f.name not in ("queue", "task", "delivered", "failed")
+)
 
 
 def event_payload(records: list[EventRecord], context: str) -> bytes:

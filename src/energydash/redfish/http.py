@@ -198,8 +198,14 @@ class RedfishApp:
         open_route = route is not None and (
             (is_read and route.open_get) or (method == "POST" and route.open_post)
         )
-        caller = self.auth.authenticate(headers.get(b"authorization"), headers.get(b"x-auth-token"))
+        caller = self.auth.authenticate(
+            headers.get(b"authorization"),
+            headers.get(b"x-auth-token"),
+            client.rpartition(":")[0] or None,
+        )
         if caller is None and not open_route:
+            if not is_read:  # refusals of writes are audited (anonymous ones coalesced)
+                self.service.audit_refusal(None, method, path, client, "no valid credential")
             raise errors.unauthorized()
         if route is None:
             raise errors.base(404, "ResourceMissingAtURI", path)
@@ -212,6 +218,10 @@ class RedfishApp:
             is_self = route.is_self(request) if route.is_self else False
             self_patch = route.self_patch and is_self and method == "PATCH"
             if not self_patch and not self.privileges.allows(caller, entity, method, is_self):
+                if not is_read:
+                    self.service.audit_refusal(
+                        caller, method, path, client, "insufficient privilege"
+                    )
                 raise errors.insufficient_privilege()
         if is_read:
             return await self._read(route, request)
@@ -221,17 +231,23 @@ class RedfishApp:
             wanted = {t.strip() for t in if_match.decode("latin-1").split(",")}
             if "*" not in wanted and current not in wanted and current[2:] not in wanted:
                 raise errors.base(412, "PreconditionFailed")
-        if method == "PATCH":
-            assert route.patch is not None
-            return route.patch(request, request.json())
-        if method == "POST":
-            assert route.post is not None
-            result = route.post(request, request.json())
-            if inspect.isawaitable(result):
-                result = await result
-            return result
-        assert route.delete is not None
-        return route.delete(request)
+        try:
+            if method == "PATCH":
+                assert route.patch is not None
+                response = route.patch(request, request.json())
+            elif method == "POST":
+                assert route.post is not None
+                response = route.post(request, request.json())
+                if inspect.isawaitable(response):
+                    response = await response
+            else:
+                assert route.delete is not None
+                response = route.delete(request)
+        except RedfishError as error:
+            self.service.audit_write(request, error.status, _first_message(error))
+            raise
+        self.service.audit_write(request, response.status)
+        return response
 
     def _query(self, query_string: bytes, is_read: bool) -> dict[str, str]:
         if not query_string:
@@ -346,6 +362,10 @@ class RedfishApp:
             k: (v if k.startswith("@") or k == "Actions" else walk(v, k == "Links"))
             for k, v in resource.items()
         }
+
+
+def _first_message(error: RedfishError) -> str:
+    return str(error.messages[0].get("Message", "")) if error.messages else ""
 
 
 async def _stream_until_disconnect(stream: AsyncIterator[bytes], send: Any, receive: Any) -> None:

@@ -15,13 +15,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from energydash import __version__
 from energydash.auth import AuthStore, Caller, PrivilegeMap
+from energydash.auth.audit import Auditor
 from energydash.config import Settings
+from energydash.models.audit import AuditRecord, Result
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
 from energydash.redfish.registries import message
@@ -32,20 +35,31 @@ from energydash.sim.events import SimEvent
 
 log = logging.getLogger(__name__)
 SESSION_SWEEP_S = 10.0
+SESSIONS_URI = "/redfish/v1/SessionService/Sessions"
 _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="EnergyDash Redfish"'}
 
 
 class RedfishService:
     """Accounts, sessions, events and the resource tree over one engine."""
 
-    def __init__(self, engine: Engine, settings: Settings, auth: AuthStore | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        auth: AuthStore | None = None,
+        auditor: Auditor | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.auth = auth if auth is not None else AuthStore.from_settings(settings)
+        self.auditor = auditor if auditor is not None else Auditor(settings)
         self.privileges = PrivilegeMap()
         self.events = EventHub(
             settings.redfish_event_retry_attempts, settings.redfish_event_retry_interval_s
         )
+        self._restore_subscriptions()
+        self.events.on_change = self._save_subscriptions
+        self._detach_audit = self.auditor.add_sink(self._audit_to_log)
         self.uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"energydash-redfish-{settings.seed}"))
         self.firmware_version = __version__
         self.hostname = socket.gethostname()
@@ -122,6 +136,7 @@ class RedfishService:
         caller = self.auth.authenticate(
             authorization.encode("latin-1") if authorization else None,
             token.encode("latin-1") if token else None,
+            request.client.host if request.client else None,
         )
         if caller is None:
             raise HTTPException(401, "Redfish credentials required", _WWW_AUTHENTICATE)
@@ -135,6 +150,35 @@ class RedfishService:
     def close(self) -> None:
         """Stop listening to the engine (a service that is thrown away)."""
         self._detach()
+        self._detach_audit()
+
+    # ------------------------------------------------------------------ persistence
+    @property
+    def subscriptions_path(self) -> Any:
+        return self.settings.data_dir / "auth" / "subscriptions.json"
+
+    def _save_subscriptions(self) -> None:
+        from energydash.auth.secrets import write_private
+
+        rows = self.events.saved()
+        write_private(
+            self.subscriptions_path, orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode()
+        )
+
+    def _restore_subscriptions(self) -> None:
+        path = self.subscriptions_path
+        if not path.exists():
+            return
+        try:
+            rows = orjson.loads(path.read_bytes())
+            if not isinstance(rows, list):
+                raise ValueError("not a JSON list")
+            restored = self.events.restore(rows)
+        except (OSError, ValueError, TypeError) as error:
+            raise ValueError(
+                f"{path}: cannot load the saved event subscriptions ({error}); fix or remove it"
+            ) from None
+        log.info("restored %d Redfish event subscription(s)", restored)
 
     async def _sweep_sessions(self) -> None:
         while True:
@@ -156,13 +200,98 @@ class RedfishService:
     def log_event(self, prefix: str, key: str, args: list[str], origin: str | None) -> None:
         self.events.publish(prefix, key, args, origin, timestamp=self.now())
 
-    def log_login(self, username: str, *, ok: bool, client: str) -> None:
-        """Record a login attempt in the Manager log (not pushed to subscribers)."""
-        if ok:
-            msg = message("Base", "Success")
-            msg["Message"] = f"User '{username}' logged in from {client or 'unknown'}."
+    def log_login(self, username: str, *, ok: bool, client: str, role: str | None = None) -> None:
+        """Audit a login attempt; failures are coalesced (anyone can cause them)."""
+        self.auditor.record(
+            username,
+            role,
+            "redfish",
+            "session.login",
+            "/redfish/v1/SessionService/Sessions",
+            client,
+            "ok" if ok else "refused",
+            "" if ok else "wrong user name or password, or account locked or disabled",
+            anonymous=not ok,
+        )
+
+    def audit_write(self, request: Any, status: int, reason: str = "") -> None:
+        """Audit one Redfish write (every PATCH, POST, DELETE but a login, audited apart)."""
+        if request.method == "POST" and request.path == SESSIONS_URI:
+            return
+        action, _, _ = request.path.rpartition("/Actions/")
+        if action:
+            name = request.path.rpartition("/")[2]
+            target = action
+            detail = _action_detail(request.body)
         else:
-            msg = message("Base", "NoValidSession")
-            msg["Message"] = f"Login of user '{username}' from {client or 'unknown'} failed."
+            name = f"{request.method.lower()} {request.path.rstrip('/').rpartition('/')[2]}"
+            target = request.path
+            detail = _property_names(request.body)
+        result: Result = "ok" if status < 400 else ("refused" if status in (401, 403) else "failed")
+        if reason:
+            detail = f"{detail}: {reason}" if detail else reason
+        self.auditor.record_caller(
+            request.caller, "redfish", name, target, request.client, result, detail
+        )
+
+    def audit_refusal(
+        self, caller: Caller | None, method: str, path: str, client: str, reason: str
+    ) -> None:
+        """A write refused before any handler ran (no credential, missing privilege)."""
+        if method == "POST" and path.rstrip("/") == SESSIONS_URI:
+            return
+        self.auditor.record_caller(
+            caller,
+            "redfish",
+            f"{method.lower()} {path.rpartition('/')[2]}",
+            path,
+            client,
+            "refused",
+            reason,
+        )
+
+    def _audit_to_log(self, record: AuditRecord) -> None:
+        """The Manager log's entry of an audit record (not pushed to event subscribers)."""
+        if record.result == "ok":
+            msg = message("Base", "Success")
+        else:
+            msg = message("Base", "InsufficientPrivilege" if record.role else "NoValidSession")
             msg["MessageSeverity"] = "Warning"
+        who = f"{record.user} ({record.role})" if record.role else record.user
+        origin = record.origin or "unknown"
+        if record.action == "session.login":
+            msg["Message"] = (
+                f"User '{record.user}' logged in from {origin}."
+                if record.result == "ok"
+                else f"Login of user '{record.user}' from {origin} failed."
+            )
+        else:
+            msg["Message"] = f"{record.face}: {who} from {origin}: {record.action} {record.target}"
+            msg["Message"] += f": {record.result}"
+        if record.detail:
+            msg["Message"] += f" ({record.detail})"
         self.events.log_only(msg)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        value = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else {}
+
+
+def _action_detail(body: bytes) -> str:
+    """An action's parameters for the audit (actions carry no secrets; bounded anyway)."""
+    params = _json_object(body)
+    if params is None:
+        return "unparseable body"
+    return ", ".join(f"{k}={v}" for k, v in list(params.items())[:10])[:300]
+
+
+def _property_names(body: bytes) -> str:
+    """Only the names of the properties written: a PATCH may carry a Password."""
+    params = _json_object(body)
+    if params is None:
+        return "unparseable body"
+    return "properties " + ", ".join(str(k)[:40] for k in list(params)[:20]) if params else ""

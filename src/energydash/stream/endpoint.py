@@ -1,11 +1,13 @@
 """`/ws`: the protocol loop of one connection (reader, writer, heartbeat, idle timeout).
 
-Origin is checked against loopback and ``ws_allowed_origins``; with ``ws_token`` set the
-client must pass ``?token=``. A malformed client frame gets an error frame, never a closed
-server. Heartbeat: ``{"type": "ping"}`` after ``ws_ping_interval_s`` without any frame (and
-protocol pings from uvicorn, which drop a peer that stops answering). Closed with 1001: a
-connection with no subscription silent for ``ws_idle_timeout_s``, and a dead one whose pending
-send has not completed for that long.
+Origin is checked against loopback and ``ws_allowed_origins``. Every socket needs a credential:
+``?token=`` (a Redfish session token or the service read token), Basic / Bearer / X-Auth-Token
+on the upgrade, or, when the upgrade carried none, a first frame ``{"op": "auth", "token": ...}``
+within ``ws_auth_timeout_s``; otherwise it is closed with 1008. A malformed client frame gets
+an error frame, never a closed server. Heartbeat: ``{"type": "ping"}`` after
+``ws_ping_interval_s`` without any frame (and protocol pings from uvicorn, which drop a peer
+that stops answering). Closed with 1001: a connection with no subscription silent for
+``ws_idle_timeout_s``, and a dead one whose pending send has not completed for that long.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -21,10 +22,12 @@ from urllib.parse import urlsplit
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from energydash.api.deps import credential_caller
+from energydash.auth import Caller
 from energydash.config import Settings
 from energydash.hub import Hub
 from energydash.hub.hub import iso
-from energydash.models.envelope import parse_client_op
+from energydash.models.envelope import AuthFrame, AuthOp, parse_client_op
 from energydash.stream.client import StreamClient
 from energydash.stream.rawsend import RawSender, raw_sender
 
@@ -82,13 +85,24 @@ async def stream(websocket: WebSocket) -> None:
         stats.rejected_total += 1
         await websocket.close(code=POLICY_VIOLATION, reason="origin not allowed")
         return
-    if settings.ws_token is not None:
-        given = websocket.query_params.get("token", "")
-        if not secrets.compare_digest(given, settings.ws_token.get_secret_value()):
-            stats.rejected_total += 1
-            await websocket.close(code=POLICY_VIOLATION, reason="missing or wrong token")
-            return
+    token = websocket.query_params.get("token") or websocket.headers.get("x-auth-token")
+    authorization = websocket.headers.get("authorization")
+    caller = _caller(websocket, authorization, token)
+    if caller is None and (token or authorization):
+        stats.rejected_total += 1
+        await websocket.close(code=POLICY_VIOLATION, reason="wrong or expired credential")
+        return
     await websocket.accept()
+    if caller is None:
+        caller = await _auth_frame(websocket, settings)
+        if caller is None:
+            stats.rejected_total += 1
+            with contextlib.suppress(Exception):
+                await websocket.close(code=POLICY_VIOLATION, reason="authentication required")
+            return
+        await websocket.send_text(
+            AuthFrame(user=caller.username, role=caller.role_id).model_dump_json()
+        )
     client = StreamClient(hub, settings.ws_queue_size)
     stats.clients.add(client)
     stats.connections_total += 1
@@ -96,7 +110,7 @@ async def stream(websocket: WebSocket) -> None:
     client.raw_path = raw is not None
     writer = asyncio.create_task(_write_raw(raw, client) if raw else _write(websocket, client))
     try:
-        await _read(websocket, client, hub, settings, stats)
+        await _read(websocket, client, hub, settings, stats, caller)
     finally:
         hub.remove(client)
         stats.clients.discard(client)
@@ -108,8 +122,57 @@ async def stream(websocket: WebSocket) -> None:
             await asyncio.wait_for(websocket.close(code=1001, reason=client.closed_reason), 2.0)
 
 
+def _caller(websocket: WebSocket, authorization: str | None, token: str | None) -> Caller | None:
+    state = websocket.app.state
+    client = websocket.client
+    return credential_caller(
+        state.auth,
+        getattr(state, "read_token", None),
+        authorization,
+        token,
+        client.host if client else None,
+    )
+
+
+async def _auth_frame(websocket: WebSocket, settings: Settings) -> Caller | None:
+    """The caller of the first frame, an ``auth`` op, or None (late, malformed, wrong)."""
+    try:
+        message = await asyncio.wait_for(websocket.receive(), timeout=settings.ws_auth_timeout_s)
+    except TimeoutError:
+        return None
+    if message["type"] != "websocket.receive":
+        return None
+    raw = message.get("text") or message.get("bytes") or b""
+    if len(raw) > MAX_FRAME_BYTES:
+        return None
+    try:
+        op = parse_client_op(raw)
+    except ValueError:
+        return None
+    if not isinstance(op, AuthOp):
+        return None
+    return _caller(websocket, None, op.token)
+
+
+def _still_valid(websocket: WebSocket, caller: Caller) -> bool:
+    """A socket opened with a session lives while the session does (logout, password change,
+    disabled account, expiry); one opened with Basic while its account is enabled."""
+    store = websocket.app.state.auth
+    if caller.session_id is not None:
+        return caller.session_id in store.sessions
+    if caller.account_id is not None:
+        account = store.accounts.get(caller.account_id)
+        return account is not None and account.enabled
+    return True  # the read token
+
+
 async def _read(
-    websocket: WebSocket, client: StreamClient, hub: Hub, settings: Settings, stats: StreamStats
+    websocket: WebSocket,
+    client: StreamClient,
+    hub: Hub,
+    settings: Settings,
+    stats: StreamStats,
+    caller: Caller,
 ) -> None:
     last_heard = time.monotonic()
     poll_s = max(min(settings.ws_ping_interval_s, settings.ws_idle_timeout_s) / 2, 0.05)
@@ -123,6 +186,11 @@ async def _read(
                 client.sending_since is not None
                 and now - client.sending_since > settings.ws_idle_timeout_s
             )
+            if not _still_valid(websocket, caller):
+                log.info("closing /ws client: its credential ended")
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=POLICY_VIOLATION, reason="credential ended")
+                return
             if idle or stuck:
                 log.info("closing /ws client: %s", "idle" if idle else "not reading")
                 client.closed_reason = "idle timeout" if idle else "not reading"
@@ -146,7 +214,9 @@ async def _read(
             stats.bad_frames_total += 1
             client.push(error_frame(str(error)))
             continue
-        if op.op == "subscribe":
+        if isinstance(op, AuthOp):
+            client.push(error_frame("this connection is authenticated already"))
+        elif op.op == "subscribe":
             for state in hub.subscribe(client, op.topics):
                 client.see(state.topic)
                 client.push(state.message("snapshot"))

@@ -10,6 +10,7 @@ from energydash.auth import (
     ROLE_PRIVILEGES,
     Account,
 )
+from energydash.auth.store import MAX_LOCKOUT_DURATION_S, username_problem
 from energydash.redfish import errors, render
 from energydash.redfish.errors import RedfishError
 from energydash.redfish.http import Request, Response, created, no_content
@@ -47,11 +48,11 @@ def get_account_service(request: Request) -> dict[str, Any]:
 def patch_account_service(request: Request, body: dict[str, Any]) -> Response:
     store = request.service.auth
 
-    def int_setter(attr: str, name: str, minimum: int):  # type: ignore[no-untyped-def]
+    def int_setter(attr: str, name: str, minimum: int, maximum: int):  # type: ignore[no-untyped-def]
         def setter(value: Any) -> dict[str, Any] | None:
             if not isinstance(value, int) or isinstance(value, bool):
                 return errors.value_type_error(value, name)
-            if value < minimum:
+            if not minimum <= value <= maximum:
                 return message("Base", "PropertyValueOutOfRange", value, name)
             setattr(store, attr, value)
             return None
@@ -59,20 +60,41 @@ def patch_account_service(request: Request, body: dict[str, Any]) -> Response:
         return setter
 
     setters = {
-        "AccountLockoutThreshold": int_setter("lockout_threshold", "AccountLockoutThreshold", 0),
-        "AccountLockoutDuration": int_setter("lockout_duration_s", "AccountLockoutDuration", 0),
+        "AccountLockoutThreshold": int_setter(
+            "lockout_threshold", "AccountLockoutThreshold", 0, 1000
+        ),
+        "AccountLockoutDuration": int_setter(
+            "lockout_duration_s", "AccountLockoutDuration", 0, MAX_LOCKOUT_DURATION_S
+        ),
         "AccountLockoutCounterResetAfter": int_setter(
-            "lockout_reset_after_s", "AccountLockoutCounterResetAfter", 0
+            "lockout_reset_after_s", "AccountLockoutCounterResetAfter", 0, 86_400
         ),
     }
-    return apply_patch(request, body, get_account_service(request), setters, get_account_service)
+    response = apply_patch(
+        request, body, get_account_service(request), setters, get_account_service
+    )
+    store.save()
+    return response
 
 
 def get_accounts(request: Request) -> dict[str, Any]:
+    """Every account for ConfigureUsers; a caller without it sees only its own (it may read
+    nothing else, and clients such as DMTF's rf_accounts.py GET every member they are shown)."""
     store = request.service.auth
+    caller = request.caller
     uri = f"{ACCOUNTS}/Accounts"
+    visible = [
+        a.id
+        for a in store.accounts.values()
+        if caller is not None
+        and (
+            caller.has("ConfigureUsers")
+            or caller.has("ConfigureManager")
+            or a.id == caller.account_id
+        )
+    ]
     return render.collection(
-        uri, "ManagerAccountCollection", "Accounts", [f"{uri}/{a}" for a in store.accounts]
+        uri, "ManagerAccountCollection", "Accounts", [f"{uri}/{a}" for a in visible]
     )
 
 
@@ -120,6 +142,16 @@ def _password_problem(value: Any) -> dict[str, Any] | None:
     return None
 
 
+def _username_problem(value: Any) -> dict[str, Any] | None:
+    problem = username_problem(value)
+    if problem is None:
+        return None
+    shown = value if isinstance(value, str) and len(value) <= 64 else "<invalid>"
+    refused = message("Base", "PropertyValueFormatError", shown, "UserName")
+    refused["Message"] = f"{refused['Message']} {problem}."
+    return refused
+
+
 def post_account(request: Request, body: dict[str, Any]) -> Response:
     store = request.service.auth
     problems = []
@@ -130,8 +162,8 @@ def post_account(request: Request, body: dict[str, Any]) -> Response:
         if name not in body:
             problems.append(message("Base", "CreateFailedMissingReqProperties", name))
     username, password, role = body.get("UserName"), body.get("Password"), body.get("RoleId")
-    if "UserName" in body and (not isinstance(username, str) or not username):
-        problems.append(errors.value_type_error(username, "UserName"))
+    if "UserName" in body and (problem := _username_problem(username)):
+        problems.append(problem)
     if "Password" in body and (problem := _password_problem(password)):
         problems.append(problem)
     if "RoleId" in body and role not in ROLE_PRIVILEGES:
@@ -142,10 +174,15 @@ def post_account(request: Request, body: dict[str, Any]) -> Response:
     if problems:
         raise RedfishError(400, problems)
     assert isinstance(username, str) and isinstance(password, str) and isinstance(role, str)
-    if store.account_by_name(username) is not None:
+    if store.name_taken(username):
         raise errors.base(409, "ResourceAlreadyExists", "ManagerAccount", "UserName", username)
-    account = store.create_account(username, password, role)
-    account.enabled = enabled
+    try:
+        account = store.create_account(username, password, role)
+    except ValueError as error:  # the account limit
+        raise errors.base(400, "CreateLimitReachedForResource") from error
+    if not enabled:
+        account.enabled = False
+        store.account_changed(account)
     request.service.log_event(
         "ResourceEvent", "ResourceCreated", [], f"{ACCOUNTS}/Accounts/{account.id}"
     )
@@ -164,10 +201,9 @@ def patch_account(request: Request, body: dict[str, Any]) -> Response:
     def set_password(value: Any) -> dict[str, Any] | None:
         if problem := _password_problem(value):
             return problem
-        from energydash.auth import hash_password
-
-        account.password_hash = hash_password(value)
-        store.account_changed()
+        # the caller's own session (if it changes its own password) is the one that stays
+        own = caller is not None and caller.account_id == account.id
+        store.set_password(account, value, caller.session_id if own and caller else None)
         return None
 
     def set_role(value: Any) -> dict[str, Any] | None:
@@ -191,10 +227,9 @@ def patch_account(request: Request, body: dict[str, Any]) -> Response:
         return None
 
     def set_username(value: Any) -> dict[str, Any] | None:
-        if not isinstance(value, str) or not value:
-            return errors.value_type_error(value, "UserName")
-        other = store.account_by_name(value)
-        if other is not None and other is not account:
+        if problem := _username_problem(value):
+            return problem
+        if store.name_taken(value, besides=account):
             return message("Base", "ResourceAlreadyExists", "ManagerAccount", "UserName", value)
         for session in store.sessions.values():
             if session.username == account.username:
@@ -279,13 +314,15 @@ def patch_session_service(request: Request, body: dict[str, Any]) -> Response:
         store.session_timeout_s = value
         return None
 
-    return apply_patch(
+    response = apply_patch(
         request,
         body,
         get_session_service(request),
         {"SessionTimeout": set_timeout},
         get_session_service,
     )
+    store.save()
+    return response
 
 
 def get_sessions(request: Request) -> dict[str, Any]:
@@ -342,13 +379,16 @@ def post_session(request: Request, body: dict[str, Any]) -> Response:
     if problems:
         raise RedfishError(400, problems)
     store = request.service.auth
-    account = store.check_password(body["UserName"], body["Password"])
+    host = request.client.rpartition(":")[0] or None
+    account = store.check_password(body["UserName"], body["Password"], host)
     if account is None:
         request.service.log_login(body["UserName"], ok=False, client=request.client)
         raise errors.unauthorized()
     context = body.get("Context") if isinstance(body.get("Context"), str) else None
-    session = store.create_session(account, context)
-    request.service.log_login(account.username, ok=True, client=request.client)
+    session = store.create_session(account, context[:256] if context else None)
+    request.service.log_login(
+        account.username, ok=True, client=request.client, role=account.role_id
+    )
     location = f"{SESSIONS}/Sessions/{session.id}"
     response = created(location, _render_session(session))
     response.headers["X-Auth-Token"] = session.token

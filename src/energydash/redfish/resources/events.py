@@ -178,6 +178,7 @@ def patch_subscription(request: Request, body: dict[str, Any]) -> Response:
         if not isinstance(value, str):
             return errors.value_type_error(value, "Context")
         sub.context = value
+        request.service.events.changed()
         return None
 
     return apply_patch(request, body, _render_sub(sub), {"Context": set_context}, get_subscription)

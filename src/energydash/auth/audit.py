@@ -1,0 +1,205 @@
+"""The Auditor: every control action, allowed or refused, told once to every place it belongs.
+
+One ``AuditRecord`` per action goes to ``logs/audit.log`` (its own rotating handler), to the
+``audit`` hub topic (``AuditData``: the most recent records, which the dashboard's "recent
+actions" list shows and ``GET /api/v1/audit`` returns) and to the sinks registered with
+``add_sink`` (the Redfish Manager log). REST routes, Redfish handlers and the MQTT command path
+call ``record`` (or ``record_caller``); the engine knows nothing of it.
+
+Anonymous refusals and failed logins cost an attacker nothing, so they must not be able to
+push real entries out of the bounded lists: each is written to ``audit.log`` (rotated, so
+bounded on disk) but reaches the recent list and the Manager log only as one summary record
+per ``audit_anonymous_window_s`` ("N anonymous refusals, last ...").
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from energydash.auth.store import Caller, sanitize
+from energydash.config import Settings
+from energydash.models.audit import AUDIT_TOPIC, AuditData, AuditRecord, Face, Result
+
+log = logging.getLogger(__name__)
+AUDIT_LOGGER = "energydash.audit"
+ANONYMOUS = "anonymous"
+
+Sink = Callable[[AuditRecord], None]
+
+
+class Auditor:
+    """Records control actions; ``app.state.auditor`` of every backend."""
+
+    def __init__(self, settings: Settings, publish: Callable[[str, Any], Any] | None = None):
+        self.recent: deque[AuditRecord] = deque(maxlen=settings.audit_recent)
+        # the same records as JSON-ready dicts: the topic is republished per action, and
+        # dumping every kept record each time would cost O(audit_recent) per control
+        self._recent_json: deque[dict[str, Any]] = deque(maxlen=settings.audit_recent)
+        self._publish = publish
+        self._sinks: list[Sink] = []
+        self._window_s = settings.audit_anonymous_window_s
+        self._window_start = 0.0
+        self._window_count = 0
+        self._window_last: AuditRecord | None = None
+        self.anonymous_total = 0
+        self._logger = logging.getLogger(AUDIT_LOGGER)
+        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        self.path = settings.log_dir / "audit.log"
+        self._handler = logging.handlers.RotatingFileHandler(
+            self.path,
+            maxBytes=settings.log_max_bytes,
+            backupCount=settings.log_backups,
+            encoding="utf-8",
+            delay=True,
+        )
+        formatter = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+        formatter.converter = time.gmtime
+        self._handler.setFormatter(formatter)
+
+    def add_sink(self, sink: Sink) -> Callable[[], None]:
+        """Also hand every kept record to ``sink`` (the Redfish Manager log)."""
+        self._sinks.append(sink)
+        return lambda: self._sinks.remove(sink) if sink in self._sinks else None
+
+    def close(self) -> None:
+        self._handler.close()
+
+    # ------------------------------------------------------------------ recording
+    def record_caller(
+        self,
+        caller: Caller | None,
+        face: Face,
+        action: str,
+        target: str,
+        origin: str,
+        result: Result,
+        detail: str = "",
+    ) -> AuditRecord:
+        return self.record(
+            caller.username if caller else ANONYMOUS,
+            caller.role_id if caller else None,
+            face,
+            action,
+            target,
+            origin,
+            result,
+            detail,
+        )
+
+    def record(
+        self,
+        user: str,
+        role: str | None,
+        face: Face,
+        action: str,
+        target: str,
+        origin: str,
+        result: Result,
+        detail: str = "",
+        *,
+        anonymous: bool | None = None,
+    ) -> AuditRecord:
+        """Build, log and fan out one record; ``user`` and ``detail`` are sanitised first.
+
+        ``anonymous`` (default: user is ``anonymous``) marks a refusal anyone can cause:
+        coalesced per window instead of kept one by one.
+        """
+        record = AuditRecord(
+            ts=datetime.now(UTC),
+            user=sanitize(user, 64),
+            role=role,
+            face=face,
+            action=sanitize(action, 64),
+            target=sanitize(target, 200),
+            origin=sanitize(origin, 100),
+            result=result,
+            detail=sanitize(detail, 500),
+        )
+        self._write(record)
+        if anonymous is None:
+            anonymous = user == ANONYMOUS
+        if anonymous and result != "ok":
+            self.anonymous_total += 1
+            self._coalesce(record)
+        else:
+            self._keep(record)
+        return record
+
+    def data(self) -> AuditData:
+        if self._window_count and time.monotonic() - self._window_start >= self._window_s:
+            self._flush_window()  # a quiet window still gets its summary when someone looks
+        return AuditData(records=list(self.recent))
+
+    # ------------------------------------------------------------------ internals
+    def _write(self, record: AuditRecord) -> None:
+        line = " ".join(
+            f"{name}={value!r}" if name in ("user", "target", "detail") else f"{name}={value}"
+            for name, value in (
+                ("face", record.face),
+                ("user", record.user),
+                ("role", record.role or "-"),
+                ("action", record.action),
+                ("target", record.target),
+                ("origin", record.origin or "-"),
+                ("result", record.result),
+                ("detail", record.detail),
+            )
+        )
+        entry = self._logger.makeRecord(AUDIT_LOGGER, logging.INFO, __file__, 0, line, (), None)
+        try:
+            self._handler.handle(entry)
+        except Exception:  # a full disk must not turn a control into a 500
+            log.exception("writing %s failed", self.path)
+
+    def _coalesce(self, record: AuditRecord) -> None:
+        now = time.monotonic()
+        if now - self._window_start >= self._window_s:
+            self._flush_window()
+            self._window_start = now
+            self._keep(record)  # the first of a window is kept as is
+            return
+        self._window_count += 1
+        self._window_last = record
+
+    def _flush_window(self) -> None:
+        if self._window_count and self._window_last is not None:
+            last = self._window_last
+            summary = last.model_copy(
+                update={
+                    "ts": datetime.now(UTC),
+                    "detail": sanitize(
+                        f"{self._window_count} more anonymous refusal(s) or failed login(s) "
+                        f"within {self._window_s:g} s; last: {last.action} {last.target} "
+                        f"from {last.origin or '?'} ({last.detail})",
+                        500,
+                    ),
+                }
+            )
+            self._keep(summary)
+        self._window_count, self._window_last = 0, None
+
+    def _keep(self, record: AuditRecord) -> None:
+        self.recent.append(record)
+        self._recent_json.append(record.model_dump(mode="json"))
+        for sink in tuple(self._sinks):
+            try:
+                sink(record)
+            except Exception:
+                log.exception("audit sink failed")
+        if self._publish is not None:
+            try:
+                # AuditData's shape, built from the cached dumps of its records
+                self._publish(AUDIT_TOPIC, {"records": list(self._recent_json)})
+            except Exception:
+                log.exception("publishing the audit topic failed")
+
+
+def auditor_of(app: Any) -> Auditor | None:
+    """The backend's Auditor (for the MQTT command path: ``auditor_of(app).record(...)``)."""
+    return getattr(getattr(app, "state", None), "auditor", None)
