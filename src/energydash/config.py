@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # --- simulation: clock -------------------------------------------------------------
     seed: int = Field(42, description="Seed of every random stream; same seed, same numbers.")
     clock_mode: Literal["realtime", "accelerated", "stepped"] = "realtime"
-    speed: float = Field(1.0, gt=0, le=100_000, description="Sim seconds per wall second.")
+    speed: float = Field(1.0, ge=0.1, le=100_000, description="Sim seconds per wall second.")
     tick_s: PositiveSeconds = Field(1.0, description="Simulated seconds per tick.")
     state_save_interval_s: PositiveSeconds = Field(30.0, description="Periodic state save.")
     sim_start_time: datetime = Field(
@@ -195,6 +195,14 @@ class Settings(BaseSettings):
     )
     replay_queue_size: int = Field(
         10_000, ge=1, le=1_000_000, description="Messages replay queues beyond the in-flight ones."
+    )
+
+    # --- robustness: crash-safe state, bounds, stalls (issue 11) -----------------------
+    state_save_after_change_s: PositiveSeconds = Field(
+        1.0, description="Save the state file this soon after a command changed something."
+    )
+    health_max_lag_s: PositiveSeconds = Field(
+        5.0, description="/health is degraded when the engine is this far behind its clock."
     )
 
     @field_validator("ws_allowed_origins", mode="before")

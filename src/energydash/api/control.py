@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from energydash.api.deps import EngineDep
+from energydash.api.deps import EngineDep, Requires
 from energydash.api.devices import refresh_snapshots
 from energydash.api.errors import ApiError
 from energydash.sim import commands as sim
 from energydash.sim.engine import Engine
 
 router = APIRouter(tags=["control"])
+log = logging.getLogger(__name__)
 
 
 class PowerRequest(BaseModel):
@@ -26,7 +28,7 @@ class SimulationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     action: Literal["start", "stop"] | None = None
-    speed: float | None = Field(None, gt=0, le=100_000)
+    speed: float | None = Field(None, ge=0.1, le=100_000, allow_inf_nan=False)
 
 
 class FaultRequest(BaseModel):
@@ -86,6 +88,19 @@ async def post_simulation(body: SimulationRequest, engine: EngineDep) -> dict[st
     elif body.action == "stop":
         engine.pause()
     return simulation_status(engine)
+
+
+@router.post(
+    "/simulation/state-problems/clear",
+    summary="Acknowledge state-file problems (moved-aside files) so /health is ok again",
+)
+async def clear_state_problems(
+    engine: EngineDep,
+    caller: Requires("ConfigureManager"),  # type: ignore[valid-type]
+) -> dict[str, Any]:
+    cleared = engine.clear_state_problems()
+    log.warning("%s cleared %d state problem(s): %s", caller.username, len(cleared), cleared)
+    return {"cleared": cleared}
 
 
 def fault_view(fault: Any) -> dict[str, Any]:

@@ -25,19 +25,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import logging
-
-    import uvicorn
+    import os
+    import sys
 
     from energydash.app import create_app
     from energydash.logs import setup_logging
     from energydash.redfish import RedfishService
-    from energydash.stream.rawsend import FanoutWebSocketProtocol
+    from energydash.sim.lock import DataDirBusy, DataDirLock
 
     settings = apply_server_options(args, settings)
     if args.no_mqtt:
         settings = settings.model_copy(update={"mqtt_ingest": False, "mqtt_publish": False})
     setup_logging("backend", settings)
     log = logging.getLogger("energydash.serve")
+    try:
+        # held until this function returns; the kernel drops it however the process ends
+        lock = DataDirLock(settings.state_dir).acquire()
+    except DataDirBusy as error:
+        print(f"energydash serve: {error}", file=sys.stderr, flush=True)
+        return 3
+    log.info("holding %s (PID %d)", lock.path, os.getpid())
     ssl: dict[str, str] = {}
     if settings.redfish_tls:
         from energydash.redfish.tls import ensure_self_signed_cert
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         app = create_app(settings)
     except ValueError as error:
         print(f"energydash serve: {error}")
+        lock.release()
         return 2
     scheme = "https" if settings.redfish_tls else "http"
     base = settings.public_url.rstrip("/") or f"{scheme}://{settings.host}:{settings.port}"
@@ -72,8 +80,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # Redfish requests take the service's pure-ASGI fast path (8k vs 5k GET/s measured by
     # bench/redfish_load.py); everything else, lifespan included, goes to the FastAPI app.
     service = RedfishService.find(app)
+    try:
+        _serve(app, service, settings, ssl)
+    finally:
+        lock.release()
+    return 0
+
+
+def _serve(app: object, service: object, settings: Settings, ssl: dict[str, str]) -> None:
+    import uvicorn
+
+    from energydash.stream.rawsend import FanoutWebSocketProtocol
+
     uvicorn.run(
-        service.wrap(app) if service else app,
+        service.wrap(app) if service else app,  # type: ignore[attr-defined]
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -88,4 +108,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
         **ssl,
     )
-    return 0
