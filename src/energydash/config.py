@@ -204,6 +204,27 @@ class Settings(BaseSettings):
     health_max_lag_s: PositiveSeconds = Field(
         5.0, description="/health is degraded when the engine is this far behind its clock."
     )
+    mqtt_max_payload_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=268_435_455,
+        description="Larger MQTT messages are counted as oversized and dropped before parsing.",
+    )
+    ingest_max_devices: int = Field(
+        1000, ge=1, le=1_000_000, description="Devices ingest keeps; the least recent goes first."
+    )
+    ingest_device_ttl_s: PositiveSeconds = Field(
+        900.0, description="An ingested device silent this long is forgotten (topic, history)."
+    )
+    ingest_max_facilities: int = Field(
+        20_000, ge=1, le=1_000_000, description="Facility codes ingest accepts; more are refused."
+    )
+    ingest_max_market_regions: int = Field(
+        256, ge=1, le=100_000, description="Market (network, region) pairs ingest accepts."
+    )
+    ws_max_patterns: int = Field(
+        256, ge=1, le=100_000, description="Subscription patterns one WebSocket client may hold."
+    )
 
     @field_validator("ws_allowed_origins", mode="before")
     @classmethod

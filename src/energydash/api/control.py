@@ -34,9 +34,9 @@ class SimulationRequest(BaseModel):
 class FaultRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: sim.FaultKind
-    pdu_id: str
-    target_id: str | None = None
-    params: dict[str, Any] | None = None
+    pdu_id: str = Field(max_length=64)
+    target_id: str | None = Field(None, max_length=64)
+    params: dict[str, Any] | None = Field(None, max_length=8)
 
 
 @router.post("/pdus/{pdu_id}/outlets/{outlet_id}/power", summary="Switch an outlet")
