@@ -222,6 +222,12 @@ class Settings(BaseSettings):
     ingest_max_market_regions: int = Field(
         256, ge=1, le=100_000, description="Market (network, region) pairs ingest accepts."
     )
+    mqtt_outbound_queue_limit: int = Field(
+        2000,
+        ge=10,
+        le=10_000_000,
+        description="Telemetry is dropped (newest sent on reconnect) above this MQTT backlog.",
+    )
     ws_max_patterns: int = Field(
         256, ge=1, le=100_000, description="Subscription patterns one WebSocket client may hold."
     )

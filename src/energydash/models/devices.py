@@ -23,9 +23,7 @@ class DeviceCreate(BaseModel):
     outlet_id: str = Field(max_length=MAX_ID_LENGTH)
     profile: str = Field(max_length=32, description="Load profile, e.g. server, storage, hvac.")
     name: str | None = Field(None, max_length=MAX_NAME_LENGTH)
-    rated_power_w: float | None = Field(
-        None, gt=0, le=MAX_RATED_POWER_W, allow_inf_nan=False
-    )
+    rated_power_w: float | None = Field(None, gt=0, le=MAX_RATED_POWER_W, allow_inf_nan=False)
 
 
 class DeviceUpdate(BaseModel):
@@ -33,9 +31,7 @@ class DeviceUpdate(BaseModel):
 
     profile: str | None = Field(None, max_length=32)
     name: str | None = Field(None, max_length=MAX_NAME_LENGTH)
-    rated_power_w: float | None = Field(
-        None, gt=0, le=MAX_RATED_POWER_W, allow_inf_nan=False
-    )
+    rated_power_w: float | None = Field(None, gt=0, le=MAX_RATED_POWER_W, allow_inf_nan=False)
 
 
 class DeviceCommand(BaseModel):

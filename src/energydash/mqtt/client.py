@@ -44,6 +44,7 @@ class MqttLink:
         self.received = 0
         self.published = 0
         self.callback_errors = 0
+        self.on_connected: Callable[[], None] | None = None  # on the loop, after each connect
         self._connected_event = threading.Event()
         self.client_id = f"{settings.mqtt_client_id}-{role}-{settings.port}"
         client = paho.Client(
@@ -96,6 +97,14 @@ class MqttLink:
             self.client.loop_stop()
         self.connected = False
 
+    def backlog(self) -> int:
+        """Messages paho holds for the broker: unsent, or sent and not yet acknowledged."""
+        return len(getattr(self.client, "_out_messages", ()))
+
+    def can_take_droppable(self) -> bool:
+        """Whether telemetry may be queued now: connected, and the backlog under its bound."""
+        return self.connected and self.backlog() < self.settings.mqtt_outbound_queue_limit
+
     def publish(
         self, topic: str, payload: bytes | str, *, qos: int | None = None, retain: bool = False
     ) -> None:
@@ -127,6 +136,8 @@ class MqttLink:
             self._connected_event.set()
             if self.subscriptions:
                 client.subscribe(list(self.subscriptions))
+            if self.on_connected is not None and not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(self.on_connected)
             log.info(
                 "mqtt %s connected to %s:%d (%d subscriptions)",
                 self.role,
