@@ -27,8 +27,8 @@ router = APIRouter(tags=["devices"])
 
 
 def refresh_snapshots(request: Request) -> None:
-    """Publish fresh topic states after a command (the MQTT status ack follows from them)."""
-    request.app.state.snapshots.publish()
+    """Publish fresh states of what the command changed (the MQTT status ack follows)."""
+    request.app.state.snapshots.publish_touched()
 
 
 def _outlet(engine: Engine, device_id: str) -> tuple[str, str]:

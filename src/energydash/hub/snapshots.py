@@ -123,11 +123,16 @@ def pdu_summary(fleet: Fleet, pdu: PduInfo, outlets: dict[str, Any]) -> dict[str
     }
 
 
-def devices(fleet: Fleet, pdu: PduInfo, outlets: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``devices/{pdu}-{outlet}`` for every outlet with a device plugged in."""
+def devices(
+    fleet: Fleet, pdu: PduInfo, outlets: dict[str, Any], only: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """``devices/{pdu}-{outlet}`` for every outlet with a device plugged in (or those of
+    ``only``)."""
     cols = outlets["outlets"]
     out = {}
     for k, info in enumerate(pdu.outlets):
+        if only is not None and info.id not in only:
+            continue
         device = fleet.device(info.index)
         if device is None:
             continue
@@ -203,6 +208,8 @@ class SnapshotPublisher:
         self.engine = engine
         self.hub = hub
         self.last_build_ms = 0.0
+        self.last_refresh_ms = 0.0
+        self.refreshes = 0
         self.publish_count = 0
         self._refresh_pending = False
 
@@ -233,23 +240,49 @@ class SnapshotPublisher:
         def run() -> None:
             self._refresh_pending = False
             if self.publish_count == count:
-                self.publish()
+                self.publish_touched()
 
         loop.call_soon(run)
+
+    def _now(self) -> Any:
+        now = self.engine.clock.now()
+        return now.replace(tzinfo=UTC) if now.tzinfo is None else now
+
+    def _publish_pdu(self, pdu: PduInfo, now: Any, only: set[str] | None = None) -> None:
+        fleet, hub = self.engine.fleet, self.hub
+        outlets = pdu_outlets(fleet, pdu)
+        hub.publish(f"pdu/{pdu.id}/outlets", outlets, ts=now)
+        hub.publish(f"pdu/{pdu.id}/summary", pdu_summary(fleet, pdu, outlets), ts=now)
+        for topic, data in devices(fleet, pdu, outlets, only).items():
+            hub.publish(topic, data, ts=now)
+
+    def publish_touched(self) -> int:
+        """After commands: refresh only the PDUs (and device topics) they changed.
+
+        A command costs one PDU's two topics plus its changed devices, not every topic of the
+        fleet; the MQTT messages that follow from them are as few. Returns topics published.
+        """
+        touched = self.engine.pop_touched()
+        if not touched:
+            return 0
+        started = time.perf_counter()
+        before = self.hub.published_total
+        now = self._now()
+        fleet = self.engine.fleet
+        for pdu_id, only in touched.items():
+            self._publish_pdu(fleet.pdu_info(pdu_id), now, only)
+        self.last_refresh_ms = (time.perf_counter() - started) * 1000.0
+        self.refreshes += 1
+        return self.hub.published_total - before
 
     def publish(self) -> None:
         started = time.perf_counter()
         self.publish_count += 1
         engine, hub = self.engine, self.hub
-        now = engine.clock.now()
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
+        engine.pop_touched()  # everything is published below
+        now = self._now()
         for pdu in engine.fleet.pdus:
-            outlets = pdu_outlets(engine.fleet, pdu)
-            hub.publish(f"pdu/{pdu.id}/outlets", outlets, ts=now)
-            hub.publish(f"pdu/{pdu.id}/summary", pdu_summary(engine.fleet, pdu, outlets), ts=now)
-            for topic, data in devices(engine.fleet, pdu, outlets).items():
-                hub.publish(topic, data, ts=now)
+            self._publish_pdu(pdu, now)
         grid = engine.grid
         if grid.facilities and not self._grid_owned_by_ingest("facilities"):
             hub.publish("facilities", facilities(engine), ts=now)

@@ -40,7 +40,7 @@ class MqttPublisher:
         settings: Settings,
         hub: Hub,
         engine: Engine | None,
-        on_change: Callable[[], None] | None = None,
+        on_change: Callable[[], object] | None = None,
     ) -> None:
         self.settings = settings
         self.on_change = on_change  # fresh hub snapshots after a command

@@ -20,7 +20,7 @@ import numpy as np
 from energydash.config import Settings
 from energydash.sim import control, counters, faults, state
 from energydash.sim.clock import Clock
-from energydash.sim.commands import Command, CommandError, CommandResult, InjectFault
+from energydash.sim.commands import ClearFault, Command, CommandError, CommandResult, InjectFault
 from energydash.sim.events import SimEvent
 from energydash.sim.grid import Grid
 from energydash.sim.pdu import Fleet
@@ -56,6 +56,8 @@ class Engine:
         self.state_problems: list[str] = []
         self.counters: counters.CounterFile | None = None
         self._dirty = False
+        # what commands changed since the faces last refreshed: PDU id -> outlet ids (None: all)
+        self._touched: dict[str, set[str] | None] = {}
         self.tick_interval_s = 0.0  # wall seconds between scheduled ticks (0: stepped clock)
         self._tick_walls: deque[float] = deque(maxlen=LAG_WINDOW + 1)
         self._rng = rng
@@ -347,10 +349,31 @@ class Engine:
     # ------------------------------------------------------------------ control
     def execute(self, command: Command) -> CommandResult:
         """The one command API: validates fully, raises CommandError having changed nothing."""
+        pdu_id = getattr(command, "pdu_id", None)
+        if isinstance(command, ClearFault):
+            fault = self.faults.get(str(command.fault_id))
+            pdu_id = fault.pdu_id if fault else None
         result = control.execute(self, command)
         self._dirty = True
         self.fleet.refresh(self.clock.now(), self.emit)
+        self._touch(pdu_id, getattr(command, "outlet_id", None))
         return result
+
+    def _touch(self, pdu_id: object, outlet_id: object) -> None:
+        key = str(pdu_id)
+        if not self.fleet.has_pdu(key):
+            return
+        if key in self._touched and self._touched[key] is None:
+            return
+        if outlet_id is None:
+            self._touched[key] = None
+        else:
+            self._touched.setdefault(key, set()).add(str(outlet_id))  # type: ignore[union-attr]
+
+    def pop_touched(self) -> dict[str, set[str] | None]:
+        """What commands changed since the last call: PDU id -> outlet ids (None: every one)."""
+        touched, self._touched = self._touched, {}
+        return touched
 
     def save_state(self) -> None:
         """Write counters, outlet, breaker and group state atomically to settings.state_dir."""
