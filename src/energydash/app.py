@@ -129,7 +129,7 @@ def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> l
         from energydash.mqtt.publish import MqttPublisher
 
         app.state.mqtt_publisher = MqttPublisher(
-            settings, hub, engine, on_change=app.state.snapshots.publish_touched
+            settings, hub, engine, on_change=app.state.snapshots.refresh_soon
         )
         parts.append(app.state.mqtt_publisher)
     return parts

@@ -204,6 +204,12 @@ class Settings(BaseSettings):
     health_max_lag_s: PositiveSeconds = Field(
         5.0, description="/health is degraded when the engine is this far behind its clock."
     )
+    command_refresh_s: float = Field(
+        0.02,
+        ge=0,
+        le=1.0,
+        description="Topics a command changed are republished within this; 0: at once.",
+    )
     mqtt_max_payload_bytes: int = Field(
         1_048_576,
         ge=1024,

@@ -22,6 +22,11 @@ WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="EnergyDash", charset="UTF-
 
 
 def _hub(request: Request) -> Hub:
+    """The hub, with any coalesced command refresh published first: a REST read sees every
+    command that was answered before it."""
+    snapshots = getattr(request.app.state, "snapshots", None)
+    if snapshots is not None:
+        snapshots.flush()
     return request.app.state.hub
 
 

@@ -27,8 +27,9 @@ router = APIRouter(tags=["devices"])
 
 
 def refresh_snapshots(request: Request) -> None:
-    """Publish fresh states of what the command changed (the MQTT status ack follows)."""
-    request.app.state.snapshots.publish_touched()
+    """Fresh states of what the command changed, coalesced with other commands (see
+    ``SnapshotPublisher.refresh_soon``); the MQTT status ack follows from them."""
+    request.app.state.snapshots.refresh_soon()
 
 
 def _outlet(engine: Engine, device_id: str) -> tuple[str, str]:

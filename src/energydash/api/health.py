@@ -190,6 +190,20 @@ async def metrics(request: Request) -> PlainTextResponse:
             "Building every topic of a tick.",
             publisher.last_build_ms,
         )
+        _metric(
+            m,
+            "energydash_snapshot_refreshes_total",
+            "counter",
+            "Refreshes of the topics commands changed (between ticks).",
+            publisher.refreshes,
+        )
+        _metric(
+            m,
+            "energydash_commands_coalesced_total",
+            "counter",
+            "Commands whose refresh was shared with an earlier one (load shed).",
+            publisher.commands_coalesced,
+        )
     for name in ("ingest", "publisher"):
         part = getattr(state, f"mqtt_{name}", None)
         if part is None:

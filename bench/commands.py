@@ -1,0 +1,153 @@
+"""Commands per second over REST and MQTT against a real backend, and the ticks they cost.
+
+Run: ``.venv/bin/python bench/commands.py [--commands N] [--concurrency C] [--pdus P]``.
+Starts mosquitto and `energydash serve` (realtime clock, 1 Hz ticks, MQTT publishing on) as
+subprocesses, then sends N outlet power commands over REST (C connections at once) and N over
+MQTT (``energy/devices/{id}/commands``, QoS 1), and prints commands/s for each and how many
+ticks the engine missed meanwhile (due ticks minus ticks made). Target: >= 1,000/s each with
+no tick missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from rich.console import Console
+from rich.table import Table
+
+from energydash.mqtt.broker import BrokerProcess, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+from processes import backend  # noqa: E402
+
+ADMIN = ("admin", "energydash")
+
+
+def metric(url: str, name: str) -> float:
+    text = httpx.get(url + "/metrics", auth=ADMIN, timeout=10).text
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+async def rest_phase(url: str, devices: list[dict], count: int, concurrency: int) -> float:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, auth=ADMIN, limits=limits, timeout=30) as client:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for k in range(count):
+            queue.put_nowait(k)
+        failures = 0
+
+        async def worker() -> None:
+            nonlocal failures
+            while True:
+                try:
+                    k = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                device = devices[k % len(devices)]
+                action = "Off" if (k // len(devices)) % 2 == 0 else "On"
+                path = f"/api/v1/pdus/{device['pdu_id']}/outlets/{device['outlet_id']}/power"
+                response = await client.post(path, json={"action": action})
+                if response.status_code != 200:
+                    failures += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        if failures:
+            print(f"REST: {failures} commands refused")
+        return elapsed
+
+
+def mqtt_phase(url: str, port: int, devices: list[dict], count: int) -> float:
+    done_before = metric(url, "energydash_mqtt_publisher_commands_ok") + metric(
+        url, "energydash_mqtt_publisher_commands_refused"
+    )
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-commands")
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    started = time.perf_counter()
+    infos = []
+    for k in range(count):
+        device = devices[k % len(devices)]
+        action = "Off" if (k // len(devices)) % 2 == 0 else "On"
+        body = orjson.dumps({"command": "set_power", "value": action})
+        infos.append(client.publish(f"energy/devices/{device['device_id']}/commands", body, qos=1))
+    for info in infos:
+        info.wait_for_publish(60)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = metric(url, "energydash_mqtt_publisher_commands_ok") + metric(
+            url, "energydash_mqtt_publisher_commands_refused"
+        )
+        if done - done_before >= count:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    client.loop_stop()
+    client.disconnect()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commands", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--pdus", type=int, default=4)
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = BrokerProcess("mosquitto", port=free_port(), broker_dir=Path(tmp) / "broker")
+        with broker:
+            svc = backend(
+                Path(tmp),
+                pdus=args.pdus,
+                facilities=120,
+                ENERGYDASH_MQTT_PUBLISH="true",
+                ENERGYDASH_MQTT_INGEST="false",
+                ENERGYDASH_MQTT_PORT=str(broker.port),
+            ).start()
+            try:
+                devices = httpx.get(svc.url + "/api/v1/devices", auth=ADMIN).json()["devices"]
+                table = Table(title=f"commands against {args.pdus} PDUs, 1 Hz ticks, MQTT on")
+                for column in ("face", "commands", "seconds", "commands/s", "ticks due", "missed"):
+                    table.add_column(column, justify="right")
+                for face in ("REST", "MQTT"):
+                    ticks_before = metric(svc.url, "energydash_engine_ticks_total")
+                    t0 = time.perf_counter()
+                    if face == "REST":
+                        elapsed = asyncio.run(
+                            rest_phase(svc.url, devices, args.commands, args.concurrency)
+                        )
+                    else:
+                        elapsed = mqtt_phase(svc.url, broker.port, devices, args.commands)
+                    wall = time.perf_counter() - t0
+                    made = metric(svc.url, "energydash_engine_ticks_total") - ticks_before
+                    due = int(wall)  # one tick per second is due
+                    table.add_row(
+                        face,
+                        str(args.commands),
+                        f"{elapsed:.2f}",
+                        f"{args.commands / elapsed:,.0f}",
+                        str(due),
+                        str(max(due - int(made), 0)),
+                    )
+                console.print(table)
+            finally:
+                svc.stop()
+
+
+if __name__ == "__main__":
+    main()
