@@ -18,10 +18,13 @@ from energydash.config import Settings
 from energydash.hub import Hub
 from energydash.sim.engine import Engine
 
+# Lookups are ``async def``: FastAPI runs a plain ``def`` dependency on its thread pool, a
+# thread round trip per request that cost more than the command itself (bench/commands.py).
+# ``_caller`` stays a ``def``: a password check (scrypt) must not block the event loop.
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="EnergyDash", charset="UTF-8"'}
 
 
-def _hub(request: Request) -> Hub:
+async def _hub(request: Request) -> Hub:
     """The hub, with any coalesced command refresh published first: a REST read sees every
     command that was answered before it."""
     snapshots = getattr(request.app.state, "snapshots", None)
@@ -30,18 +33,18 @@ def _hub(request: Request) -> Hub:
     return request.app.state.hub
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     engine = request.app.state.engine
     if engine is None:
         raise ApiError(503, "this backend runs without a simulation engine")
     return engine
 
 
-def _auth(request: Request) -> AuthStore:
+async def _auth(request: Request) -> AuthStore:
     return request.app.state.auth
 
 
@@ -69,7 +72,7 @@ def _caller(request: Request) -> Caller:
 def Requires(privilege: str) -> Any:
     """``Annotated[Caller, ...]`` that also demands ``privilege`` (a Redfish 1.8.0 privilege)."""
 
-    def check(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
         if not caller.has(privilege):
             raise ApiError(403, f"role {caller.role_id} lacks the {privilege} privilege")
         return caller
