@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--pdus", type=int, default=4)
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     with tempfile.TemporaryDirectory() as tmp:
         broker = BrokerProcess("mosquitto", port=free_port(), broker_dir=Path(tmp) / "broker")
         with broker:

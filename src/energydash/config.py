@@ -210,6 +210,12 @@ class Settings(BaseSettings):
         le=1.0,
         description="Topics a command changed are republished within this; 0: at once.",
     )
+    snapshot_budget_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1.0,
+        description="Share of a tick interval topic building may take; device topics wait.",
+    )
     mqtt_max_payload_bytes: int = Field(
         1_048_576,
         ge=1024,

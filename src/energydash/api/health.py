@@ -204,6 +204,13 @@ async def metrics(request: Request) -> PlainTextResponse:
             "Commands whose refresh was shared with an earlier one (load shed).",
             publisher.commands_coalesced,
         )
+        _metric(
+            m,
+            "energydash_snapshot_device_pdus_deferred_total",
+            "counter",
+            "PDUs whose device topics waited for a later tick (over the build budget).",
+            publisher.device_pdus_deferred,
+        )
     for name in ("ingest", "publisher"):
         part = getattr(state, f"mqtt_{name}", None)
         if part is None:

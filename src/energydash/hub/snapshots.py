@@ -212,6 +212,8 @@ class SnapshotPublisher:
         self.refreshes = 0
         self.refresh_requests = 0
         self.commands_coalesced = 0
+        self.device_pdus_deferred = 0
+        self._device_cursor = 0
         self.publish_count = 0
         self._refresh_pending = False
 
@@ -288,13 +290,41 @@ class SnapshotPublisher:
         return self.hub.published_total - before
 
     def publish(self) -> None:
+        """Every topic of a tick, within a time budget.
+
+        PDU outlets and summaries (and the MQTT telemetry that follows them) go out every tick.
+        Device topics, the bulk of a large fleet (one per outlet with a device), go out PDU by
+        PDU in rotation until ``snapshot_budget_fraction`` of the tick interval is spent; the
+        rest wait for the next tick (``device_pdus_deferred`` in /metrics). A stepped clock
+        has no interval and publishes everything.
+        """
         started = time.perf_counter()
         self.publish_count += 1
         engine, hub = self.engine, self.hub
         engine.pop_touched()  # everything is published below
         now = self._now()
-        for pdu in engine.fleet.pdus:
-            self._publish_pdu(pdu, now)
+        fleet = engine.fleet
+        built = []
+        for pdu in fleet.pdus:
+            outlets = pdu_outlets(fleet, pdu)
+            hub.publish(f"pdu/{pdu.id}/outlets", outlets, ts=now)
+            hub.publish(f"pdu/{pdu.id}/summary", pdu_summary(fleet, pdu, outlets), ts=now)
+            built.append((pdu, outlets))
+        interval = engine.tick_interval_s
+        budget = engine.settings.snapshot_budget_fraction * interval if interval > 0 else None
+        count = len(built)
+        for step in range(count):
+            if budget is not None and step and time.perf_counter() - started > budget:
+                self.device_pdus_deferred += count - step
+                break
+            k = (self._device_cursor + step) % count
+            pdu, outlets = built[k]
+            for topic, data in devices(fleet, pdu, outlets).items():
+                hub.publish(topic, data, ts=now)
+        else:
+            step = count
+        if count:
+            self._device_cursor = (self._device_cursor + step) % count
         grid = engine.grid
         if grid.facilities and not self._grid_owned_by_ingest("facilities"):
             hub.publish("facilities", facilities(engine), ts=now)
