@@ -24,11 +24,12 @@ import mmap
 import os
 import struct
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import orjson
+
+from energydash.sim.state import fsync_dir, move_aside
 
 log = logging.getLogger(__name__)
 COUNTER_FILE = "counters.bin"
@@ -38,14 +39,6 @@ HEADER = struct.Struct("<8sQQQ")
 
 def _pad8(n: int) -> int:
     return (n + 7) // 8 * 8
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read(path: Path) -> tuple[list[str], np.ndarray]:
@@ -83,7 +76,7 @@ def write(path: Path, keys: list[str], values: np.ndarray) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 @dataclass
@@ -112,9 +105,7 @@ class CounterFile:
                 same = old_keys == keys
                 old = dict(zip(old_keys, old_values.tolist(), strict=True))
             except (OSError, ValueError) as error:
-                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-                aside = path.with_name(f"{path.name}.unreadable-{stamp}")
-                path.replace(aside)
+                aside = move_aside(path)
                 problem = f"{error}; moved it to {aside} and used the state file's counters"
                 log.error("%s", problem)
                 problems.append(problem)

@@ -127,7 +127,7 @@ def to_payload(
     }
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -155,7 +155,7 @@ def save(path: Path, payload: dict[str, Any]) -> None:
             os.link(path, link)
             os.replace(link, previous)
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         link.unlink(missing_ok=True)
