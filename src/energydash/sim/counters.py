@@ -115,7 +115,8 @@ class CounterFile:
         fd = os.open(path, os.O_RDWR)
         try:
             size = os.fstat(fd).st_size
-            mapping = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+            # ACCESS_WRITE is a shared, writable mapping on POSIX (MAP_SHARED) and on Windows
+            mapping = mmap.mmap(fd, size, access=mmap.ACCESS_WRITE)
         finally:
             os.close(fd)
         _, n, key_len, _ = HEADER.unpack_from(mapping)
