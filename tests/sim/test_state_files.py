@@ -175,3 +175,43 @@ def test_any_wrong_shape_never_stops_the_engine_from_starting(
     again = Engine.from_settings(settings)  # never raises
     again.step(1.0)
     assert np.all(again.fleet.lifetime_kwh >= 0)
+
+
+def test_a_command_is_saved_soon_without_waiting_for_the_periodic_save(
+    settings: Settings,
+) -> None:
+    import asyncio
+
+    from energydash.sim.commands import SetDevice
+
+    cfg = settings.model_copy(
+        update={
+            "clock_mode": "accelerated",
+            "speed": 20.0,
+            "state_save_interval_s": 3600.0,
+            "state_save_after_change_s": 0.05,
+        }
+    )
+    engine = Engine.from_settings(cfg)
+
+    def saved_name() -> str | None:
+        if not engine.state_file.exists():
+            return None
+        payload = orjson.loads(engine.state_file.read_bytes())
+        index = payload["outlets"]["key"].index("1/A5")
+        return payload["outlets"]["device_name"][index]
+
+    async def main() -> str | None:
+        task = asyncio.create_task(engine.run())
+        await asyncio.sleep(0.2)
+        engine.execute(SetDevice("1", "A5", "hvac", name="CRAC 7"))
+        for _ in range(200):
+            if saved_name() == "CRAC 7":
+                break
+            await asyncio.sleep(0.02)
+        name = saved_name()
+        engine.stop()
+        await asyncio.wait_for(task, 5)
+        return name
+
+    assert asyncio.run(main()) == "CRAC 7"
