@@ -240,6 +240,12 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="Telemetry is dropped (newest sent on reconnect) above this MQTT backlog.",
     )
+    mqtt_inbox_limit: int = Field(
+        50_000,
+        ge=100,
+        le=10_000_000,
+        description="Received MQTT messages waiting for the event loop; more are dropped.",
+    )
     ws_max_patterns: int = Field(
         256, ge=1, le=100_000, description="Subscription patterns one WebSocket client may hold."
     )

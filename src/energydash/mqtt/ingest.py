@@ -112,6 +112,7 @@ class MqttIngest:
             "devices_evicted": self.devices_evicted,
             "devices_expired": self.devices_expired,
             "received": link.received if link else 0,
+            "inbox_dropped": link.inbox_dropped if link else 0,
             "reconnects": max((link.connects if link else 0) - 1, 0),
         }
 

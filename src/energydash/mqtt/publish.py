@@ -87,6 +87,7 @@ class MqttPublisher:
             "telemetry_dropped": self.telemetry_dropped,
             "status_pending": len(self._pending_status),
             "backlog": self.link.backlog() if self.link else 0,
+            "inbox_dropped": self.link.inbox_dropped if self.link else 0,
         }
 
     def catch_up(self) -> None:
