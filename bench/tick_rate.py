@@ -86,6 +86,9 @@ def run(pdus: int, seconds: float, console: Console) -> list[str]:
     deferred = last.get("energydash_snapshot_device_pdus_deferred_total", 0.0) - first.get(
         "energydash_snapshot_device_pdus_deferred_total", 0.0
     )
+    pdus_deferred = last.get("energydash_snapshot_pdus_deferred_total", 0.0) - first.get(
+        "energydash_snapshot_pdus_deferred_total", 0.0
+    )
     return [
         f"{pdus} ({pdus * 48:,} outlets)",
         f"{ticks / elapsed:.2f}",
@@ -95,6 +98,7 @@ def run(pdus: int, seconds: float, console: Console) -> list[str]:
         f"{statistics.median(build_ms):.0f}",
         f"{(sent + device) / elapsed:,.0f}",
         f"{dropped / elapsed:,.0f}",
+        f"{pdus_deferred / max(ticks, 1):,.0f}",
         f"{deferred / max(ticks, 1):,.0f}",
     ]
 
@@ -115,6 +119,7 @@ def main() -> None:
         "snapshot build ms",
         "MQTT msgs/s",
         "MQTT shed/s",
+        "PDUs deferred/tick",
         "device PDUs deferred/tick",
     ):
         table.add_column(column, justify="right")

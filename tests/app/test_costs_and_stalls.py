@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from energydash.app import BackgroundServer, create_app
 from energydash.config import Settings
+from energydash.sim.commands import OutletPower
 from energydash.sim.engine import Engine
 
 ADMIN = ("admin", "energydash")
@@ -99,3 +100,30 @@ def test_an_engine_behind_its_clock_is_degraded_with_real_period_and_lag(
         assert _metric(text, "energydash_engine_lag_seconds") > 0.5
         period = _metric(text, "energydash_engine_tick_period_seconds")
         assert period > _metric(text, "energydash_engine_tick_interval_seconds")
+
+
+def test_over_its_budget_the_tick_build_sheds_in_rotation_and_counts_it(
+    settings: Settings,
+) -> None:
+    from energydash.hub import Hub
+    from energydash.hub.snapshots import SnapshotPublisher
+
+    cfg = settings.model_copy(update={"pdu_count": 6})
+    engine = Engine.from_settings(cfg, restore=False)
+    hub = Hub(cfg)
+    snapshots = SnapshotPublisher(engine, hub)
+    snapshots.publish()  # stepped clock: no budget, everything
+    assert snapshots.pdus_deferred == 0
+    engine.tick_interval_s = 1e-9  # a budget nothing fits in: one PDU per tick
+    seqs = [hub.latest(f"pdu/{k}/outlets").seq for k in range(1, 7)]  # type: ignore[union-attr]
+    snapshots.publish()
+    after = [hub.latest(f"pdu/{k}/outlets").seq for k in range(1, 7)]  # type: ignore[union-attr]
+    assert sum(b - a for a, b in zip(seqs, after, strict=True)) == 1
+    assert snapshots.pdus_deferred == 5 and snapshots.device_pdus_deferred == 5
+    for _ in range(5):
+        snapshots.publish()
+    final = [hub.latest(f"pdu/{k}/outlets").seq for k in range(1, 7)]  # type: ignore[union-attr]
+    assert all(b == a + 1 for a, b in zip(seqs, final, strict=True))  # each PDU had its turn
+    engine.execute(OutletPower("4", "A1", "Off"))
+    snapshots.publish()  # a touched PDU goes first
+    assert hub.latest("pdu/4/outlets").data["outlets"]["power_state"][0] == "Off"  # type: ignore[union-attr]

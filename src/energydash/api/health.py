@@ -206,6 +206,13 @@ async def metrics(request: Request) -> PlainTextResponse:
         )
         _metric(
             m,
+            "energydash_snapshot_pdus_deferred_total",
+            "counter",
+            "PDUs whose outlets and summary topics waited for a later tick (over the budget).",
+            publisher.pdus_deferred,
+        )
+        _metric(
+            m,
             "energydash_snapshot_device_pdus_deferred_total",
             "counter",
             "PDUs whose device topics waited for a later tick (over the build budget).",

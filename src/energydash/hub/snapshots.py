@@ -213,6 +213,8 @@ class SnapshotPublisher:
         self.refresh_requests = 0
         self.commands_coalesced = 0
         self.device_pdus_deferred = 0
+        self.pdus_deferred = 0
+        self._pdu_cursor = 0
         self._device_cursor = 0
         self.publish_count = 0
         self._refresh_pending = False
@@ -290,41 +292,60 @@ class SnapshotPublisher:
         return self.hub.published_total - before
 
     def publish(self) -> None:
-        """Every topic of a tick, within a time budget.
+        """Every topic of a tick, within a time budget of ``snapshot_budget_fraction`` of the
+        tick interval (a stepped clock has none and publishes everything).
 
-        PDU outlets and summaries (and the MQTT telemetry that follows them) go out every tick.
-        Device topics, the bulk of a large fleet (one per outlet with a device), go out PDU by
-        PDU in rotation until ``snapshot_budget_fraction`` of the tick interval is spent; the
-        rest wait for the next tick (``device_pdus_deferred`` in /metrics). A stepped clock
-        has no interval and publishes everything.
+        PDU outlets and summaries (and the MQTT telemetry that follows them) come first: the
+        PDUs commands touched, then the others in rotation, until 70 % of the budget is spent;
+        the rest wait for a later tick (``pdus_deferred``). Device topics, the bulk of a large
+        fleet (one per outlet with a device), follow in their own rotation until the budget is
+        spent (``device_pdus_deferred``). Both are counted in /metrics.
         """
         started = time.perf_counter()
         self.publish_count += 1
         engine, hub = self.engine, self.hub
-        engine.pop_touched()  # everything is published below
+        touched = engine.pop_touched()
         now = self._now()
         fleet = engine.fleet
-        built = []
-        for pdu in fleet.pdus:
+        pdus = fleet.pdus
+        count = len(pdus)
+        interval = engine.tick_interval_s
+        budget = engine.settings.snapshot_budget_fraction * interval if interval > 0 else None
+
+        def over(share: float) -> bool:
+            return budget is not None and time.perf_counter() - started > budget * share
+
+        first = [fleet.pdu_info(pdu_id) for pdu_id in touched]
+        rotation = [pdus[(self._pdu_cursor + k) % count] for k in range(count)]
+        seen: set[str] = set()
+        built = 0
+        for pdu in first + rotation:
+            if pdu.id in seen:
+                continue
+            if built and over(0.7):
+                self.pdus_deferred += count - built
+                break
+            seen.add(pdu.id)
             outlets = pdu_outlets(fleet, pdu)
             hub.publish(f"pdu/{pdu.id}/outlets", outlets, ts=now)
             hub.publish(f"pdu/{pdu.id}/summary", pdu_summary(fleet, pdu, outlets), ts=now)
-            built.append((pdu, outlets))
-        interval = engine.tick_interval_s
-        budget = engine.settings.snapshot_budget_fraction * interval if interval > 0 else None
-        count = len(built)
-        for step in range(count):
-            if budget is not None and step and time.perf_counter() - started > budget:
-                self.device_pdus_deferred += count - step
-                break
-            k = (self._device_cursor + step) % count
-            pdu, outlets = built[k]
-            for topic, data in devices(fleet, pdu, outlets).items():
-                hub.publish(topic, data, ts=now)
-        else:
-            step = count
+            built += 1
         if count:
-            self._device_cursor = (self._device_cursor + step) % count
+            advanced = sum(1 for pdu in rotation if pdu.id in seen)
+            self._pdu_cursor = (self._pdu_cursor + advanced) % count
+        done = 0
+        for k in range(count):
+            if done and over(1.0):
+                self.device_pdus_deferred += count - done
+                break
+            pdu = pdus[(self._device_cursor + k) % count]
+            state = hub.latest(f"pdu/{pdu.id}/outlets")
+            if state is not None:  # the latest outlets table, this tick's or an earlier one
+                for topic, data in devices(fleet, pdu, state.data).items():
+                    hub.publish(topic, data, ts=now)
+            done += 1
+        if count:
+            self._device_cursor = (self._device_cursor + done) % count
         grid = engine.grid
         if grid.facilities and not self._grid_owned_by_ingest("facilities"):
             hub.publish("facilities", facilities(engine), ts=now)
