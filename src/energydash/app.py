@@ -199,7 +199,11 @@ def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> l
         from energydash.mqtt.publish import MqttPublisher
 
         app.state.mqtt_publisher = MqttPublisher(
-            settings, hub, engine, on_change=app.state.snapshots.publish, auth=app.state.auth
+            settings,
+            hub,
+            engine,
+            on_change=app.state.snapshots.refresh_soon,
+            auth=app.state.auth,
         )
         app.state.mqtt_publisher.site_publisher = app.state.site_snapshots
         parts.append(app.state.mqtt_publisher)

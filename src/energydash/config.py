@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     # --- simulation: clock -------------------------------------------------------------
     seed: int = Field(42, description="Seed of every random stream; same seed, same numbers.")
     clock_mode: Literal["realtime", "accelerated", "stepped"] = "realtime"
-    speed: float = Field(1.0, gt=0, le=100_000, description="Sim seconds per wall second.")
+    speed: float = Field(1.0, ge=0.1, le=100_000, description="Sim seconds per wall second.")
     tick_s: PositiveSeconds = Field(1.0, description="Simulated seconds per tick.")
     state_save_interval_s: PositiveSeconds = Field(30.0, description="Periodic state save.")
     sim_start_time: datetime = Field(
@@ -338,6 +338,59 @@ class Settings(BaseSettings):
     graphql_max_depth: int = Field(8, ge=2, le=50, description="Deepest GraphQL selection.")
     graphql_max_cost: int = Field(
         500, ge=10, le=100_000, description="GraphQL query cost: fields, x10 inside lists."
+    )
+
+    # --- robustness: crash-safe state, bounds, stalls (issue 11) -----------------------
+    state_save_after_change_s: PositiveSeconds = Field(
+        1.0, description="Save the state file this soon after a command changed something."
+    )
+    health_max_lag_s: PositiveSeconds = Field(
+        5.0, description="/health is degraded when the engine is this far behind its clock."
+    )
+    command_refresh_s: float = Field(
+        0.02,
+        ge=0,
+        le=1.0,
+        description="Topics a command changed are republished within this; 0: at once.",
+    )
+    snapshot_budget_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1.0,
+        description="Share of a tick interval topic building may take; device topics wait.",
+    )
+    mqtt_max_payload_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        le=268_435_455,
+        description="Larger MQTT messages are counted as oversized and dropped before parsing.",
+    )
+    ingest_max_devices: int = Field(
+        1000, ge=1, le=1_000_000, description="Devices ingest keeps; the least recent goes first."
+    )
+    ingest_device_ttl_s: PositiveSeconds = Field(
+        900.0, description="An ingested device silent this long is forgotten (topic, history)."
+    )
+    ingest_max_facilities: int = Field(
+        20_000, ge=1, le=1_000_000, description="Facility codes ingest accepts; more are refused."
+    )
+    ingest_max_market_regions: int = Field(
+        256, ge=1, le=100_000, description="Market (network, region) pairs ingest accepts."
+    )
+    mqtt_outbound_queue_limit: int = Field(
+        2000,
+        ge=10,
+        le=10_000_000,
+        description="Telemetry is dropped (newest sent on reconnect) above this MQTT backlog.",
+    )
+    mqtt_inbox_limit: int = Field(
+        50_000,
+        ge=100,
+        le=10_000_000,
+        description="Received MQTT messages waiting for the event loop; more are dropped.",
+    )
+    ws_max_patterns: int = Field(
+        256, ge=1, le=100_000, description="Subscription patterns one WebSocket client may hold."
     )
 
     @field_validator("ws_allowed_origins", "allowed_hosts", "cors_origins", mode="before")

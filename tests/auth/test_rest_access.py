@@ -236,6 +236,15 @@ WRITES = [
         _device_on_a3,
     ),
     Write(
+        "state problems clear",
+        "POST",
+        lambda s: "/api/v1/simulation/state-problems/clear",
+        None,
+        "ConfigureManager",
+        ADMIN,
+        changes=False,  # nothing to clear on a clean start; tests/app covers a real clear
+    ),
+    Write(
         "site create",
         "POST",
         lambda s: "/api/v1/sites",
@@ -403,6 +412,7 @@ def test_every_write_route_of_the_api_is_in_the_table(server: BackgroundServer) 
         ("POST", "/api/v1/devices/{device_id}/command"),
         ("POST", "/api/v1/simulation/start"),
         ("POST", "/api/v1/simulation/stop"),
+        ("POST", "/api/v1/simulation/state-problems/clear"),
     }
     # POST for the IoT-mock's sake but changes nothing (re-publishes readings): a read.
     reads_by_post = {("POST", "/api/v1/devices/{device_id}/simulate")}

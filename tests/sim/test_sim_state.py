@@ -81,7 +81,9 @@ def test_restart_keeps_breakers_groups_devices_and_resets(settings: Settings) ->
     assert second.restored
     assert second.fleet.circuit("1", "B").breaker_state == "Off"
     assert second.fleet.circuit("2", "C").breaker_state == "Tripped"
-    assert second.faults == {}  # runtime faults are not persisted; ENERGYDASH_FAULTS is
+    assert [(f.id, f.kind, f.pdu_id, f.target_id) for f in second.faults.values()] == [
+        ("F1", "branch_overload", "2", "C")
+    ]
     assert second.fleet.group_info("1", "7").name == "Web"
     device = second.fleet.outlet("1", "A5").device
     assert device is not None and (device.name, device.profile) == ("CRAC 1", "hvac")
@@ -105,7 +107,7 @@ def test_state_is_written_atomically(settings: Settings, monkeypatch: pytest.Mon
     with pytest.raises(OSError, match="disk full"):
         engine.save_state()
     assert engine.state_file.read_bytes() == good  # the previous state is intact
-    assert [p.name for p in engine.state_file.parent.iterdir()] == [engine.state_file.name]
+    assert not [p.name for p in engine.state_file.parent.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_unreadable_state_is_moved_aside_and_the_engine_starts_fresh(settings: Settings) -> None:
@@ -115,29 +117,51 @@ def test_unreadable_state_is_moved_aside_and_the_engine_starts_fresh(settings: S
     engine = Engine.from_settings(settings)
     assert not engine.restored
     assert float(engine.fleet.lifetime_kwh.sum()) == 0.0
-    assert (settings.state_dir / "sim_state.unreadable.json").read_text() == "{not json"
+    (aside,) = settings.state_dir.glob("sim_state.json.unreadable-*")
+    assert aside.read_text() == "{not json"
+    assert not path.exists()
+    assert str(aside) in engine.state_problems[0]
 
 
-def test_state_with_a_bad_counter_changes_nothing(settings: Settings) -> None:
+def test_state_with_a_bad_counter_is_refused_but_the_mapped_counters_survive(
+    settings: Settings,
+) -> None:
     first = Engine.from_settings(settings)
     first.step(60.0)
+    first.execute(OutletPower("1", "A1", "Off"))
     first.save_state()
+    counted = first.fleet.lifetime_kwh.copy()
     payload = orjson.loads(first.state_file.read_bytes())
     payload["outlets"]["lifetime_kwh"][3] = -1.0
     first.state_file.write_bytes(orjson.dumps(payload))
     second = Engine.from_settings(settings)
     assert not second.restored
-    assert float(second.fleet.lifetime_kwh.sum()) == 0.0
+    assert second.fleet.outlet("1", "A1").power_state == "On"  # nothing of the bad file applied
+    assert "energy counters must be numbers >= 0" in second.state_problems[0]
+    np.testing.assert_array_equal(second.fleet.lifetime_kwh, counted)
 
 
-def test_state_of_a_different_fleet_shape_is_not_applied(settings: Settings) -> None:
-    first = Engine.from_settings(settings)
-    first.step(60.0)
+def test_a_different_fleet_size_keeps_the_state_of_pdus_that_still_exist(
+    settings: Settings,
+) -> None:
+    first = Engine.from_settings(settings.model_copy(update={"pdu_count": 3}))
+    first.step(600.0)
+    first.execute(OutletPower("2", "B4", "Off"))
     first.save_state()
-    bigger = settings.model_copy(update={"pdu_count": 3})
-    second = Engine.from_settings(bigger)
-    assert not second.restored
-    assert float(second.fleet.lifetime_kwh.sum()) == 0.0
+    kept = first.fleet.lifetime_kwh[: 2 * first.fleet._outlets_per_pdu].copy()
+    assert kept.sum() > 0
+
+    smaller = Engine.from_settings(settings)  # 2 PDUs
+    assert smaller.restored
+    np.testing.assert_array_equal(smaller.fleet.lifetime_kwh, kept)
+    assert smaller.fleet.outlet("2", "B4").power_state == "Off"
+    smaller.save_state()
+
+    bigger = Engine.from_settings(settings.model_copy(update={"pdu_count": 4}))
+    n = bigger.fleet._outlets_per_pdu
+    np.testing.assert_array_equal(bigger.fleet.lifetime_kwh[: 2 * n], kept)
+    assert float(bigger.fleet.lifetime_kwh[2 * n :].max()) == 0.0  # PDUs 3 and 4 start fresh
+    assert bigger.fleet.outlet("2", "B4").power_state == "Off"
 
 
 def test_run_saves_state_when_stopped(settings: Settings) -> None:

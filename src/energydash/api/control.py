@@ -6,6 +6,7 @@ authenticated caller. Every control is audited, refusals included.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -18,6 +19,7 @@ from energydash.sim import commands as sim
 from energydash.sim.engine import Engine
 
 router = APIRouter(tags=["control"])
+log = logging.getLogger(__name__)
 
 
 class PowerRequest(BaseModel):
@@ -37,15 +39,15 @@ class SimulationRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     action: Literal["start", "stop"] | None = None
-    speed: float | None = Field(None, gt=0, le=100_000)
+    speed: float | None = Field(None, ge=0.1, le=100_000, allow_inf_nan=False)
 
 
 class FaultRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: sim.FaultKind
-    pdu_id: str
-    target_id: str | None = None
-    params: dict[str, Any] | None = None
+    pdu_id: str = Field(max_length=64)
+    target_id: str | None = Field(None, max_length=64)
+    params: dict[str, Any] | None = Field(None, max_length=8)
 
 
 Operator = Requires("ConfigureComponents", action="outlet.power")
@@ -158,6 +160,19 @@ async def post_simulation(
         elif body.action == "stop":
             engine.pause()
     return simulation_status(engine)
+
+
+@router.post(
+    "/simulation/state-problems/clear",
+    summary="Acknowledge state-file problems (moved-aside files) so /health is ok again",
+)
+async def clear_state_problems(
+    engine: EngineDep,
+    caller: Requires("ConfigureManager"),  # type: ignore[valid-type]
+) -> dict[str, Any]:
+    cleared = engine.clear_state_problems()
+    log.warning("%s cleared %d state problem(s): %s", caller.username, len(cleared), cleared)
+    return {"cleared": cleared}
 
 
 def fault_view(fault: Any) -> dict[str, Any]:

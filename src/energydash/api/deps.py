@@ -32,25 +32,33 @@ from energydash.sim.engine import Engine
 READ_TOKEN_USER = "read-token"
 READ_TOKEN_CALLER = Caller(READ_TOKEN_USER, "ReadOnly", frozenset({"Login"}))
 
+# Lookups are ``async def``: FastAPI runs a plain ``def`` dependency on its thread pool, a
+# thread round trip per request that cost more than the command itself (bench/commands.py).
+# ``_caller`` stays a ``def``: a password check (scrypt) must not block the event loop.
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="EnergyDash", charset="UTF-8"'}
 
 
-def _hub(request: Request) -> Hub:
+async def _hub(request: Request) -> Hub:
+    """The hub, with any coalesced command refresh published first: a REST read sees every
+    command that was answered before it."""
+    snapshots = getattr(request.app.state, "snapshots", None)
+    if snapshots is not None:
+        snapshots.flush()
     return request.app.state.hub
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     engine = request.app.state.engine
     if engine is None:
         raise ApiError(503, "this backend runs without a simulation engine")
     return engine
 
 
-def _auth(request: Request) -> AuthStore:
+async def _auth(request: Request) -> AuthStore:
     return request.app.state.auth
 
 

@@ -40,8 +40,9 @@ Commander = Requires("ConfigureComponents", action="device.command")
 
 
 def refresh_snapshots(request: Request) -> None:
-    """Publish fresh topic states after a command (the MQTT status ack follows from them)."""
-    request.app.state.snapshots.publish()
+    """Fresh states of what the command changed, coalesced with other commands (see
+    ``SnapshotPublisher.refresh_soon``); the MQTT status ack follows from them."""
+    request.app.state.snapshots.refresh_soon()
 
 
 def _outlet(engine: Engine, device_id: str) -> tuple[str, str]:

@@ -25,8 +25,14 @@ def health_report(request: Request) -> dict[str, Any]:
         mode = engine.clock.mode
         stale_after = max(5.0, 5 * engine.settings.tick_s / max(engine.clock.speed, 1e-9))
         ticking = mode == "stepped" or engine.paused or (age is not None and age < stale_after)
+        timing = engine.timing()
+        max_lag = engine.settings.health_max_lag_s
+        behind = timing["lag_s"] is not None and timing["lag_s"] > max_lag
         checks["engine"] = {
-            "ok": bool(ticking),
+            "ok": bool(ticking) and not behind,
+            **({"detail": f"engine {timing['lag_s']:.1f} s behind its clock"} if behind else {}),
+            **timing,
+            "max_lag_s": max_lag,
             "running": engine.running,
             "paused": engine.paused,
             "clock_mode": mode,
@@ -35,6 +41,15 @@ def health_report(request: Request) -> dict[str, Any]:
             "sim_time": engine.clock.now().isoformat(),
             "last_tick_age_s": age,
             "last_tick_ms": engine.last_tick_ms,
+        }
+        checks["state"] = {
+            "ok": not engine.state_problems,
+            "problems": list(engine.state_problems),
+            **(
+                {"clear_with": "POST /api/v1/simulation/state-problems/clear (ConfigureManager)"}
+                if engine.state_problems
+                else {}
+            ),
         }
     else:
         checks["engine"] = {"ok": True, "running": False, "detail": "no engine in this backend"}
@@ -135,6 +150,35 @@ async def metrics(request: Request) -> PlainTextResponse:
             "Duration of the last tick.",
             engine.last_tick_ms,
         )
+        timing = engine.timing()
+        _metric(
+            m,
+            "energydash_engine_tick_period_seconds",
+            "gauge",
+            "Real wall time between ticks (mean of the last 10); NaN before two ticks.",
+            float("nan") if timing["tick_period_s"] is None else timing["tick_period_s"],
+        )
+        _metric(
+            m,
+            "energydash_engine_tick_interval_seconds",
+            "gauge",
+            "Scheduled wall time between ticks.",
+            timing["tick_interval_s"] or 0.0,
+        )
+        _metric(
+            m,
+            "energydash_engine_lag_seconds",
+            "gauge",
+            "How far the engine is behind its clock's schedule.",
+            timing["lag_s"] or 0.0,
+        )
+        _metric(
+            m,
+            "energydash_state_problems",
+            "gauge",
+            "State-file problems not yet cleared by an operator.",
+            len(engine.state_problems),
+        )
         _metric(
             m,
             "energydash_engine_running",
@@ -150,6 +194,34 @@ async def metrics(request: Request) -> PlainTextResponse:
             "gauge",
             "Building every topic of a tick.",
             publisher.last_build_ms,
+        )
+        _metric(
+            m,
+            "energydash_snapshot_refreshes_total",
+            "counter",
+            "Refreshes of the topics commands changed (between ticks).",
+            publisher.refreshes,
+        )
+        _metric(
+            m,
+            "energydash_commands_coalesced_total",
+            "counter",
+            "Commands whose refresh was shared with an earlier one (load shed).",
+            publisher.commands_coalesced,
+        )
+        _metric(
+            m,
+            "energydash_snapshot_pdus_deferred_total",
+            "counter",
+            "PDUs whose outlets and summary topics waited for a later tick (over the budget).",
+            publisher.pdus_deferred,
+        )
+        _metric(
+            m,
+            "energydash_snapshot_device_pdus_deferred_total",
+            "counter",
+            "PDUs whose device topics waited for a later tick (over the build budget).",
+            publisher.device_pdus_deferred,
         )
     for name in ("ingest", "publisher"):
         part = getattr(state, f"mqtt_{name}", None)

@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
@@ -19,6 +20,9 @@ from energydash.hub.hub import iso
 
 router = APIRouter(tags=["topics"])
 MAX_POINTS = 100_000
+MAX_SERIES = 2_000
+MIN_STEP_S = 0.001
+MAX_STEP_S = 10 * 365 * 86_400.0  # ten years
 
 
 @router.get("/topics", summary="Every topic with its sequence number and time")
@@ -62,6 +66,16 @@ async def snapshot(topic: str, hub: HubDep, request: Request, _: CallerDep) -> R
     return Response(state.frame("snapshot"), media_type="application/json")
 
 
+def content_disposition(topic: str) -> str:
+    """An attachment header for any topic: headers are Latin-1, ids may be any Unicode.
+
+    An ASCII ``filename`` for old clients and the exact name in RFC 6266 ``filename*``.
+    """
+    name = topic.replace("/", "_") + ".csv"
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def _parse_time(value: str | None, name: str) -> float | None:
     if value is None or value == "":
         return None
@@ -71,7 +85,10 @@ def _parse_time(value: str | None, name: str) -> float | None:
         raise ApiError(422, f"{name}: not an ISO 8601 time: {value!r}", name) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    try:
+        return parsed.timestamp()
+    except (OverflowError, ValueError):
+        raise ApiError(422, f"{name}: out of range: {value!r}", name) from None
 
 
 @router.get("/history/{topic:path}", summary="History of a topic's series; JSON or CSV")
@@ -86,7 +103,15 @@ async def history(
     ] = None,
     start: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
     end: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
-    step_s: Annotated[float | None, Query(gt=0, description="Average into buckets")] = None,
+    step_s: Annotated[
+        float | None,
+        Query(
+            ge=MIN_STEP_S,
+            le=MAX_STEP_S,
+            allow_inf_nan=False,
+            description=f"Average into buckets of {MIN_STEP_S:g} to {MAX_STEP_S:g} seconds",
+        ),
+    ] = None,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     guard_site_topic(request, topic)
@@ -96,6 +121,8 @@ async def history(
             raise ApiError(404, f"no topic {topic!r}; GET /api/v1/topics lists them", "topic")
         raise ApiError(404, f"topic {topic!r} keeps no history", "topic")
     names = [n.strip() for item in (series or []) for n in item.split(",") if n.strip()]
+    if len(names) > MAX_SERIES:
+        raise ApiError(422, f"series: at most {MAX_SERIES} names, got {len(names)}", "series")
     if not names:
         names = sorted(ring.series)
     unknown = [n for n in names if n not in ring.series]
@@ -125,11 +152,10 @@ async def history(
         )
         for stamp, row in zip(stamps, matrix.tolist(), strict=True):
             writer.writerow([stamp, *("" if v != v else repr(round(v, 6)) for v in row)])
-        safe = topic.replace("/", "_")
         return Response(
             buffer.getvalue(),
             media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{safe}.csv"'},
+            headers={"Content-Disposition": content_disposition(topic)},
         )
     return OrjsonResponse(
         {

@@ -25,17 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import logging
+    import os
     import sys
     from pathlib import Path
-
-    import uvicorn
 
     from energydash.app import create_app, serving_app, tls_files
     from energydash.auth.exposure import exposure_problem
     from energydash.auth.guard import WILDCARD_BINDS
     from energydash.auth.secrets import read_token
     from energydash.logs import setup_logging
-    from energydash.stream.rawsend import FanoutWebSocketProtocol
+    from energydash.sim.lock import DataDirBusy, DataDirLock
 
     settings = apply_server_options(args, settings)
     if args.no_mqtt:
@@ -43,13 +42,22 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging("backend", settings)
     log = logging.getLogger("energydash.serve")
     try:
+        # held until this function returns; the kernel drops it however the process ends
+        lock = DataDirLock(settings.state_dir).acquire()
+    except DataDirBusy as error:
+        print(f"energydash serve: {error}", file=sys.stderr, flush=True)
+        return 3
+    log.info("holding %s (PID %d)", lock.path, os.getpid())
+    try:
         app = create_app(settings)
     except ValueError as error:
         print(f"energydash serve: {error}", file=sys.stderr)
+        lock.release()
         return 2
     problem = exposure_problem("serve", settings.host, app.state.auth)
     if problem:
         print(problem, file=sys.stderr)
+        lock.release()
         return 2
     files = tls_files(settings)
     ssl = {"ssl_certfile": files[0], "ssl_keyfile": files[1]} if files else {}
@@ -87,8 +95,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     print("\n".join(lines), flush=True)
     log.info("starting on %s:%d", settings.host, settings.port)
+    try:
+        _serve(serving_app(app), settings, ssl)
+    finally:
+        lock.release()
+    return 0
+
+
+def _serve(app: object, settings: Settings, ssl: dict[str, str]) -> None:
+    import uvicorn
+
+    from energydash.stream.rawsend import FanoutWebSocketProtocol
+
     uvicorn.run(
-        serving_app(app),  # Host check and body cap around the Redfish fast path and the app
+        app,  # serving_app: Host check and body cap around the Redfish fast path and the app
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -103,4 +123,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
         **ssl,
     )
-    return 0

@@ -2,6 +2,8 @@
 
 A point is kept per ``resolution_s`` bucket of the message time (the latest value in a bucket
 wins), so a 1 Hz topic with 5 s resolution and 3,600 points holds the last five hours.
+Rings start small and double as rows arrive, up to ``length``: a key that never gets data costs
+``INITIAL_ROWS`` rows, not ``length``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import datetime
 
 import numpy as np
 
+INITIAL_ROWS = 16
+
 
 class SeriesRing:
     """Fixed-size ring of (time, values) rows; series appear as they are first seen."""
@@ -19,7 +23,8 @@ class SeriesRing:
     def __init__(self, length: int, resolution_s: float) -> None:
         self.length = length
         self.resolution_s = resolution_s
-        self.times = np.full(length, np.nan)  # POSIX seconds
+        self.capacity = min(length, INITIAL_ROWS)  # rows allocated; grows to length
+        self.times = np.full(self.capacity, np.nan)  # POSIX seconds
         self.series: dict[str, np.ndarray] = {}
         self.count = 0  # rows ever written
         self._last_bucket: float | None = None
@@ -27,9 +32,18 @@ class SeriesRing:
     def _column(self, name: str) -> np.ndarray:
         column = self.series.get(name)
         if column is None:
-            column = np.full(self.length, np.nan, dtype=np.float32)
+            column = np.full(self.capacity, np.nan, dtype=np.float32)
             self.series[name] = column
         return column
+
+    def _grow(self) -> None:
+        """Double the allocation (only before the ring first wraps, when row == count)."""
+        capacity = min(self.length, self.capacity * 2)
+        pad = capacity - self.capacity
+        self.times = np.concatenate([self.times, np.full(pad, np.nan)])
+        for name, column in self.series.items():
+            self.series[name] = np.concatenate([column, np.full(pad, np.nan, dtype=np.float32)])
+        self.capacity = capacity
 
     def record(self, ts: datetime, values: dict[str, float | None]) -> None:
         t_s = ts.timestamp()
@@ -40,6 +54,8 @@ class SeriesRing:
             return  # out of order (e.g. a replay restarted): keep the ring monotonic
         else:
             row = self.count % self.length
+            if row >= self.capacity:
+                self._grow()
             self.count += 1
             for column in self.series.values():
                 column[row] = np.nan

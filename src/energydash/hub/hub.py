@@ -186,6 +186,9 @@ class Hub:
             if subscriber in routed and not any(matches(p, topic) for p in own):
                 routed.discard(subscriber)
 
+    def patterns_of(self, subscriber: Subscriber) -> frozenset[str]:
+        return frozenset(self._patterns.get(subscriber, ()))
+
     def has_patterns(self, subscriber: Subscriber) -> bool:
         return bool(self._patterns.get(subscriber))
 

@@ -123,11 +123,16 @@ def pdu_summary(fleet: Fleet, pdu: PduInfo, outlets: dict[str, Any]) -> dict[str
     }
 
 
-def devices(fleet: Fleet, pdu: PduInfo, outlets: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``devices/{pdu}-{outlet}`` for every outlet with a device plugged in."""
+def devices(
+    fleet: Fleet, pdu: PduInfo, outlets: dict[str, Any], only: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """``devices/{pdu}-{outlet}`` for every outlet with a device plugged in (or those of
+    ``only``)."""
     cols = outlets["outlets"]
     out = {}
     for k, info in enumerate(pdu.outlets):
+        if only is not None and info.id not in only:
+            continue
         device = fleet.device(info.index)
         if device is None:
             continue
@@ -203,6 +208,14 @@ class SnapshotPublisher:
         self.engine = engine
         self.hub = hub
         self.last_build_ms = 0.0
+        self.last_refresh_ms = 0.0
+        self.refreshes = 0
+        self.refresh_requests = 0
+        self.commands_coalesced = 0
+        self.device_pdus_deferred = 0
+        self.pdus_deferred = 0
+        self._pdu_cursor = 0
+        self._device_cursor = 0
         self.publish_count = 0
         self._refresh_pending = False
 
@@ -218,38 +231,121 @@ class SnapshotPublisher:
         )
 
     def refresh_soon(self) -> None:
-        """After a change made outside a tick (Redfish, REST, MQTT command): publish once the
-        current callback returns, unless a tick publishes first. Coalesces bursts of events."""
+        """After a change made outside a tick (Redfish, REST, MQTT command): publish what it
+        touched within ``command_refresh_s``, unless a tick publishes first.
+
+        Commands arriving meanwhile share that one refresh (``commands_coalesced``): at
+        thousands of commands a second the faces get at most one refresh per window, not one
+        per command. ``flush()`` publishes a pending refresh at once (a REST read does).
+        """
+        self.refresh_requests += 1
         if self._refresh_pending:
+            self.commands_coalesced += 1
             return
-        self._refresh_pending = True
-        count = self.publish_count
+        delay = self.engine.settings.command_refresh_s
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self._refresh_pending = False
-            return  # no loop (a script stepping the engine): the next tick publishes
+            self.publish_touched()  # no loop (a script driving the engine): at once
+            return
+        if delay <= 0:
+            self.publish_touched()
+            return
+        self._refresh_pending = True
+        loop.call_later(delay, self.flush)
 
-        def run() -> None:
+    def flush(self) -> None:
+        """Publish a pending refresh now (idempotent)."""
+        if self._refresh_pending:
             self._refresh_pending = False
-            if self.publish_count == count:
-                self.publish()
+            self.publish_touched()
 
-        loop.call_soon(run)
+    def _now(self) -> Any:
+        now = self.engine.clock.now()
+        return now.replace(tzinfo=UTC) if now.tzinfo is None else now
+
+    def _publish_pdu(self, pdu: PduInfo, now: Any, only: set[str] | None = None) -> None:
+        fleet, hub = self.engine.fleet, self.hub
+        outlets = pdu_outlets(fleet, pdu)
+        hub.publish(f"pdu/{pdu.id}/outlets", outlets, ts=now)
+        hub.publish(f"pdu/{pdu.id}/summary", pdu_summary(fleet, pdu, outlets), ts=now)
+        for topic, data in devices(fleet, pdu, outlets, only).items():
+            hub.publish(topic, data, ts=now)
+
+    def publish_touched(self) -> int:
+        """After commands: refresh only the PDUs (and device topics) they changed.
+
+        A command costs one PDU's two topics plus its changed devices, not every topic of the
+        fleet; the MQTT messages that follow from them are as few. Returns topics published.
+        """
+        touched = self.engine.pop_touched()
+        if not touched:
+            return 0
+        started = time.perf_counter()
+        before = self.hub.published_total
+        now = self._now()
+        fleet = self.engine.fleet
+        for pdu_id, only in touched.items():
+            self._publish_pdu(fleet.pdu_info(pdu_id), now, only)
+        self.last_refresh_ms = (time.perf_counter() - started) * 1000.0
+        self.refreshes += 1
+        return self.hub.published_total - before
 
     def publish(self) -> None:
+        """Every topic of a tick, within a time budget of ``snapshot_budget_fraction`` of the
+        tick interval (a stepped clock has none and publishes everything).
+
+        PDU outlets and summaries (and the MQTT telemetry that follows them) come first: the
+        PDUs commands touched, then the others in rotation, until 70 % of the budget is spent;
+        the rest wait for a later tick (``pdus_deferred``). Device topics, the bulk of a large
+        fleet (one per outlet with a device), follow in their own rotation until the budget is
+        spent (``device_pdus_deferred``). Both are counted in /metrics.
+        """
         started = time.perf_counter()
         self.publish_count += 1
         engine, hub = self.engine, self.hub
-        now = engine.clock.now()
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
-        for pdu in engine.fleet.pdus:
-            outlets = pdu_outlets(engine.fleet, pdu)
+        touched = engine.pop_touched()
+        now = self._now()
+        fleet = engine.fleet
+        pdus = fleet.pdus
+        count = len(pdus)
+        interval = engine.tick_interval_s
+        budget = engine.settings.snapshot_budget_fraction * interval if interval > 0 else None
+
+        def over(share: float) -> bool:
+            return budget is not None and time.perf_counter() - started > budget * share
+
+        first = [fleet.pdu_info(pdu_id) for pdu_id in touched]
+        rotation = [pdus[(self._pdu_cursor + k) % count] for k in range(count)]
+        seen: set[str] = set()
+        built = 0
+        for pdu in first + rotation:
+            if pdu.id in seen:
+                continue
+            if built and over(0.7):
+                self.pdus_deferred += count - built
+                break
+            seen.add(pdu.id)
+            outlets = pdu_outlets(fleet, pdu)
             hub.publish(f"pdu/{pdu.id}/outlets", outlets, ts=now)
-            hub.publish(f"pdu/{pdu.id}/summary", pdu_summary(engine.fleet, pdu, outlets), ts=now)
-            for topic, data in devices(engine.fleet, pdu, outlets).items():
-                hub.publish(topic, data, ts=now)
+            hub.publish(f"pdu/{pdu.id}/summary", pdu_summary(fleet, pdu, outlets), ts=now)
+            built += 1
+        if count:
+            advanced = sum(1 for pdu in rotation if pdu.id in seen)
+            self._pdu_cursor = (self._pdu_cursor + advanced) % count
+        done = 0
+        for k in range(count):
+            if done and over(1.0):
+                self.device_pdus_deferred += count - done
+                break
+            pdu = pdus[(self._device_cursor + k) % count]
+            state = hub.latest(f"pdu/{pdu.id}/outlets")
+            if state is not None:  # the latest outlets table, this tick's or an earlier one
+                for topic, data in devices(fleet, pdu, state.data).items():
+                    hub.publish(topic, data, ts=now)
+            done += 1
+        if count:
+            self._device_cursor = (self._device_cursor + done) % count
         grid = engine.grid
         if grid.facilities and not self._grid_owned_by_ingest("facilities"):
             hub.publish("facilities", facilities(engine), ts=now)

@@ -11,23 +11,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from energydash.sim import commands as sim
 
+MAX_ID_LENGTH = 64
+MAX_NAME_LENGTH = 128
+MAX_RATED_POWER_W = 100_000.0  # far above any outlet: 10 A x 480 V is 4.8 kW
+
 
 class DeviceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pdu_id: str
-    outlet_id: str
-    profile: str = Field(description="Load profile, e.g. server, storage, hvac.")
-    name: str | None = None
-    rated_power_w: float | None = Field(None, gt=0)
+    pdu_id: str = Field(max_length=MAX_ID_LENGTH)
+    outlet_id: str = Field(max_length=MAX_ID_LENGTH)
+    profile: str = Field(max_length=32, description="Load profile, e.g. server, storage, hvac.")
+    name: str | None = Field(None, max_length=MAX_NAME_LENGTH)
+    rated_power_w: float | None = Field(None, gt=0, le=MAX_RATED_POWER_W, allow_inf_nan=False)
 
 
 class DeviceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    profile: str | None = None
-    name: str | None = None
-    rated_power_w: float | None = Field(None, gt=0)
+    profile: str | None = Field(None, max_length=32)
+    name: str | None = Field(None, max_length=MAX_NAME_LENGTH)
+    rated_power_w: float | None = Field(None, gt=0, le=MAX_RATED_POWER_W, allow_inf_nan=False)
 
 
 class DeviceCommand(BaseModel):
@@ -37,7 +41,9 @@ class DeviceCommand(BaseModel):
 
     command: Literal["set_power", "set_enabled", "set_online"]
     value: Any
-    request_id: str | None = Field(None, description="Echoed in the MQTT acknowledgement.")
+    request_id: str | None = Field(
+        None, max_length=128, description="Echoed in the MQTT acknowledgement."
+    )
 
 
 class CommandAuth(BaseModel):

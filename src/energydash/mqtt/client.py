@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 
 import paho.mqtt.client as paho
@@ -23,6 +25,7 @@ from energydash.mqtt.identities import client_credentials
 log = logging.getLogger(__name__)
 
 MessageHandler = Callable[[str, bytes], None]
+DRAIN_BUDGET_S = 0.005
 
 
 class MqttLink:
@@ -46,7 +49,12 @@ class MqttLink:
         self.received = 0
         self.published = 0
         self.callback_errors = 0
+        self.on_connected: Callable[[], None] | None = None  # on the loop, after each connect
         self._connected_event = threading.Event()
+        self._inbox: deque[tuple[str, bytes]] = deque()  # paho thread -> event loop
+        self._inbox_lock = threading.Lock()
+        self._drain_scheduled = False
+        self.inbox_dropped = 0
         self.client_id = f"{settings.mqtt_client_id}-{role}-{settings.port}"
         client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -95,6 +103,14 @@ class MqttLink:
             self.client.loop_stop()
         self.connected = False
 
+    def backlog(self) -> int:
+        """Messages paho holds for the broker: unsent, or sent and not yet acknowledged."""
+        return len(getattr(self.client, "_out_messages", ()))
+
+    def can_take_droppable(self) -> bool:
+        """Whether telemetry may be queued now: connected, and the backlog under its bound."""
+        return self.connected and self.backlog() < self.settings.mqtt_outbound_queue_limit
+
     def publish(
         self, topic: str, payload: bytes | str, *, qos: int | None = None, retain: bool = False
     ) -> None:
@@ -126,6 +142,8 @@ class MqttLink:
             self._connected_event.set()
             if self.subscriptions:
                 client.subscribe(list(self.subscriptions))
+            if self.on_connected is not None and not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(self.on_connected)
             log.info(
                 "mqtt %s connected to %s:%d (%d subscriptions)",
                 self.role,
@@ -155,13 +173,36 @@ class MqttLink:
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
         try:
             self.received += 1
-            if self.on_message is not None and not self.loop.is_closed():
-                self.loop.call_soon_threadsafe(
-                    self._dispatch, message.topic, bytes(message.payload)
-                )
+            if self.on_message is None or self.loop.is_closed():
+                return
+            if len(self._inbox) >= self.settings.mqtt_inbox_limit:
+                self.inbox_dropped += 1  # the loop cannot keep up: shed, never grow without bound
+                return
+            self._inbox.append((message.topic, bytes(message.payload)))
+            with self._inbox_lock:
+                if self._drain_scheduled:
+                    return
+                self._drain_scheduled = True
+            self.loop.call_soon_threadsafe(self._drain)
         except Exception:
             self.callback_errors += 1
             log.exception("mqtt %s: handing a message to the event loop failed", self.role)
+
+    def _drain(self) -> None:
+        """Handle queued messages for at most DRAIN_BUDGET_S, then let the loop run (ticks,
+        HTTP) before the rest: a flood of commands must not starve the engine."""
+        deadline = time.perf_counter() + DRAIN_BUDGET_S
+        inbox = self._inbox
+        while inbox:
+            topic, payload = inbox.popleft()
+            self._dispatch(topic, payload)
+            if time.perf_counter() > deadline:
+                break
+        with self._inbox_lock:
+            if not inbox:
+                self._drain_scheduled = False
+                return
+        self.loop.call_soon(self._drain)
 
     def _dispatch(self, topic: str, payload: bytes) -> None:
         try:

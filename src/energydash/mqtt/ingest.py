@@ -4,6 +4,14 @@ Each payload is validated; a bad one is counted and logged once per topic per mi
 never stops ingestion. Rows are merged into tables and flushed to the hub at most every
 ``mqtt_ingest_flush_s``, so a replay at thousands of rows a second costs one hub publish per
 topic per flush, not one per row.
+
+Bounds: a payload over ``mqtt_max_payload_bytes`` is counted (``oversized``) and dropped before
+it is parsed; at most ``ingest_max_facilities`` facility codes and ``ingest_max_market_regions``
+(network, region) pairs are created (rows for more are refused as malformed); at most
+``ingest_max_devices`` ingested devices are kept, the least recently heard one is forgotten to
+make room (``devices_evicted``), and one silent for ``ingest_device_ttl_s`` is forgotten too
+(``devices_expired``). ``accepted`` counts only messages from others: the echo of this backend's
+own device telemetry is counted as ``echoes``.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +61,11 @@ class MqttIngest:
         self.link: MqttLink | None = None  # set in start()
         self.accepted = 0
         self.malformed = 0
+        self.oversized = 0
+        self.echoes = 0
+        self.devices_evicted = 0
+        self.devices_expired = 0
+        self._devices: OrderedDict[str, float] = OrderedDict()  # id -> monotonic last heard
         self.malformed_by_topic: dict[str, int] = {}
         self._last_warned: dict[str, float] = {}
         self.facilities: dict[str, dict[str, Any]] = {}
@@ -92,7 +106,13 @@ class MqttIngest:
         return {
             "accepted": self.accepted,
             "malformed": self.malformed,
+            "oversized": self.oversized,
+            "echoes": self.echoes,
+            "devices": len(self._devices),
+            "devices_evicted": self.devices_evicted,
+            "devices_expired": self.devices_expired,
             "received": link.received if link else 0,
+            "inbox_dropped": link.inbox_dropped if link else 0,
             "reconnects": max((link.connects if link else 0) - 1, 0),
         }
 
@@ -101,12 +121,18 @@ class MqttIngest:
             await asyncio.sleep(self.settings.mqtt_ingest_flush_s)
             try:
                 self.flush()
+                self.expire_devices()
             except Exception:
                 log.exception("ingest flush failed")
 
     # ------------------------------------------------------------------ messages
     def handle(self, topic: str, payload: bytes) -> None:
         """One MQTT message, on the event loop."""
+        limit = self.settings.mqtt_max_payload_bytes
+        if len(payload) > limit:
+            self.oversized += 1
+            self._reject(topic, MalformedPayload(f"{len(payload)} bytes, over the {limit} limit"))
+            return
         try:
             try:
                 data = orjson.loads(payload)
@@ -117,7 +143,9 @@ class MqttIngest:
             elif topic.startswith(self._market_root + "/"):
                 self._market(topic, data)
             elif topic.startswith(self._device_root + "/") and topic.endswith("/data"):
-                self._device(topic, data)
+                if not self._device(topic, data):
+                    self.echoes += 1
+                    return
             else:
                 raise MalformedPayload("topic not handled by ingest")
             self.accepted += 1
@@ -156,7 +184,8 @@ class MqttIngest:
         parsed = []
         for index, row in enumerate(rows):
             if "facility_code" not in row and "code" not in row and "facility" not in row:
-                if "/" in code_from_topic or not code_from_topic:
+                # ".../facilities/all" carries many facilities: each row must name its own
+                if "/" in code_from_topic or code_from_topic in ("", "all"):
                     raise MalformedPayload(f"rows[{index}]: no facility_code")
                 row = {**row, "facility_code": code_from_topic}
             if group_ts is not None and "timestamp" not in row:
@@ -167,6 +196,14 @@ class MqttIngest:
                 first = error.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
                 raise MalformedPayload(f"rows[{index}].{where}: {first['msg']}") from None
+        new_codes = {r.facility_code for r in parsed} - self.facilities.keys()
+        room = self.settings.ingest_max_facilities - len(self.facilities)
+        if len(new_codes) > room:
+            raise MalformedPayload(
+                f"{len(new_codes)} new facility codes, room for {max(room, 0)} "
+                f"(ENERGYDASH_INGEST_MAX_FACILITIES={self.settings.ingest_max_facilities})"
+            )
+        stamps = [r.timestamp for r in parsed if r.timestamp]
         for row in parsed:  # all rows valid: apply them (a bad message changes nothing)
             entry = self.facilities.setdefault(row.facility_code, dict.fromkeys(FACILITY_FIELDS))
             for name in FACILITY_FIELDS:
@@ -175,8 +212,9 @@ class MqttIngest:
                     entry[name] = value
             if row.network:
                 self.facility_network = row.network
-            if row.timestamp and (self.facility_ts is None or row.timestamp > self.facility_ts):
-                self.facility_ts = row.timestamp
+        if stamps:
+            # the dataset time of the rows that produced these values: a looped replay rewinds
+            self.facility_ts = max(stamps)
         self._dirty.add("facilities")
 
     def _market(self, topic: str, data: Any) -> None:
@@ -204,23 +242,35 @@ class MqttIngest:
             if not values:
                 raise MalformedPayload(f"rows[{index}]: no value, metric or market column")
             updates.append((network, region, values, parsed.timestamp))
+        known = sum(len(r) for r in self.market.values())
+        fresh = {(n, r) for n, r, _, _ in updates if r not in self.market.get(n, {})}
+        limit = self.settings.ingest_max_market_regions
+        if known + len(fresh) > limit:
+            raise MalformedPayload(
+                f"{len(fresh)} new market regions, room for {max(limit - known, 0)} "
+                f"(ENERGYDASH_INGEST_MAX_MARKET_REGIONS={limit})"
+            )
+        stamps: dict[str, datetime] = {}
         for network, region, values, ts in updates:
             regions = self.market.setdefault(network, {})
             entry = regions.setdefault(region, {"region": region, "generation_by_fueltech_mw": {}})
             entry.update(values)
-            if ts and (network not in self.market_ts or ts > self.market_ts[network]):
-                self.market_ts[network] = ts
+            if ts and (network not in stamps or ts > stamps[network]):
+                stamps[network] = ts
             self._dirty.add(f"market/{network}")
+        self.market_ts.update(stamps)  # follows the rows' dataset time, backwards on a loop
 
-    def _device(self, topic: str, data: Any) -> None:
+    def _device(self, topic: str, data: Any) -> bool:
+        """Publish a device's data; False for the echo of our own simulated device."""
         device_id = topic[len(self._device_root) + 1 : -len("/data")]
         if "/" in device_id or not device_id:
             raise MalformedPayload("device id must be one topic level")
         if self._simulated(device_id):
-            return  # our own publisher's echo: the simulator already feeds this topic
+            return False  # our own publisher's echo: the simulator already feeds this topic
         if not isinstance(data, dict):
             raise MalformedPayload("device data must be a JSON object")
         row = DeviceRow.model_validate(data)
+        self._heard(device_id)
         pdu_id, _, outlet_id = device_id.rpartition("-")
         self.hub.publish(
             f"devices/{device_id}",
@@ -238,6 +288,32 @@ class MqttIngest:
             ts=(row.timestamp or datetime.now(UTC)).astimezone(UTC),
             source="mqtt",
         )
+        return True
+
+    def _heard(self, device_id: str) -> None:
+        """Mark a device as just heard, forgetting the least recent one when over the bound."""
+        devices = self._devices
+        devices[device_id] = time.monotonic()
+        devices.move_to_end(device_id)
+        while len(devices) > self.settings.ingest_max_devices:
+            oldest, _ = devices.popitem(last=False)
+            self.hub.drop(f"devices/{oldest}")
+            self.devices_evicted += 1
+
+    def expire_devices(self, now: float | None = None) -> int:
+        """Forget ingested devices silent for ``ingest_device_ttl_s``; how many went."""
+        now = time.monotonic() if now is None else now
+        cutoff = now - self.settings.ingest_device_ttl_s
+        gone = 0
+        while self._devices:
+            device_id, heard = next(iter(self._devices.items()))
+            if heard > cutoff:
+                break
+            del self._devices[device_id]
+            self.hub.drop(f"devices/{device_id}")
+            gone += 1
+        self.devices_expired += gone
+        return gone
 
     def _simulated(self, device_id: str) -> bool:
         if self.engine is None:

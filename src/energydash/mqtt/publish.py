@@ -6,12 +6,18 @@ telemetry of that PDU), so nothing is encoded twice. Commands received on
 ``{device_root}/{id}/status``, with ``ok`` false and a reason when the engine refused them.
 A command runs only when its sender passes ``mqtt.senders`` (a Redfish session token with
 ``ConfigureComponents`` by default); refusals are counted and every decision is audited.
+
+While the broker is away (or its backlog is over ``mqtt_outbound_queue_limit``), telemetry is
+dropped, not queued: only the newest snapshot matters, and it is sent once on reconnect.
+Statuses (with their command acknowledgement) are kept, the newest per device, and sent on
+reconnect. ``telemetry_dropped`` counts what was dropped (``/metrics``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +51,7 @@ class MqttPublisher:
         settings: Settings,
         hub: Hub,
         engine: Engine | None,
-        on_change: Callable[[], None] | None = None,
+        on_change: Callable[[], object] | None = None,
         auth: AuthStore | None = None,
     ) -> None:
         self.settings = settings
@@ -61,8 +67,13 @@ class MqttPublisher:
         self.commands_refused = 0
         self.commands_unauthenticated = 0
         self.commands_forbidden = 0
+        self.telemetry_dropped = 0
         self._status_key: dict[str, tuple[Any, ...]] = {}
-        self._last_command: dict[str, dict[str, Any]] = {}
+        self._last_command: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._pending_status: OrderedDict[str, bytes] = OrderedDict()
+        self._stale: set[str] = set()  # hub topics whose newest state the broker has not had
+        outlets = engine.fleet.n_outlets if engine is not None else 0
+        self._max_devices = settings.ingest_max_devices + outlets
         self._detach: Any = None
         self._pdu_root = settings.mqtt_pdu_root.rstrip("/")
         self._device_root = settings.mqtt_device_root.rstrip("/")
@@ -70,6 +81,7 @@ class MqttPublisher:
 
     async def start(self) -> None:
         self.link = MqttLink(self.settings, "publish", asyncio.get_running_loop(), self.handle)
+        self.link.on_connected = self.catch_up
         if self.engine is not None:
             self.link.subscribe(self.link.shared(f"{self._device_root}/+/commands"))
         self.link.start()
@@ -90,7 +102,25 @@ class MqttPublisher:
             "commands_refused": self.commands_refused,
             "commands_unauthenticated": self.commands_unauthenticated,
             "commands_forbidden": self.commands_forbidden,
+            "telemetry_dropped": self.telemetry_dropped,
+            "status_pending": len(self._pending_status),
+            "backlog": self.link.backlog() if self.link else 0,
+            "inbox_dropped": self.link.inbox_dropped if self.link else 0,
         }
+
+    def catch_up(self) -> None:
+        """After a (re)connect: the newest state of what was dropped, then pending statuses."""
+        if self.link is None:
+            return
+        stale, self._stale = self._stale, set()
+        for topic in sorted(stale):
+            state = self.hub.latest(topic)
+            if state is not None:
+                self.on_publish(state)
+        pending, self._pending_status = self._pending_status, OrderedDict()
+        for device_id, payload in pending.items():
+            self.link.publish(f"{self._device_root}/{device_id}/status", payload, retain=True)
+            self.status_published += 1
 
     # ------------------------------------------------------------------ out
     def on_publish(self, state: TopicState) -> None:
@@ -98,16 +128,26 @@ class MqttPublisher:
         if state.source != "sim" or self.link is None:
             return
         topic = state.topic
-        if topic.startswith("pdu/") and topic.endswith("/outlets"):
+        telemetry = topic.startswith("pdu/") and topic.endswith("/outlets")
+        device = topic.startswith("devices/")
+        site_devices = topic.startswith("site/") and topic.endswith("/devices")
+        if not (telemetry or device or site_devices):
+            return
+        if not self.link.can_take_droppable():
+            self.telemetry_dropped += 1
+            self._stale.add(topic)
+        elif telemetry:
             pdu_id = topic[4 : -len("/outlets")]
             self.link.publish(f"{self._pdu_root}/{pdu_id}/telemetry", state.frame("update"))
             self.telemetry += 1
-        elif topic.startswith("site/") and topic.endswith("/devices"):
+        elif site_devices:
             self.publish_site_devices(state)
-        elif topic.startswith("devices/"):
+        else:
             device_id = topic[len("devices/") :]
             self.link.publish(f"{self._device_root}/{device_id}/data", state.data_bytes)
             self.device_data += 1
+        if device:
+            device_id = topic[len("devices/") :]
             data = state.data
             key = (data.get("online"), data.get("power_state"))
             if self._status_key.get(device_id) != key:
@@ -244,9 +284,15 @@ class MqttPublisher:
                 pass
         if device_id in self._last_command:
             payload["last_command"] = self._last_command[device_id]
-        self.link.publish(
-            f"{self._device_root}/{device_id}/status", orjson.dumps(payload), retain=True
-        )
+        body = orjson.dumps(payload)
+        if not self.link.connected:
+            # retained state: the newest per device is all the broker needs when it is back
+            self._pending_status[device_id] = body
+            self._pending_status.move_to_end(device_id)
+            while len(self._pending_status) > self._max_devices:
+                self._pending_status.popitem(last=False)
+            return
+        self.link.publish(f"{self._device_root}/{device_id}/status", body, retain=True)
         self.status_published += 1
 
     # ------------------------------------------------------------------ commands in
@@ -300,6 +346,9 @@ class MqttPublisher:
             origin=f"mqtt {sender.how if sender else 'no credential'}",
         )
         self._last_command[device_id] = ack
+        self._last_command.move_to_end(device_id)
+        while len(self._last_command) > self._max_devices:
+            self._last_command.popitem(last=False)
         self.publish_status(device_id)
 
     @staticmethod

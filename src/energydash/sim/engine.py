@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from energydash.config import Settings
-from energydash.sim import control, faults, state
+from energydash.sim import control, counters, faults, state
 from energydash.sim.clock import Clock
-from energydash.sim.commands import Command, CommandError, CommandResult
+from energydash.sim.commands import ClearFault, Command, CommandError, CommandResult, InjectFault
 from energydash.sim.events import SimEvent
 from energydash.sim.grid import Grid
 from energydash.sim.pdu import Fleet
@@ -28,6 +28,9 @@ from energydash.sim.sites import SITE_COMMANDS, SiteCommand, SiteFleet
 
 log = logging.getLogger(__name__)
 RECENT_EVENTS = 1000
+LAG_WINDOW = 10  # ticks over which the real period and the lag are measured
+MIN_SPEED = 0.1
+MAX_SPEED = 100_000.0
 
 TickCallback = Callable[["Engine"], None]
 EventCallback = Callable[[SimEvent], None]
@@ -50,6 +53,14 @@ class Engine:
         self.recent_events: deque[SimEvent] = deque(maxlen=RECENT_EVENTS)
         self.last_tick_ms = 0.0
         self.restored = False
+        # why the saved state could not be used as it was; /health is degraded until cleared
+        self.state_problems: list[str] = []
+        self.counters: counters.CounterFile | None = None
+        self._dirty = False
+        # what commands changed since the faces last refreshed: PDU id -> outlet ids (None: all)
+        self._touched: dict[str, set[str] | None] = {}
+        self.tick_interval_s = 0.0  # wall seconds between scheduled ticks (0: stepped clock)
+        self._tick_walls: deque[float] = deque(maxlen=LAG_WINDOW + 1)
         self._rng = rng
         self._tick_callbacks: list[TickCallback] = []
         self._event_callbacks: list[EventCallback] = []
@@ -82,6 +93,8 @@ class Engine:
         if restore:
             engine._restore()
         for command in faults.parse_fault_spec(settings.faults):
+            if engine._fault_active(command):
+                continue  # restored from the state file
             try:
                 engine.execute(command)
             except CommandError as error:
@@ -93,22 +106,84 @@ class Engine:
     def state_file(self) -> Path:
         return state.state_path(self.settings.state_dir)
 
+    @property
+    def counter_file(self) -> Path:
+        return Path(self.settings.state_dir) / counters.COUNTER_FILE
+
     def _restore(self) -> None:
-        path = self.state_file
-        try:
-            payload = state.load(path)
-            if payload is not None:
+        """The state file, else its previous good copy, then the memory-mapped counters."""
+        main = self.state_file
+        previous = state.previous_path(self.settings.state_dir)
+        restored: state.Restored | None = None
+        for candidate in (main, previous):
+            try:
+                payload = state.load(candidate)
+                if payload is None:
+                    continue
                 try:
                     self.sites.restore(payload.get("sites"), self.fleet)
                 except ValueError as error:
-                    raise state.StateError(f"{path}: {error}") from None
-                self.restored = state.restore(self.fleet, payload, path)
-        except state.StateError as error:
-            aside = path.with_suffix(".unreadable.json")
-            path.replace(aside)
-            log.error("%s; moved it to %s and started from fresh counters", error, aside)
-        if self.restored:
-            log.info("restored simulation state from %s", path)
+                    raise state.StateError(f"{candidate}: {error}") from None
+                restored = state.restore(self.fleet, payload, candidate)
+            except state.StateError as error:
+                aside = state.move_aside(candidate)
+                then = "trying the previous good copy" if candidate == main else "no good copy"
+                problem = f"{error}; moved it to {aside}; {then}"
+                log.error("%s", problem)
+                self.state_problems.append(problem)
+                continue
+            if restored is not None:
+                log.info("restored simulation state from %s", candidate)
+                if candidate == previous and self.state_problems:
+                    self.state_problems.append(f"restored from the previous good copy {previous}")
+            break
+        if restored is not None:
+            self.restored = True
+            self._restore_faults(restored)
+            if restored.grid is not None and not self.grid.restore_state(restored.grid):
+                log.warning("saved grid state is for another grid; the grid starts fresh")
+        self._map_counters()
+
+    def _map_counters(self) -> None:
+        cf = counters.CounterFile.open(self.counter_file, state.outlet_keys(self.fleet))
+        self.state_problems.extend(cf.problems)
+        # the mapping is at least as new as the state file, unless it was lost or replaced
+        np.maximum(cf.values, self.fleet.lifetime_kwh, out=cf.values)
+        self.fleet.lifetime_kwh = cf.values
+        self.counters = cf
+
+    def _restore_faults(self, restored: state.Restored) -> None:
+        for saved in restored.faults:
+            fault_id = str(saved.get("id", ""))
+            number = fault_id[1:]
+            try:
+                if number.isdigit():
+                    self.fault_counter = int(number) - 1
+                command = InjectFault(
+                    str(saved.get("kind")),
+                    str(saved.get("pdu_id")),
+                    saved.get("target_id"),
+                    saved.get("params") or None,
+                )
+                self.execute(command)
+            except (CommandError, TypeError, ValueError) as error:
+                message = getattr(error, "message", str(error))
+                log.warning("saved fault %s not restored: %s", fault_id, message)
+        self.fault_counter = max(self.fault_counter, restored.fault_counter)
+
+    def _fault_active(self, command: InjectFault) -> bool:
+        try:
+            kind, pdu_id, target, _ = faults.normalise(self.fleet, command)
+        except CommandError:
+            return False
+        return any(
+            (f.kind, f.pdu_id, f.target_id) == (kind, pdu_id, target) for f in self.faults.values()
+        )
+
+    def clear_state_problems(self) -> list[str]:
+        """An operator has looked at the moved-aside files: /health stops reporting them."""
+        cleared, self.state_problems = self.state_problems, []
+        return cleared
 
     def _prime(self) -> None:
         now = self.clock.now()
@@ -185,13 +260,19 @@ class Engine:
                 now = self.clock.now()
                 if self._resync:
                     last_sim, self._resync = now, False
+                    self._tick_walls.clear()
                     continue
                 dt = (now - last_sim).total_seconds()
                 if dt <= 0:
                     continue
+                self.tick_interval_s = interval
+                self._tick_walls.append(time.monotonic())
                 self._tick(now, dt)
                 last_sim = now
-                if loop.time() - last_save >= self.settings.state_save_interval_s:
+                since = loop.time() - last_save
+                if since >= self.settings.state_save_interval_s or (
+                    self._dirty and since >= self.settings.state_save_after_change_s
+                ):
                     # snapshot on the loop, encode and write off it: a big fleet's file
                     # takes tens of milliseconds to write
                     payload = self._payload()
@@ -217,6 +298,7 @@ class Engine:
             self._stop_event.set()
 
     def pause(self) -> None:
+        self._tick_walls.clear()
         self._paused = True
         self.running = False
         self.clock.pause()
@@ -234,9 +316,26 @@ class Engine:
 
     def set_speed(self, speed: float) -> None:
         """Change the accelerated clock's speed (sim seconds per wall second)."""
-        if not speed > 0 or speed > 100_000:
-            raise ValueError(f"speed must be in (0, 100000], got {speed!r}")
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise ValueError(f"speed must be from {MIN_SPEED:g} to {MAX_SPEED:g}, got {speed!r}")
         self.clock.set_speed(speed)
+
+    def timing(self) -> dict[str, float | None]:
+        """Real tick period and lag, for /metrics and /health (not only compute time).
+
+        ``lag_s`` is how far the engine is behind its schedule: the time the last LAG_WINDOW
+        ticks took beyond their scheduled interval, or, when ticks stopped, the time since the
+        last one beyond the interval. A paused or stepped engine has no lag.
+        """
+        walls = self._tick_walls
+        if self._paused or self.clock.mode == "stepped" or not walls:
+            return {"tick_period_s": None, "lag_s": 0.0, "tick_interval_s": self.tick_interval_s}
+        interval = self.tick_interval_s
+        period = (walls[-1] - walls[0]) / (len(walls) - 1) if len(walls) > 1 else None
+        window_lag = 0.0 if period is None else (period - interval) * (len(walls) - 1)
+        since_last = time.monotonic() - walls[-1] - interval
+        lag = max(0.0, window_lag, since_last)
+        return {"tick_period_s": period, "lag_s": lag, "tick_interval_s": interval}
 
     # ------------------------------------------------------------------ subscriptions
     def on_tick(self, callback: TickCallback) -> Callable[[], None]:
@@ -263,10 +362,34 @@ class Engine:
     def execute(self, command: Command | SiteCommand) -> CommandResult:
         """The one command API: validates fully, raises CommandError having changed nothing."""
         if isinstance(command, SITE_COMMANDS):
-            return self.sites.apply(command, self.fleet)
+            result = self.sites.apply(command, self.fleet)
+            self._dirty = True
+            return result
+        pdu_id = getattr(command, "pdu_id", None)
+        if isinstance(command, ClearFault):
+            fault = self.faults.get(str(command.fault_id))
+            pdu_id = fault.pdu_id if fault else None
         result = control.execute(self, command)
+        self._dirty = True
         self.fleet.refresh(self.clock.now(), self.emit)
+        self._touch(pdu_id, getattr(command, "outlet_id", None))
         return result
+
+    def _touch(self, pdu_id: object, outlet_id: object) -> None:
+        key = str(pdu_id)
+        if not self.fleet.has_pdu(key):
+            return
+        if key in self._touched and self._touched[key] is None:
+            return
+        if outlet_id is None:
+            self._touched[key] = None
+        else:
+            self._touched.setdefault(key, set()).add(str(outlet_id))  # type: ignore[union-attr]
+
+    def pop_touched(self) -> dict[str, set[str] | None]:
+        """What commands changed since the last call: PDU id -> outlet ids (None: every one)."""
+        touched, self._touched = self._touched, {}
+        return touched
 
     def save_state(self) -> None:
         """Write counters, outlet, breaker and group state atomically to settings.state_dir."""
@@ -283,6 +406,11 @@ class Engine:
             }
             for f in self.faults.values()
         ]
-        payload = state.to_payload(self.fleet, self.clock.now(), active)
+        self._dirty = False
+        if self.counters is not None:
+            self.counters.flush()  # bounds what a power loss can take to one save interval
+        payload = state.to_payload(
+            self.fleet, self.clock.now(), active, self.grid.state(), self.fault_counter
+        )
         payload["sites"] = self.sites.to_state()
         return payload

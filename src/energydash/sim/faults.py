@@ -17,6 +17,7 @@ Sensor faults change what is *reported*, never the true power behind sums and en
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,6 +54,12 @@ DESCRIPTION = {
 }
 DEFAULT_OVERLOAD_MULTIPLE = 1.6
 DEFAULT_NOISE_SIGMA = 0.05
+# the only parameters each kind takes, with their range (low exclusive, high inclusive)
+PARAMS: dict[str, dict[str, tuple[float, float]]] = {
+    "branch_overload": {"multiple": (0.0, 50.0)},
+    "sensor_noisy": {"sigma": (0.0, 1.0)},
+}
+MAX_ID_LENGTH = 64
 
 
 @dataclass(slots=True)
@@ -80,9 +87,21 @@ def normalise(fleet: Fleet, command: InjectFault) -> tuple[str, str, str | None,
             field="kind",
         )
     pdu_id = str(command.pdu_id)
-    if not fleet.has_pdu(pdu_id):
-        raise CommandError(f"no PDU {pdu_id!r}", field="pdu_id")
+    if len(pdu_id) > MAX_ID_LENGTH or not fleet.has_pdu(pdu_id):
+        raise CommandError(f"no PDU {pdu_id[:MAX_ID_LENGTH]!r}", field="pdu_id")
+    if command.params is not None and not isinstance(command.params, dict):
+        raise CommandError("params must be an object", field="params")
     params = dict(command.params or {})
+    allowed = PARAMS.get(kind, {})
+    unknown = sorted(str(name)[:MAX_ID_LENGTH] for name in params if name not in allowed)
+    if unknown:
+        takes = ", ".join(allowed) or "no parameters"
+        raise CommandError(
+            f"fault {kind} takes {takes}; unknown parameter {unknown[0]!r}",
+            field=f"params.{unknown[0]}",
+        )
+    if command.target_id is not None and len(str(command.target_id)) > MAX_ID_LENGTH:
+        raise CommandError(f"target_id longer than {MAX_ID_LENGTH} characters", field="target_id")
     target = command.target_id
     if kind in OUTLET_KINDS:
         if target is None:
@@ -114,12 +133,15 @@ def normalise(fleet: Fleet, command: InjectFault) -> tuple[str, str, str | None,
 
 def _number(params: dict[str, Any], name: str, default: float, low: float, high: float) -> float:
     value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CommandError(
+            f"fault parameter {name} must be a number, got {str(value)[:40]!r}",
+            field=f"params.{name}",
+        )
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise CommandError(
-            f"fault parameter {name} must be a number, got {value!r}", field=f"params.{name}"
-        ) from None
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
     if not low < number <= high:
         raise CommandError(
             f"fault parameter {name} must be in ({low:g}, {high:g}], got {number:g}",

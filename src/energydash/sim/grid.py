@@ -727,6 +727,35 @@ class Grid:
             self.regions[region].price_aud_per_mwh = float(min(max(price, PRICE_FLOOR), PRICE_CAP))
 
     # ------------------------------------------------------------------ accessors
+    def state(self) -> dict[str, Any]:
+        """What a restart must keep: battery charge and the wind's slow weather state."""
+        return {
+            "unit_codes": [u.code for u in self.units],
+            "battery_soc_mwh": self._bat_soc.tolist(),
+            "wind_state": self._wind_state.tolist(),
+            "wind_common": self._wind_common.tolist(),
+        }
+
+    def restore_state(self, saved: dict[str, Any]) -> bool:
+        """Apply ``state()`` of the same grid; False (nothing changed) for another grid."""
+        try:
+            if saved.get("unit_codes") != [u.code for u in self.units]:
+                return False
+            soc = np.array(saved["battery_soc_mwh"], dtype=float)
+            wind = np.array(saved["wind_state"], dtype=float)
+            common = np.array(saved["wind_common"], dtype=float)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return False
+        shapes = (soc.shape, wind.shape, common.shape)
+        if shapes != (self._bat_soc.shape, self._wind_state.shape, self._wind_common.shape):
+            return False
+        if not all(np.all(np.isfinite(a)) for a in (soc, wind, common)):
+            return False
+        self._bat_soc = np.clip(soc, 0.0, self._bat_storage)
+        self._wind_state = wind
+        self._wind_common = common
+        return True
+
     def facility_index(self, code: str) -> int:
         for i, f in enumerate(self.facilities):
             if f.code == code:

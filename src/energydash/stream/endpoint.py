@@ -217,6 +217,17 @@ async def _read(
         if isinstance(op, AuthOp):
             client.push(error_frame("this connection is authenticated already"))
         elif op.op == "subscribe":
+            held = hub.patterns_of(client)
+            total = len(held | set(op.topics))
+            if total > settings.ws_max_patterns:
+                stats.bad_frames_total += 1
+                client.push(
+                    error_frame(
+                        f"topics: {total} patterns would exceed the {settings.ws_max_patterns} "
+                        "a client may hold; nothing subscribed"
+                    )
+                )
+                continue
             for state in hub.subscribe(client, op.topics):
                 client.see(state.topic)
                 client.push(state.message("snapshot"))
