@@ -154,6 +154,19 @@ class Settings(BaseSettings):
     redfish_tls: bool = Field(False, description="Serve HTTPS with a self-signed certificate.")
     redfish_event_retry_attempts: int = Field(3, ge=0, le=100)
     redfish_event_retry_interval_s: int = Field(5, ge=1, le=3600)
+    # --- Redfish: OCP Rack PDU profile (issue 12, redfish) ------------------------------
+    pdu_power_restore_policy: Literal["AlwaysOn", "AlwaysOff", "LastState"] = Field(
+        "LastState", description="Outlet PowerRestorePolicy after a PDU power loss."
+    )
+    redfish_card_reboot_s: float = Field(
+        5.0, ge=0.1, le=300, description="Management card reboot (Redfish 503) after Reset."
+    )
+    redfish_update_install_s: float = Field(
+        3.0, ge=0.1, le=600, description="Simulated firmware install time of SimpleUpdate."
+    )
+    redfish_update_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, le=1 << 30, description="Largest firmware image downloaded."
+    )
 
     # --- MQTT --------------------------------------------------------------------------
     mqtt_host: str = "127.0.0.1"

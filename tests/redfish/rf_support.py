@@ -103,6 +103,8 @@ def serve(settings: Settings, **uvicorn_options: Any) -> Iterator[RedfishServer]
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(service.router)
+    if "ssl_certfile" in uvicorn_options:
+        uvicorn_options.setdefault("ssl_context_factory", service.tls_context_factory)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

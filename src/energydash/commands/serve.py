@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"mqtt_ingest": False, "mqtt_publish": False})
     setup_logging("backend", settings)
     log = logging.getLogger("energydash.serve")
-    ssl: dict[str, str] = {}
+    ssl: dict[str, object] = {}
     if settings.redfish_tls:
         from energydash.redfish.tls import ensure_self_signed_cert
 
@@ -72,6 +72,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # Redfish requests take the service's pure-ASGI fast path (8k vs 5k GET/s measured by
     # bench/redfish_load.py); everything else, lifespan included, goes to the FastAPI app.
     service = RedfishService.find(app)
+    if ssl and service is not None:  # CertificateService.ReplaceCertificate reloads this context
+        ssl["ssl_context_factory"] = service.tls_context_factory  # type: ignore[assignment]
     uvicorn.run(
         service.wrap(app) if service else app,
         host=settings.host,

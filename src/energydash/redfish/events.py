@@ -49,8 +49,10 @@ class EventRecord:
     origin: str | None
     resource_type: str | None
 
-    def entry(self) -> dict[str, Any]:
+    def entry(self, member_id: int = 0, include_origin: bool = True) -> dict[str, Any]:
         body = {
+            "MemberId": str(member_id),
+            "EventType": "Alert" if self.message["MessageSeverity"] != "OK" else "StatusChange",
             "EventId": self.event_id,
             "EventTimestamp": iso(self.timestamp),
             "MessageId": self.message["MessageId"],
@@ -58,7 +60,7 @@ class EventRecord:
             "MessageArgs": self.message["MessageArgs"],
             "MessageSeverity": self.message["MessageSeverity"],
         }
-        if self.origin:
+        if self.origin and include_origin:
             body["OriginOfCondition"] = {"@odata.id": self.origin}
         return body
 
@@ -83,11 +85,41 @@ class Subscription:
     task: asyncio.Task[None] | None = None
     delivered: int = 0
     failed: int = 0
+    filters: EventFilters = field(default_factory=lambda: EventFilters())
 
     def wants(self, record: EventRecord) -> bool:
         if self.registry_prefixes and record.prefix not in self.registry_prefixes:
             return False
-        return not (self.resource_types and record.resource_type not in self.resource_types)
+        if self.resource_types and record.resource_type not in self.resource_types:
+            return False
+        return self.filters.wants(record)
+
+
+@dataclass(slots=True)
+class EventFilters:
+    """The EventDestination filters beyond prefixes and types (EventService advertises them)."""
+
+    exclude_registry_prefixes: list[str] = field(default_factory=list)
+    exclude_message_ids: list[str] = field(default_factory=list)
+    origin_resources: list[str] = field(default_factory=list)
+    subordinate_resources: bool = False
+    include_origin: bool = True
+    http_headers: dict[str, str] = field(default_factory=dict)
+
+    def wants(self, record: EventRecord) -> bool:
+        if record.prefix in self.exclude_registry_prefixes:
+            return False
+        message_id = record.message["MessageId"]
+        key = f"{record.prefix}.{message_id.rsplit('.', 1)[-1]}"
+        if message_id in self.exclude_message_ids or key in self.exclude_message_ids:
+            return False
+        if not self.origin_resources:
+            return True
+        origin = record.origin or ""
+        return any(
+            origin == uri or (self.subordinate_resources and origin.startswith(uri + "/"))
+            for uri in self.origin_resources
+        )
 
 
 def message_for(event: SimEvent) -> tuple[str, str, list[str]]:
@@ -261,13 +293,12 @@ class EventHub:
             self._client = httpx.AsyncClient(timeout=PUSH_TIMEOUT_S, verify=False)
         while True:
             record = await sub.queue.get()
-            payload = event_payload([record], sub.context)
+            payload = event_payload([record], sub.context, sub.filters.include_origin)
+            headers = {**sub.filters.http_headers, "Content-Type": "application/json"}
             for attempt in range(sub.retry_attempts + 1):
                 try:
                     response = await self._client.post(
-                        sub.destination,
-                        content=payload,
-                        headers={"Content-Type": "application/json"},
+                        sub.destination, content=payload, headers=headers
                     )
                     if response.status_code < 300:
                         sub.delivered += 1
@@ -312,14 +343,14 @@ class EventHub:
         return len(self._sse)
 
 
-def event_payload(records: list[EventRecord], context: str) -> bytes:
+def event_payload(records: list[EventRecord], context: str, include_origin: bool = True) -> bytes:
     first = records[0]
     body = {
         "@odata.type": "#Event.v1_7_0.Event",
         "Id": first.event_id,
         "Name": "EnergyDash Redfish Event",
         "Context": context,
-        "Events": [r.entry() for r in records],
+        "Events": [r.entry(n, include_origin) for n, r in enumerate(records)],
     }
     return orjson.dumps(body)
 

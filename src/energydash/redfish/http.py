@@ -186,6 +186,12 @@ class RedfishApp:
         body: bytes,
         client: str,
     ) -> Response:
+        down_s = self.service.card.retry_after_s()
+        if down_s > 0:  # the management card is rebooting
+            retry = str(max(1, round(down_s)))
+            error = errors.base(503, "ServiceTemporarilyUnavailable", retry)
+            error.headers["Retry-After"] = retry
+            raise error
         odata_version = headers.get(b"odata-version")
         if odata_version is not None and odata_version.strip() != b"4.0":
             raise errors.base(412, "HeaderInvalid", f"OData-Version: {odata_version.decode()}")

@@ -22,10 +22,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from energydash import __version__
 from energydash.auth import AuthStore, Caller, PrivilegeMap
 from energydash.config import Settings
+from energydash.redfish.assets import Assets
+from energydash.redfish.card import ManagementCard
+from energydash.redfish.certs import CertificateStore
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
 from energydash.redfish.registries import message
-from energydash.redfish.resources import accounts, chassis, events, managers, power, root
+from energydash.redfish.resources import (
+    accounts,
+    certificates,
+    chassis,
+    events,
+    managers,
+    power,
+    root,
+    update,
+)
 from energydash.redfish.routing import RouteTable
 from energydash.sim.engine import Engine
 from energydash.sim.events import SimEvent
@@ -47,10 +59,18 @@ class RedfishService:
             settings.redfish_event_retry_attempts, settings.redfish_event_retry_interval_s
         )
         self.uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"energydash-redfish-{settings.seed}"))
-        self.firmware_version = __version__
+        self.card = ManagementCard(
+            __version__,
+            settings.redfish_card_reboot_s,
+            settings.redfish_update_install_s,
+            settings.redfish_update_max_bytes,
+        )
+        self.assets = Assets(settings.seed)
+        self.certs = CertificateStore(settings)
         self.hostname = socket.gethostname()
+        self.fqdn = socket.getfqdn() or self.hostname
         table = RouteTable()
-        for family in (power, chassis, root, accounts, managers, events):
+        for family in (power, chassis, root, accounts, managers, events, update, certificates):
             table.add(*family.routes())
         self.table = table
         self.app = RedfishApp(self, table, self.auth, self.privileges)
@@ -73,6 +93,7 @@ class RedfishService:
         )
 
     async def stop(self) -> None:
+        await self.card.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -152,6 +173,19 @@ class RedfishService:
 
     def _on_engine_event(self, event: SimEvent) -> None:
         self.events.publish_engine_event(event)
+
+    @property
+    def firmware_version(self) -> str:
+        return self.card.firmware_version
+
+    def tls_context_factory(self, config: Any, default: Any) -> Any:
+        """uvicorn ``ssl_context_factory``: lets CertificateService reload the live listener."""
+        return self.certs.context_factory(config, default)
+
+    def log_update_event(self, prefix: str, key: str, args: list[str]) -> None:
+        self.events.publish(
+            prefix, key, args, update.CARD_FIRMWARE, "SoftwareInventory", self.now()
+        )
 
     def log_event(self, prefix: str, key: str, args: list[str], origin: str | None) -> None:
         self.events.publish(prefix, key, args, origin, timestamp=self.now())

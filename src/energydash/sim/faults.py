@@ -11,6 +11,9 @@ Kinds and targets:
 - ``branch_overload`` (branch, ``multiple`` default 1.6): the branch's powered outlets draw
   enough to carry ``multiple`` x the breaker rating; the breaker then trips on its curve. Warning.
 - ``comm_loss`` (PDU): every reading of the PDU is ``None``, health Critical, commands refused.
+- ``pdu_power_loss`` (PDU): the input fails: every outlet goes dark and the management card
+  with it (readings ``None`` as for comm_loss). Clearing it restores power; each outlet then
+  follows its ``PowerRestorePolicy`` (AlwaysOn, AlwaysOff, LastState) after its power-on delay.
 
 Sensor faults change what is *reported*, never the true power behind sums and energy.
 """
@@ -33,6 +36,7 @@ ALIASES = {
     "noisy": "sensor_noisy",
     "relay": "relay_failure",
     "comm": "comm_loss",
+    "power_loss": "pdu_power_loss",
 }
 OUTLET_KINDS = ("sensor_stuck", "sensor_dropout", "sensor_noisy", "relay_failure")
 HEALTH = {
@@ -42,6 +46,7 @@ HEALTH = {
     "relay_failure": 2,
     "branch_overload": 1,
     "comm_loss": 2,
+    "pdu_power_loss": 2,
 }
 DESCRIPTION = {
     "sensor_stuck": "sensor stuck",
@@ -50,6 +55,7 @@ DESCRIPTION = {
     "relay_failure": "relay failure",
     "branch_overload": "overload injected",
     "comm_loss": "communication lost",
+    "pdu_power_loss": "input power lost",
 }
 DEFAULT_OVERLOAD_MULTIPLE = 1.6
 DEFAULT_NOISE_SIGMA = 0.05
@@ -101,7 +107,7 @@ def normalise(fleet: Fleet, command: InjectFault) -> tuple[str, str, str | None,
             )
     elif target is not None and str(target) not in ("", pdu_id):
         raise CommandError(
-            "fault comm_loss applies to a whole PDU; give no target", field="target_id"
+            f"fault {kind} applies to a whole PDU; give no target", field="target_id"
         )
     else:
         target = None
@@ -132,6 +138,7 @@ def apply_faults(fleet: Fleet, faults: dict[str, Fault]) -> None:
     """Rebuild the fleet's fault masks and health reasons from the active faults."""
     fleet.relay_failed[:] = False
     fleet.comm_lost[:] = False
+    fleet.power_lost[:] = False
     fleet.b_overload[:] = 0.0
     fleet.o_fault_health[:] = 0
     fleet.b_fault_health[:] = 0
@@ -161,6 +168,8 @@ def apply_faults(fleet: Fleet, faults: dict[str, Fault]) -> None:
             reasons.setdefault(("branch", pdu.id, str(fault.target_id)), []).append(text)
         else:
             fleet.comm_lost[pdu.index] = True
+            if fault.kind == "pdu_power_loss":
+                fleet.power_lost[pdu.index] = True
             reasons.setdefault(("pdu", pdu.id, ""), []).append(text)
     fleet.fault_reasons = reasons
     fleet.sensors = SensorOverrides(

@@ -7,12 +7,14 @@ derived from the PDU's topology, so every ``DataSourceUri`` a resource carries r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from energydash.redfish import errors, render
+from energydash.redfish import assets, errors, render
 from energydash.redfish.http import Request, Response
-from energydash.redfish.resources.common import action_args, action_done, execute
+from energydash.redfish.resources.common import action_args, action_done, apply_patch, execute
 from energydash.redfish.routing import Route
 from energydash.sim import commands as cmd
 from energydash.sim.pdu import PduInfo
@@ -81,6 +83,8 @@ def get_chassis(request: Request) -> dict[str, Any]:
         "Model": pdu.model,
         "SerialNumber": pdu.serial,
         "Status": render.status(reading.health, reading.comm_ok),
+        "PowerState": "On" if reading.comm_ok else "Off",
+        **request.service.assets.of(pdu).chassis_fields(),
         "Sensors": render.link(f"{uri}/Sensors"),
         "Links": {
             "PowerDistribution": render.link(render.pdu_uri(pdu.id)),
@@ -88,6 +92,14 @@ def get_chassis(request: Request) -> dict[str, Any]:
             "ManagedBy@odata.count": 1,
         },
     }
+
+
+def patch_chassis(request: Request, body: dict[str, Any]) -> Response:
+    """The Chassis is the RackPDU's box: UserLabel, AssetTag and Location are shared with it."""
+    asset = request.service.assets.of(_pdu(request))
+    return apply_patch(
+        request, body, get_chassis(request), assets.asset_setters(asset, chassis=True), get_chassis
+    )
 
 
 def get_sensors(request: Request) -> dict[str, Any]:
@@ -184,6 +196,17 @@ def _render_sensor(
         "Frequency": lambda: getattr(r, "frequency_hz", None),
     }[quantity]()
     health = getattr(r, "health", "OK")
+    if kind in ("pdu", "group") or (kind == "main" and phase is None and len(pdu.phases) > 1):
+        electrical = "Total"
+    else:
+        conductor = phase or _phase_of(pdu, kind, str(target))
+        wye = conductor in render.LINE_CONTEXTS and conductor in pdu.phases
+        delta_line = phase is not None and phase not in pdu.phases
+        if delta_line or (quantity == "Current" and wye):
+            electrical = render.LINE_CONTEXTS[conductor]
+        else:
+            electrical = render.CONTEXTS.get(conductor, "Line1ToNeutral")
+    fleet_time = fleet.last_tick_s
     body: dict[str, Any] = {
         "@odata.id": render.sensor_uri(pdu.id, sensor_id),
         "@odata.type": "#Sensor.v1_12_0.Sensor",
@@ -193,8 +216,18 @@ def _render_sensor(
         "ReadingUnits": units,
         "Reading": render.rounded(value, 4),
         "PhysicalContext": context,
+        "ElectricalContext": electrical,
+        "SensingInterval": f"PT{request.service.settings.tick_s:g}S",
+        "ReadingTime": render.iso(_posix(fleet_time)),
         "Status": render.status(health, value is not None),
     }
+    if quantity == "Power":
+        peak, peak_t = _peak(fleet, pdu, kind, str(target), phase)
+        body["PeakReading"] = render.rounded(peak, 2)
+        body["PeakReadingTime"] = render.iso(_posix(peak_t))
+        body["Actions"] = {
+            "#Sensor.ResetMetrics": {"target": f"{body['@odata.id']}/Actions/Sensor.ResetMetrics"}
+        }
     if quantity == "Power":
         body["ApparentVA"] = render.rounded(r.apparent_va, 2)
         body["ReactiveVAR"] = render.rounded(r.reactive_var, 2)
@@ -225,10 +258,44 @@ def sensor_reset(request: Request, body: dict[str, Any]) -> Response:
         kind, target, phase = _sensor_target(pdu, subject)
     except KeyError:
         raise errors.not_found("Sensor", sensor_id) from None
+    if quantity == "Power":  # a Power sensor's metric is its peak
+        action_args(body, "Sensor.ResetMetrics", {})
+        return action_done(execute(request, cmd.ResetPeak(pdu.id, kind, target, phase)))
     if quantity != "Energy" or phase is not None:
         raise errors.base(400, "ActionNotSupported", "Sensor.ResetMetrics")
     action_args(body, "Sensor.ResetMetrics", {})
     return action_done(execute(request, cmd.ResetMetrics(pdu.id, kind, target)))
+
+
+def _posix(value: float | None) -> datetime | None:
+    if value is None or math.isnan(value):
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _phase_of(pdu: PduInfo, kind: str, target: str) -> str:
+    if kind == "outlet":
+        return next(o.phase for o in pdu.outlets if o.id == target)
+    circuits = pdu.branches if kind == "branch" else pdu.mains
+    return next(c.phases[0] for c in circuits if c.id == target)
+
+
+def _peak(
+    fleet: Any, pdu: PduInfo, kind: str, target: str, phase: str | None
+) -> tuple[float | None, float | None]:
+    peaks = fleet.peaks
+    if kind == "outlet":
+        return peaks.outlet.get(fleet.outlet_info(pdu.id, target).index)
+    if kind == "branch":
+        return peaks.branch.get(fleet.circuit_info(pdu.id, target).index)
+    if kind == "main":
+        index = fleet.circuit_info(pdu.id, target).index
+        if phase is None:
+            return peaks.main.get(index)
+        return peaks.main_phase.get(index * fleet.phases_per_pdu + pdu.phases.index(phase))
+    if kind == "group":
+        return peaks.group(pdu.id, target)
+    return peaks.pdu.get(pdu.index)
 
 
 @dataclass(slots=True)
@@ -240,7 +307,7 @@ class _LineCurrent:
 def routes() -> list[Route]:
     return [
         Route(BASE, "ChassisCollection", get=get_chassis_collection),
-        Route(BASE + "/{pdu}", "Chassis", get=get_chassis),
+        Route(BASE + "/{pdu}", "Chassis", get=get_chassis, patch=patch_chassis),
         Route(BASE + "/{pdu}/Sensors", "SensorCollection", get=get_sensors),
         Route(BASE + "/{pdu}/Sensors/{sensor}", "Sensor", get=get_sensor),
         Route(

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from energydash.redfish import errors, registries, render
 from energydash.redfish.errors import RedfishError
+from energydash.redfish.events import EventFilters
 from energydash.redfish.http import Request, Response, created, no_content
 from energydash.redfish.registries import message
 from energydash.redfish.resources.common import action_args, apply_patch
@@ -15,7 +16,10 @@ from energydash.redfish.routing import Route
 
 BASE = "/redfish/v1/EventService"
 SSE_URI = BASE + "/SSE"
-REGISTRY_PREFIXES = ["Base", "Power", "ResourceEvent"]
+REGISTRY_PREFIXES = ["Base", "Power", "ResourceEvent", "SensorEvent", "Update"]
+MAX_FILTER_ITEMS = 64
+MAX_HEADERS = 16
+MAX_HEADER_BYTES = 1024
 RESOURCE_TYPES = [
     "Outlet",
     "Circuit",
@@ -39,6 +43,10 @@ def get_event_service(request: Request) -> dict[str, Any]:
         "DeliveryRetryIntervalSeconds": hub.retry_interval_s,
         "EventFormatTypes": ["Event"],
         "RegistryPrefixes": REGISTRY_PREFIXES,
+        "ExcludeMessageId": True,
+        "ExcludeRegistryPrefix": True,
+        "IncludeOriginOfConditionSupported": True,
+        "SubordinateResourcesSupported": True,
         "ResourceTypes": RESOURCE_TYPES,
         "ServerSentEventUri": SSE_URI,
         "SSEFilterPropertiesSupported": {
@@ -102,6 +110,12 @@ def _render_sub(sub: Any) -> dict[str, Any]:
         "EventFormatType": "Event",
         "RegistryPrefixes": sub.registry_prefixes,
         "ResourceTypes": sub.resource_types,
+        "ExcludeRegistryPrefixes": sub.filters.exclude_registry_prefixes,
+        "ExcludeMessageIds": sub.filters.exclude_message_ids,
+        "OriginResources": [render.link(u) for u in sub.filters.origin_resources],
+        "SubordinateResources": sub.filters.subordinate_resources,
+        "IncludeOriginOfCondition": sub.filters.include_origin,
+        "HttpHeaders": [],  # the spec: write-only, null or empty in responses
         "DeliveryRetryPolicy": "TerminateAfterRetries",
         "Status": {"State": "Enabled", "Health": "OK"},
     }
@@ -144,6 +158,12 @@ def post_subscription(request: Request, body: dict[str, Any]) -> Response:
         "EventFormatType",
         "SubscriptionType",
         "DeliveryRetryPolicy",
+        "ExcludeRegistryPrefixes",
+        "ExcludeMessageIds",
+        "OriginResources",
+        "SubordinateResources",
+        "IncludeOriginOfCondition",
+        "HttpHeaders",
         "@odata.type",
     }
     problems: list[dict[str, Any]] = [errors.property_unknown(n) for n in body if n not in known]
@@ -164,11 +184,77 @@ def post_subscription(request: Request, body: dict[str, Any]) -> Response:
         problems.append(errors.value_type_error(context, "Context"))
     prefixes = _string_list(body, "RegistryPrefixes", REGISTRY_PREFIXES, problems)
     types = _string_list(body, "ResourceTypes", RESOURCE_TYPES, problems)
+    filters = _filters(body, problems)
     if problems:
         raise RedfishError(400, problems)
     owner = request.caller.username if request.caller else ""
     sub = request.service.events.subscribe(str(destination), context, prefixes, types, owner)
+    sub.filters = filters
     return created(f"{BASE}/Subscriptions/{sub.id}", _render_sub(sub))
+
+
+def _filters(body: dict[str, Any], problems: list[dict[str, Any]]) -> EventFilters:
+    """ExcludeRegistryPrefixes, ExcludeMessageIds, OriginResources, SubordinateResources,
+    IncludeOriginOfCondition and HttpHeaders of a subscription POST (each bounded)."""
+    filters = EventFilters()
+    filters.exclude_registry_prefixes = _string_list(
+        body, "ExcludeRegistryPrefixes", REGISTRY_PREFIXES, problems
+    )
+    ids = body.get("ExcludeMessageIds", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 128 for i in ids):
+        problems.append(errors.value_type_error(str(ids)[:80], "ExcludeMessageIds"))
+    else:
+        filters.exclude_message_ids = ids
+    origins = body.get("OriginResources", [])
+    uris = (
+        [o.get("@odata.id") if isinstance(o, dict) else None for o in origins]
+        if isinstance(origins, list)
+        else [None]
+    )
+    if not all(isinstance(u, str) and u.startswith("/redfish/v1") for u in uris):
+        problems.append(errors.value_type_error(str(origins)[:80], "OriginResources"))
+    else:
+        filters.origin_resources = [str(u).rstrip("/") for u in uris]
+    for name, attr in (
+        ("SubordinateResources", "subordinate_resources"),
+        ("IncludeOriginOfCondition", "include_origin"),
+    ):
+        if name in body:
+            if not isinstance(body[name], bool):
+                problems.append(errors.value_type_error(body[name], name))
+            else:
+                setattr(filters, attr, body[name])
+    headers = body.get("HttpHeaders", [])
+    if isinstance(headers, dict):
+        headers = [headers]
+    if not isinstance(headers, list) or len(headers) > MAX_HEADERS:
+        problems.append(errors.value_type_error("HttpHeaders", "HttpHeaders"))
+        headers = []
+    for item in headers:
+        if not isinstance(item, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and _header_ok(k, v) for k, v in item.items()
+        ):
+            problems.append(errors.value_type_error("HttpHeaders", "HttpHeaders"))
+            break
+        filters.http_headers.update(item)
+    for collection in (filters.exclude_message_ids, filters.origin_resources):
+        if len(collection) > MAX_FILTER_ITEMS:
+            problems.append(message("Base", "PropertyValueOutOfRange", len(collection), "filter"))
+    return filters
+
+
+def _header_ok(name: str, value: str) -> bool:
+    """A header a destination may get: a token name, a printable value, nothing we set."""
+    token = name.replace("-", "").replace("_", "")
+    return (
+        bool(token)
+        and token.isascii()
+        and token.isalnum()
+        and name.lower() not in ("content-type", "content-length", "host")
+        and len(name) + len(value) <= MAX_HEADER_BYTES
+        and value.isascii()
+        and value.isprintable()
+    )
 
 
 def patch_subscription(request: Request, body: dict[str, Any]) -> Response:
