@@ -131,3 +131,26 @@ def serve(settings: Settings, **uvicorn_options: Any) -> Iterator[RedfishServer]
         server.should_exit = True
         thread.join(timeout=15)
         service.close()
+
+
+def populate(server: RedfishServer) -> None:
+    """Give a validator something to walk: a session, a subscription, a user group, log entries."""
+    server.tick(3)
+    with httpx.Client(base_url=server.url, auth=(ADMIN, ADMIN_PASSWORD), verify=False) as admin:
+        admin.post(
+            "/redfish/v1/SessionService/Sessions",
+            json={"UserName": OPERATOR, "Password": OPERATOR_PASSWORD},
+        )
+        admin.post(
+            "/redfish/v1/EventService/Subscriptions",
+            json={"Destination": "http://127.0.0.1:9/events", "Protocol": "Redfish"},
+        )
+        outlet = "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/A1"
+        admin.post(
+            "/redfish/v1/PowerEquipment/RackPDUs/1/OutletGroups",
+            json={"Name": "Client group", "Links": {"Outlets": [{"@odata.id": outlet}]}},
+        )
+        admin.post(
+            "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/B2/Actions/Outlet.PowerControl",
+            json={"PowerState": "Off"},
+        )
