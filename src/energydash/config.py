@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     redfish_update_install_s: float = Field(
         3.0, ge=0.1, le=600, description="Simulated firmware install time of SimpleUpdate."
     )
+    redfish_page_size: int = Field(
+        1000, ge=1, le=100_000, description="Collection members per page (Members@odata.nextLink)."
+    )
     redfish_update_max_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, le=1 << 30, description="Largest firmware image downloaded."
     )

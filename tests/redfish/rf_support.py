@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from energydash.config import Settings, load_settings
 from energydash.mqtt.broker import free_port
 from energydash.redfish import RedfishService
+from energydash.redfish.parser import RedfishHttpProtocol
 from energydash.sim.engine import Engine
 
 ADMIN, ADMIN_PASSWORD = "admin", "admin-secret-1"
@@ -105,6 +106,7 @@ def serve(settings: Settings, **uvicorn_options: Any) -> Iterator[RedfishServer]
     app.include_router(service.router)
     if "ssl_certfile" in uvicorn_options:
         uvicorn_options.setdefault("ssl_context_factory", service.tls_context_factory)
+    uvicorn_options.setdefault("http", RedfishHttpProtocol)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from energydash.app import create_app
     from energydash.logs import setup_logging
     from energydash.redfish import RedfishService
+    from energydash.redfish.parser import RedfishHttpProtocol
     from energydash.stream.rawsend import FanoutWebSocketProtocol
 
     settings = apply_server_options(args, settings)
@@ -86,6 +87,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         ws_per_message_deflate=False,
         # frames are framed once per tick and written straight to each transport (rawsend.py)
         ws=FanoutWebSocketProtocol,
+        # an unknown HTTP method gets 501 from the parser instead of its bare 400
+        http=RedfishHttpProtocol,
         # an open SSE event stream would otherwise hold the shutdown (and the state save) forever
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
         **ssl,
