@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     redfish_update_install_s: float = Field(
         3.0, ge=0.1, le=600, description="Simulated firmware install time of SimpleUpdate."
     )
+    redfish_http_redirect_port: int = Field(
+        0, ge=0, le=65535, description="With TLS on: plain HTTP port redirecting to HTTPS (0: off)."
+    )
     redfish_page_size: int = Field(
         1000, ge=1, le=100_000, description="Collection members per page (Members@odata.nextLink)."
     )

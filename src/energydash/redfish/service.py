@@ -27,6 +27,7 @@ from energydash.redfish.card import ManagementCard
 from energydash.redfish.certs import CertificateStore
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
+from energydash.redfish.redirect import HttpsRedirect
 from energydash.redfish.registries import message
 from energydash.redfish.resources import (
     accounts,
@@ -79,10 +80,18 @@ class RedfishService:
         self.router.mount("/redfish", self.app)
         self._detach = engine.on_event(self._on_engine_event)
         self._sweeper: asyncio.Task[None] | None = None
+        self._redirect: HttpsRedirect | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         await self.events.start()
+        if self.settings.redfish_tls and self.settings.redfish_http_redirect_port:
+            host = self.settings.host
+            public = host if host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+            self._redirect = HttpsRedirect(
+                host, self.settings.redfish_http_redirect_port, self.settings.port, public
+            )
+            await self._redirect.start()
         self._sweeper = asyncio.get_running_loop().create_task(
             self._sweep_sessions(), name="redfish-session-expiry"
         )
@@ -94,6 +103,9 @@ class RedfishService:
 
     async def stop(self) -> None:
         await self.card.stop()
+        if self._redirect is not None:
+            await self._redirect.stop()
+            self._redirect = None
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

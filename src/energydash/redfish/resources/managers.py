@@ -118,7 +118,10 @@ def get_network_protocol(request: Request) -> dict[str, Any]:
         "HostName": request.service.hostname,
         "FQDN": request.service.fqdn,
         "Status": {"State": "Enabled", "Health": "OK"},
-        "HTTP": {"ProtocolEnabled": not tls, "Port": settings.port},
+        "HTTP": {
+            "ProtocolEnabled": not tls or bool(settings.redfish_http_redirect_port),
+            "Port": settings.redfish_http_redirect_port if tls else settings.port,
+        },
         "HTTPS": {
             "ProtocolEnabled": tls,
             "Port": settings.port,
