@@ -86,6 +86,11 @@ class Subscription:
     delivered: int = 0
     failed: int = 0
     filters: EventFilters = field(default_factory=lambda: EventFilters())
+    retry_policy: str = "TerminateAfterRetries"  # or SuspendRetries, RetryForever
+    suspended: bool = False
+    protocol: str = "Redfish"  # "SSE": an open event stream, fed through ``sse_queue``
+    sse_queue: asyncio.Queue[EventRecord | None] | None = None
+    resumed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wants(self, record: EventRecord) -> bool:
         if self.registry_prefixes and record.prefix not in self.registry_prefixes:
@@ -187,7 +192,8 @@ class EventHub:
     async def start(self) -> None:
         self._running = True
         for sub in self.subscriptions.values():
-            self._start_worker(sub)
+            if sub.protocol != "SSE":
+                self._start_worker(sub)
 
     async def stop(self) -> None:
         self._running = False
@@ -235,6 +241,8 @@ class EventHub:
         if to_log:
             self.log.append(record)
         for sub in self.subscriptions.values():
+            if sub.protocol == "SSE":
+                continue  # fed below, through the stream's own queue
             if sub.wants(record):
                 _put_dropping_oldest(sub.queue, record)
         for queue in self._sse:
@@ -278,9 +286,29 @@ class EventHub:
         sub = self.subscriptions.pop(sub_id, None)
         if sub is None:
             return False
-        if sub.task is not None:
+        if sub.task is not None and sub.task is not asyncio.current_task():
             sub.task.cancel()
+        if sub.sse_queue is not None:
+            _put_dropping_oldest(sub.sse_queue, None)  # type: ignore[arg-type]  # ends the stream
         return True
+
+    def set_retry(self, attempts: int | None = None, interval_s: int | None = None) -> None:
+        """EventService DeliveryRetry* changed: every existing subscription follows."""
+        if attempts is not None:
+            self.retry_attempts = attempts
+        if interval_s is not None:
+            self.retry_interval_s = interval_s
+        for sub in self.subscriptions.values():
+            sub.retry_attempts = self.retry_attempts
+            sub.retry_interval_s = self.retry_interval_s
+
+    def suspend(self, sub: Subscription) -> None:
+        sub.suspended = True
+        sub.resumed.clear()
+
+    def resume(self, sub: Subscription) -> None:
+        sub.suspended = False
+        sub.resumed.set()
 
     def _start_worker(self, sub: Subscription) -> None:
         if sub.task is None or sub.task.done():
@@ -292,36 +320,65 @@ class EventHub:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=PUSH_TIMEOUT_S, verify=False)
         while True:
+            if sub.suspended:  # events queue up (bounded) until ResumeSubscription
+                await sub.resumed.wait()
             record = await sub.queue.get()
-            payload = event_payload([record], sub.context, sub.filters.include_origin)
-            headers = {**sub.filters.http_headers, "Content-Type": "application/json"}
-            for attempt in range(sub.retry_attempts + 1):
-                try:
-                    response = await self._client.post(
-                        sub.destination, content=payload, headers=headers
-                    )
-                    if response.status_code < 300:
-                        sub.delivered += 1
-                        break
-                    reason = f"HTTP {response.status_code}"
-                except httpx.HTTPError as error:
-                    reason = f"{type(error).__name__}: {error}"
-                if attempt < sub.retry_attempts:
-                    await asyncio.sleep(sub.retry_interval_s)
-            else:
-                sub.failed += 1
-                log.warning(
-                    "event %s to subscription %s (%s) not delivered after %d attempts: %s",
-                    record.event_id,
-                    sub.id,
-                    sub.destination,
-                    sub.retry_attempts + 1,
-                    reason,
+            if await self._push(sub, record):
+                continue
+            sub.failed += 1
+            log.warning(
+                "event %s to subscription %s (%s) not delivered after %d attempts; policy %s",
+                record.event_id,
+                sub.id,
+                sub.destination,
+                sub.retry_attempts + 1,
+                sub.retry_policy,
+            )
+            if sub.retry_policy == "TerminateAfterRetries":
+                self.unsubscribe(sub.id)  # DSP0266: the service deletes the subscription
+                return
+            if sub.retry_policy == "SuspendRetries":
+                self.suspend(sub)
+                _put_front(sub.queue, record)  # delivered first on resume
+
+    async def _push(self, sub: Subscription, record: EventRecord) -> bool:
+        """POST one event, retrying as the subscription says; True when delivered."""
+        assert self._client is not None
+        payload = event_payload([record], sub.context, sub.filters.include_origin)
+        headers = {**sub.filters.http_headers, "Content-Type": "application/json"}
+        attempt = 0
+        while True:
+            try:
+                response = await self._client.post(
+                    sub.destination, content=payload, headers=headers
                 )
+                if response.status_code < 300:
+                    sub.delivered += 1
+                    return True
+            except httpx.HTTPError:
+                pass
+            attempt += 1
+            if sub.retry_policy != "RetryForever" and attempt > sub.retry_attempts:
+                return False
+            await asyncio.sleep(sub.retry_interval_s)
 
     # ------------------------------------------------------------------ SSE
-    async def sse_stream(self, keepalive_s: float = 15.0) -> AsyncIterator[bytes]:
-        queue: asyncio.Queue[EventRecord] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+    def open_sse(self, owner: str, filters: EventFilters | None = None) -> Subscription:
+        """The EventDestination of a new SSE stream (listed until the stream closes)."""
+        sub = Subscription(str(next(self._sub_ids)), "", "", [], [], owner, 0, 0, protocol="SSE")
+        sub.sse_queue = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        if filters is not None:
+            sub.filters = filters
+        self.subscriptions[sub.id] = sub
+        return sub
+
+    async def sse_stream(
+        self, keepalive_s: float = 15.0, sub: Subscription | None = None
+    ) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[EventRecord] = (
+            sub.sse_queue if sub is not None and sub.sse_queue is not None
+            else asyncio.Queue(maxsize=QUEUE_LIMIT)
+        )  # type: ignore[assignment]  # fmt: skip
         self._sse.add(queue)
         try:
             yield b": EnergyDash Redfish event stream\n\n"
@@ -333,10 +390,15 @@ class EventHub:
                     continue
                 if record is None:
                     return
-                data = event_payload([record], "")
+                if sub is not None and not sub.wants(record):
+                    continue
+                include = sub.filters.include_origin if sub is not None else True
+                data = event_payload([record], "", include)
                 yield b"id: " + record.event_id.encode() + b"\ndata: " + data + b"\n\n"
         finally:
             self._sse.discard(queue)
+            if sub is not None:
+                self.subscriptions.pop(sub.id, None)  # the stream closed: so did its destination
 
     @property
     def sse_clients(self) -> int:
@@ -353,6 +415,15 @@ def event_payload(records: list[EventRecord], context: str, include_origin: bool
         "Events": [r.entry(n, include_origin) for n, r in enumerate(records)],
     }
     return orjson.dumps(body)
+
+
+def _put_front(queue: asyncio.Queue[EventRecord], record: EventRecord) -> None:
+    """Put an event back at the head (a suspended subscription delivers it first on resume)."""
+    rest = []
+    while not queue.empty():
+        rest.append(queue.get_nowait())
+    for item in [record, *rest][: queue.maxsize or None]:
+        queue.put_nowait(item)
 
 
 def _put_dropping_oldest(queue: asyncio.Queue[EventRecord], record: EventRecord) -> None:

@@ -20,6 +20,8 @@ REGISTRY_PREFIXES = ["Base", "Power", "ResourceEvent", "SensorEvent", "Update"]
 MAX_FILTER_ITEMS = 64
 MAX_HEADERS = 16
 MAX_HEADER_BYTES = 1024
+RETRY_POLICIES = ["TerminateAfterRetries", "SuspendRetries", "RetryForever"]
+MAX_DESTINATION = 2048
 RESOURCE_TYPES = [
     "Outlet",
     "Circuit",
@@ -75,15 +77,15 @@ def patch_event_service(request: Request, body: dict[str, Any]) -> Response:
                 return errors.value_type_error(value, name)
             if not low <= value <= high:
                 return message("Base", "PropertyValueOutOfRange", value, name)
-            setattr(hub, attr, value)
+            hub.set_retry(**{attr: value})  # existing subscriptions follow
             return None
 
         return setter
 
     setters = {
-        "DeliveryRetryAttempts": int_setter("retry_attempts", "DeliveryRetryAttempts", 0, 100),
+        "DeliveryRetryAttempts": int_setter("attempts", "DeliveryRetryAttempts", 0, 100),
         "DeliveryRetryIntervalSeconds": int_setter(
-            "retry_interval_s", "DeliveryRetryIntervalSeconds", 1, 3600
+            "interval_s", "DeliveryRetryIntervalSeconds", 1, 3600
         ),
     }
     return apply_patch(request, body, get_event_service(request), setters, get_event_service)
@@ -98,15 +100,17 @@ def get_subscriptions(request: Request) -> dict[str, Any]:
 
 
 def _render_sub(sub: Any) -> dict[str, Any]:
-    return {
-        "@odata.id": f"{BASE}/Subscriptions/{sub.id}",
+    uri = f"{BASE}/Subscriptions/{sub.id}"
+    sse_stream = sub.protocol == "SSE"
+    body = {
+        "@odata.id": uri,
         "@odata.type": "#EventDestination.v1_16_0.EventDestination",
         "Id": sub.id,
-        "Name": f"Event Subscription {sub.id}",
-        "Destination": sub.destination,
+        "Name": f"{'SSE stream' if sse_stream else 'Event Subscription'} {sub.id}",
+        "Destination": SSE_URI if sse_stream else sub.destination,
         "Protocol": "Redfish",
         "Context": sub.context,
-        "SubscriptionType": "RedfishEvent",
+        "SubscriptionType": "SSE" if sse_stream else "RedfishEvent",
         "EventFormatType": "Event",
         "RegistryPrefixes": sub.registry_prefixes,
         "ResourceTypes": sub.resource_types,
@@ -116,9 +120,19 @@ def _render_sub(sub: Any) -> dict[str, Any]:
         "SubordinateResources": sub.filters.subordinate_resources,
         "IncludeOriginOfCondition": sub.filters.include_origin,
         "HttpHeaders": [],  # the spec: write-only, null or empty in responses
-        "DeliveryRetryPolicy": "TerminateAfterRetries",
-        "Status": {"State": "Enabled", "Health": "OK"},
+        "DeliveryRetryPolicy": sub.retry_policy,
+        "Status": {"State": "Disabled" if sub.suspended else "Enabled", "Health": "OK"},
     }
+    if not sse_stream:
+        body["Actions"] = {
+            "#EventDestination.SuspendSubscription": {
+                "target": f"{uri}/Actions/EventDestination.SuspendSubscription"
+            },
+            "#EventDestination.ResumeSubscription": {
+                "target": f"{uri}/Actions/EventDestination.ResumeSubscription"
+            },
+        }
+    return body
 
 
 def _sub(request: Request) -> Any:
@@ -170,8 +184,12 @@ def post_subscription(request: Request, body: dict[str, Any]) -> Response:
     destination = body.get("Destination")
     if "Destination" not in body:
         problems.append(message("Base", "CreateFailedMissingReqProperties", "Destination"))
-    elif not isinstance(destination, str) or urlsplit(destination).scheme not in ("http", "https"):
-        problems.append(message("Base", "PropertyValueFormatError", destination, "Destination"))
+    elif not _url_ok(destination):
+        shown = str(destination)[:80]
+        problems.append(message("Base", "PropertyValueFormatError", shown, "Destination"))
+    policy = body.get("DeliveryRetryPolicy", "TerminateAfterRetries")
+    if policy not in RETRY_POLICIES:
+        problems.append(errors.value_not_in_list(str(policy), "DeliveryRetryPolicy"))
     protocol = body.get("Protocol", "Redfish")
     if protocol != "Redfish":
         problems.append(errors.value_not_in_list(protocol, "Protocol"))
@@ -190,7 +208,36 @@ def post_subscription(request: Request, body: dict[str, Any]) -> Response:
     owner = request.caller.username if request.caller else ""
     sub = request.service.events.subscribe(str(destination), context, prefixes, types, owner)
     sub.filters = filters
+    sub.retry_policy = policy
     return created(f"{BASE}/Subscriptions/{sub.id}", _render_sub(sub))
+
+
+def _url_ok(value: Any) -> bool:
+    """An absolute http(s) URL with a host that parses (``http://[::1`` does not)."""
+    if not isinstance(value, str) or len(value) > MAX_DESTINATION:
+        return False
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises on a bad port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+
+
+def suspend_subscription(request: Request, body: dict[str, Any]) -> Response:
+    action_args(body, "EventDestination.SuspendSubscription", {})
+    request.service.events.suspend(_sub(request))
+    return no_content()
+
+
+def resume_subscription(request: Request, body: dict[str, Any]) -> Response:
+    action_args(body, "EventDestination.ResumeSubscription", {"DeliverBufferedEvents": bool})
+    sub = _sub(request)
+    if body.get("DeliverBufferedEvents") is False:
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+    request.service.events.resume(sub)
+    return no_content()
 
 
 def _filters(body: dict[str, Any], problems: list[dict[str, Any]]) -> EventFilters:
@@ -266,7 +313,14 @@ def patch_subscription(request: Request, body: dict[str, Any]) -> Response:
         sub.context = value
         return None
 
-    return apply_patch(request, body, _render_sub(sub), {"Context": set_context}, get_subscription)
+    def set_policy(value: Any) -> dict[str, Any] | None:
+        if value not in RETRY_POLICIES:
+            return errors.value_not_in_list(str(value), "DeliveryRetryPolicy")
+        sub.retry_policy = value
+        return None
+
+    setters = {"Context": set_context, "DeliveryRetryPolicy": set_policy}
+    return apply_patch(request, body, _render_sub(sub), setters, get_subscription)
 
 
 def delete_subscription(request: Request) -> Response:
@@ -330,12 +384,17 @@ def submit_test_event(request: Request, body: dict[str, Any]) -> Response:
 
 
 async def sse(request: Request) -> Response:
+    """An SSE stream is an EventDestination while it is open (listed, deletable)."""
+    hub = request.service.events
+    owner = request.caller.username if request.caller else ""
+    sub = hub.open_sse(owner)
+    uri = f"{BASE}/Subscriptions/{sub.id}"
     return Response(
         200,
         None,
-        {"X-Accel-Buffering": "no"},
+        {"X-Accel-Buffering": "no", "Location": uri},
         content_type=b"text/event-stream",
-        stream=request.service.events.sse_stream(),
+        stream=hub.sse_stream(sub=sub),
     )
 
 
@@ -354,6 +413,18 @@ def routes() -> list[Route]:
             get=get_subscription,
             patch=patch_subscription,
             delete=delete_subscription,
+            is_self=is_own_subscription,
+        ),
+        Route(
+            BASE + "/Subscriptions/{sub}/Actions/EventDestination.SuspendSubscription",
+            "EventDestination",
+            post=suspend_subscription,
+            is_self=is_own_subscription,
+        ),
+        Route(
+            BASE + "/Subscriptions/{sub}/Actions/EventDestination.ResumeSubscription",
+            "EventDestination",
+            post=resume_subscription,
             is_self=is_own_subscription,
         ),
         Route(

@@ -6,6 +6,7 @@ Every GET reads the fleet at that moment; every action and group change goes thr
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from energydash.redfish import assets, errors, render
@@ -17,6 +18,7 @@ from energydash.sim import commands as cmd
 from energydash.sim.pdu import RESTORE_POLICIES, CircuitInfo, PduInfo
 
 BASE = "/redfish/v1/PowerEquipment"
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # ids a client chooses land in URIs: ASCII only
 RACK = BASE + "/RackPDUs/{pdu}"
 
 
@@ -251,7 +253,13 @@ def post_group(request: Request, body: dict[str, Any]) -> Response:
         if not isinstance(uri, str) or not uri.rstrip("/").startswith(prefix):
             raise errors.RedfishError(400, [errors.value_not_in_list(str(uri), "Links/Outlets")])
         outlet_ids.append(uri.rstrip("/")[len(prefix) :])
-    group_id = body.get("Id") if isinstance(body.get("Id"), str) else None
+    group_id = body.get("Id")
+    if group_id is not None and (
+        not isinstance(group_id, str) or not CLIENT_ID.fullmatch(group_id)
+    ):
+        raise errors.RedfishError(
+            400, [message("Base", "PropertyValueFormatError", str(group_id)[:64], "Id")]
+        )
     result = execute(
         request,
         cmd.CreateGroup(pdu.id, name or "Outlet Group", tuple(outlet_ids), group_id),
