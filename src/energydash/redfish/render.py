@@ -290,6 +290,12 @@ def circuit(
     }
     if user_label is not None:
         body["UserLabel"] = user_label
+    if per_phase:
+        # the schema: a three-phase circuit reports per phase, not one top-level V and I
+        del body["Voltage"], body["CurrentAmps"]
+        if pdu.input_type == "three_phase_wye" and set(r.phases) >= {"L1", "L2", "L3"}:
+            body["PolyPhaseVoltage"].update(line_to_line(r.phases))
+            body["PolyPhaseCurrentAmps"]["Neutral"] = neutral_current(r.phases)
     if info.kind == "main":
         body["Links"]["Outlets@odata.count"] = len(info.outlet_ids)
         del body["Actions"]["#Circuit.PowerControl"]
@@ -297,6 +303,27 @@ def circuit(
     if r.health_reasons:
         body["Status"]["Conditions"] = conditions(r.health_reasons, r.health)
     return body
+
+
+def line_to_line(phases: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Wye line-to-line voltages from the phase voltages, 120 degrees apart."""
+    out = {}
+    for a, b, key in (("L1", "L2", "Line1ToLine2"), ("L2", "L3", "Line2ToLine3"),
+                      ("L3", "L1", "Line3ToLine1")):  # fmt: skip
+        va, vb = phases[a].voltage_v, phases[b].voltage_v
+        value = None if va is None or vb is None else (va * va + vb * vb + va * vb) ** 0.5
+        out[key] = {"Reading": rounded(value, 2)}
+    return out
+
+
+def neutral_current(phases: dict[str, Any]) -> dict[str, Any]:
+    """The phasor sum of the three line currents (each taken in phase with its voltage)."""
+    currents = [phases[p].current_a for p in ("L1", "L2", "L3")]
+    if any(c is None for c in currents):
+        return {"Reading": None}
+    a, b, c = currents
+    squared = a * a + b * b + c * c - a * b - b * c - c * a
+    return {"Reading": rounded(max(squared, 0.0) ** 0.5, 3)}
 
 
 # ---------------------------------------------------------------------- groups, metrics, PDU

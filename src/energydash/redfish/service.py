@@ -29,6 +29,7 @@ from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
 from energydash.redfish.redirect import HttpsRedirect
 from energydash.redfish.registries import message
+from energydash.redfish.render import sensor_uri
 from energydash.redfish.resources import (
     accounts,
     certificates,
@@ -40,6 +41,7 @@ from energydash.redfish.resources import (
     update,
 )
 from energydash.redfish.routing import RouteTable
+from energydash.redfish.thresholds import SensorThresholds
 from energydash.sim.engine import Engine
 from energydash.sim.events import SimEvent
 
@@ -78,7 +80,9 @@ class RedfishService:
         self.router = APIRouter()
         self.router.routes.append(StarletteRoute("/redfish", endpoint=self.app))
         self.router.mount("/redfish", self.app)
+        self.thresholds = SensorThresholds(engine.fleet)
         self._detach = engine.on_event(self._on_engine_event)
+        self._detach_tick = engine.on_tick(self._check_thresholds)
         self._sweeper: asyncio.Task[None] | None = None
         self._redirect: HttpsRedirect | None = None
 
@@ -168,6 +172,26 @@ class RedfishService:
     def close(self) -> None:
         """Stop listening to the engine (a service that is thrown away)."""
         self._detach()
+        self._detach_tick()
+
+    def _check_thresholds(self, engine: Engine) -> None:
+        self.thresholds.evaluate(engine.fleet, self._threshold_event)
+
+    def _threshold_event(self, family: str, index: int, key: str, args: list[str]) -> None:
+        fleet = self.engine.fleet
+        if family.startswith("inlet"):
+            pdu = fleet.pdus[index]
+            sensor = ("Temperature" if family.endswith("temperature") else "Humidity") + "Inlet"
+        elif family.startswith("outlet"):
+            pdu = fleet.pdus[int(fleet.o_pdu[index])]
+            outlet = pdu.outlets[index - pdu.index * len(pdu.outlets)]
+            sensor = ("Current" if family.endswith("current") else "Power") + outlet.id
+        else:
+            pdu = fleet.pdus[int(fleet.b_pdu[index])]
+            branch = pdu.branches[index - pdu.index * len(pdu.branches)]
+            sensor = ("Current" if family.endswith("current") else "Power") + f"Branch{branch.id}"
+        origin = sensor_uri(pdu.id, sensor)
+        self.events.publish("SensorEvent", key, [sensor, *args], origin, "Sensor", self.now())
 
     async def _sweep_sessions(self) -> None:
         while True:

@@ -20,6 +20,7 @@ FaultKind = Literal[
     "branch_overload",
     "comm_loss",
     "pdu_power_loss",
+    "cooling_failure",
 ]
 POWER_ACTIONS: tuple[str, ...] = ("On", "Off", "PowerCycle")
 BREAKER_ACTIONS: tuple[str, ...] = ("On", "Off")
@@ -32,6 +33,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "branch_overload",
     "comm_loss",
     "pdu_power_loss",
+    "cooling_failure",
 )
 
 

@@ -14,6 +14,8 @@ Kinds and targets:
 - ``pdu_power_loss`` (PDU): the input fails: every outlet goes dark and the management card
   with it (readings ``None`` as for comm_loss). Clearing it restores power; each outlet then
   follows its ``PowerRestorePolicy`` (AlwaysOn, AlwaysOff, LastState) after its power-on delay.
+- ``cooling_failure`` (PDU, ``rate_c_per_min`` default 0.5): the rack inlet temperature climbs
+  (see ``energydash.sim.environment``); readings and controls stay. Warning.
 
 Sensor faults change what is *reported*, never the true power behind sums and energy.
 """
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from energydash.sim.commands import FAULT_KINDS, CommandError, InjectFault
+from energydash.sim.environment import DEFAULT_HEATING_C_PER_MIN
 from energydash.sim.pdu import Fleet, SensorOverrides
 
 ALIASES = {
@@ -47,6 +50,7 @@ HEALTH = {
     "branch_overload": 1,
     "comm_loss": 2,
     "pdu_power_loss": 2,
+    "cooling_failure": 1,
 }
 DESCRIPTION = {
     "sensor_stuck": "sensor stuck",
@@ -56,6 +60,7 @@ DESCRIPTION = {
     "branch_overload": "overload injected",
     "comm_loss": "communication lost",
     "pdu_power_loss": "input power lost",
+    "cooling_failure": "cooling failure (inlet heating up)",
 }
 DEFAULT_OVERLOAD_MULTIPLE = 1.6
 DEFAULT_NOISE_SIGMA = 0.05
@@ -115,6 +120,10 @@ def normalise(fleet: Fleet, command: InjectFault) -> tuple[str, str, str | None,
         params["multiple"] = _number(params, "multiple", DEFAULT_OVERLOAD_MULTIPLE, 0.0, 50.0)
     if kind == "sensor_noisy":
         params["sigma"] = _number(params, "sigma", DEFAULT_NOISE_SIGMA, 0.0, 1.0)
+    if kind == "cooling_failure":
+        params["rate_c_per_min"] = _number(
+            params, "rate_c_per_min", DEFAULT_HEATING_C_PER_MIN, 0.0, 10.0
+        )
     return kind, pdu_id, None if target is None else str(target), params
 
 
@@ -139,6 +148,7 @@ def apply_faults(fleet: Fleet, faults: dict[str, Fault]) -> None:
     fleet.relay_failed[:] = False
     fleet.comm_lost[:] = False
     fleet.power_lost[:] = False
+    fleet.environment.heating_c_per_min[:] = 0.0
     fleet.b_overload[:] = 0.0
     fleet.o_fault_health[:] = 0
     fleet.b_fault_health[:] = 0
@@ -166,6 +176,10 @@ def apply_faults(fleet: Fleet, faults: dict[str, Fault]) -> None:
             fleet.b_overload[b] = max(fleet.b_overload[b], float(fault.params["multiple"]))
             fleet.b_fault_health[b] = max(fleet.b_fault_health[b], HEALTH[fault.kind])
             reasons.setdefault(("branch", pdu.id, str(fault.target_id)), []).append(text)
+        elif fault.kind == "cooling_failure":  # the card still talks; its inlet heats up
+            rate = float(fault.params["rate_c_per_min"])
+            fleet.environment.heating_c_per_min[pdu.index] = rate
+            reasons.setdefault(("pdu", pdu.id, ""), []).append(text)
         else:
             fleet.comm_lost[pdu.index] = True
             if fault.kind == "pdu_power_loss":

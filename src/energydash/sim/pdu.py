@@ -29,6 +29,7 @@ import numpy as np
 
 from energydash.config import Settings
 from energydash.sim import breakers
+from energydash.sim.environment import Environment
 from energydash.sim.events import SimEvent
 from energydash.sim.peaks import PowerPeaks
 from energydash.sim.profiles import (
@@ -265,6 +266,11 @@ class Fleet:
         self._codes_index: dict[int, np.ndarray] = {}
         self.reindex_profiles()
         self.peaks = PowerPeaks(self)
+        self.environment = Environment(len(self.pdus), settings.seed)
+        self.capacity_va = np.array(
+            [sum(m.rating_a * len(m.phases) for m in p.mains) * p.nominal_voltage_v
+             for p in self.pdus]
+        )  # fmt: skip
         self.last_tick_s = math.nan  # sim time of the readings (Redfish ReadingTime)
 
     # ------------------------------------------------------------------ lookups
@@ -472,6 +478,10 @@ class Fleet:
         self._publish_arrays(rng)
         self.peaks.update(self, t_s)
         self.last_tick_s = t_s
+        pdu_va = np.bincount(self.b_pdu, weights=self.b_va, minlength=len(self.pdus))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            load = np.where(self.capacity_va > 0, pdu_va / self.capacity_va, 0.0)
+        self.environment.step(dt_s, load)
 
     def prime(self, t_s: float, local_hour: float, weekday: int) -> None:
         """Fill readings for sim time ``t_s`` without advancing anything (before the first tick)."""
@@ -551,7 +561,9 @@ class Fleet:
         np.maximum(np.maximum(level, self.b_fault_health), tripped, out=self.b_health)
         o_level = np.where(self.i > self.o_rating_a, 2, 0).astype(np.int8)
         o_level[(o_level == 0) & (self.i > WARNING_LOAD_FRACTION * self.o_rating_a)] = 1
-        branch_dark = (tripped // 2)[self.o_branch]
+        # an outlet behind a tripped or opened breaker (branch or mains) is dark: Warning
+        opened = (~self.branch_closed()).astype(np.int8)
+        branch_dark = np.maximum(tripped // 2, opened)[self.o_branch]
         health = self.arrays.outlet_health
         np.maximum(o_level, self.o_fault_health, out=health)
         np.maximum(health, branch_dark.astype(np.int8), out=health)
@@ -662,7 +674,8 @@ class Fleet:
     # ------------------------------------------------------------------ readings
     def power_state(self, index: int) -> str:
         if self.relay_on[index]:
-            return "On"
+            # a closed relay behind an open or tripped breaker delivers nothing: the outlet is Off
+            return "On" if self.branch_closed()[self.o_branch[index]] else "Off"
         return "PoweringOn" if not math.isnan(self.pending_on_at[index]) else "Off"
 
     def outlet(self, pdu_id: str, outlet_id: str) -> OutletReading:
@@ -698,6 +711,8 @@ class Fleet:
         branch = self._branch_by[(pdu.id, info.branch_id)]
         if self.b_state[branch.index] == breakers.BREAKER_TRIPPED:
             reasons.append(f"{branch.name} breaker tripped")
+        elif not self.branch_closed()[branch.index]:
+            reasons.append(f"{branch.name} breaker open: no power to the outlet")
         if self.i[k] > self.o_rating_a[k]:
             reasons.append(f"current {self.i[k]:.1f} A above the {info.rating_a:g} A outlet rating")
         elif self.i[k] > WARNING_LOAD_FRACTION * self.o_rating_a[k]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from energydash.redfish import assets, errors, render
+from energydash.redfish import assets, errors, render, thresholds
 from energydash.redfish.http import Request, Response
 from energydash.redfish.resources.common import action_args, action_done, apply_patch, execute
 from energydash.redfish.routing import Route
@@ -27,7 +27,11 @@ QUANTITIES = {
     "Power": ("Power", "W"),
     "Energy": ("EnergykWh", "kW.h"),
     "Frequency": ("Frequency", "Hz"),
+    "Temperature": ("Temperature", "Cel"),
+    "Humidity": ("Humidity", "%"),
 }
+PROBE_QUANTITIES = ("Temperature", "Humidity")
+PROBE = "Inlet"  # one temperature and one humidity probe at the rack inlet per PDU
 OUTLET_QUANTITIES = ("Voltage", "Current", "Power", "Energy", "Frequency")
 PHASE_QUANTITIES = ("Voltage", "Current", "Power", "Energy")
 GROUP_QUANTITIES = ("Power", "Energy")
@@ -47,6 +51,7 @@ def sensor_ids(pdu: PduInfo) -> list[str]:
     ids: list[str] = []
     for q in PDU_QUANTITIES:
         ids.append(f"{q}PDU")
+    ids += [f"{q}{PROBE}" for q in PROBE_QUANTITIES]
     for main in pdu.mains:
         ids += [f"{q}Mains{main.id}" for q in OUTLET_QUANTITIES]
         if len(main.phases) > 1:
@@ -131,6 +136,8 @@ def _sensor_target(pdu: PduInfo, subject: str) -> tuple[str, str | None, str | N
     """(kind, target id, phase) from the subject part of a sensor id."""
     if subject == "PDU":
         return "pdu", None, None
+    if subject == PROBE:
+        return "probe", None, None
     if subject.startswith("Mains"):
         rest = subject[len("Mains") :]
         for main in pdu.mains:
@@ -160,6 +167,10 @@ def _render_sensor(
 ) -> dict[str, Any]:
     fleet = request.service.engine.fleet
     kind, target, phase = _sensor_target(pdu, subject)
+    if (kind == "probe") != (quantity in PROBE_QUANTITIES):
+        raise KeyError(sensor_id)
+    if kind == "probe":
+        return _render_probe(request, pdu, sensor_id, quantity)
     if kind == "group" and quantity not in GROUP_QUANTITIES:
         raise KeyError(sensor_id)
     if kind == "pdu" and quantity not in PDU_QUANTITIES:
@@ -221,6 +232,9 @@ def _render_sensor(
         "ReadingTime": render.iso(_posix(fleet_time)),
         "Status": render.status(health, value is not None),
     }
+    family = thresholds.FAMILIES.get((quantity, kind)) if phase is None else None
+    if family is not None:
+        _add_thresholds(request, body, family, _index(fleet, pdu, kind, str(target)))
     if quantity == "Power":
         peak, peak_t = _peak(fleet, pdu, kind, str(target), phase)
         body["PeakReading"] = render.rounded(peak, 2)
@@ -267,6 +281,71 @@ def sensor_reset(request: Request, body: dict[str, Any]) -> Response:
     return action_done(execute(request, cmd.ResetMetrics(pdu.id, kind, target)))
 
 
+def _index(fleet: Any, pdu: PduInfo, kind: str, target: str) -> int:
+    if kind == "outlet":
+        return int(fleet.outlet_info(pdu.id, target).index)
+    if kind == "branch":
+        return int(fleet.circuit_info(pdu.id, target).index)
+    return pdu.index
+
+
+def _add_thresholds(request: Request, body: dict[str, Any], family: str, index: int) -> None:
+    limits = request.service.thresholds
+    body["Thresholds"] = limits.render(family, index)
+    level = limits.health(family, index)
+    order = ("OK", "Warning", "Critical")
+    if order.index(level) > order.index(body["Status"]["Health"]):
+        body["Status"]["Health"] = level
+
+
+def _render_probe(request: Request, pdu: PduInfo, sensor_id: str, quantity: str) -> dict[str, Any]:
+    fleet = request.service.engine.fleet
+    env = fleet.environment
+    blind = bool(fleet.comm_lost[pdu.index])
+    raw = env.temperature_c if quantity == "Temperature" else env.humidity_pct
+    value = None if blind else float(raw[pdu.index])
+    reading_type, units = QUANTITIES[quantity]
+    body: dict[str, Any] = {
+        "@odata.id": render.sensor_uri(pdu.id, sensor_id),
+        "@odata.type": "#Sensor.v1_12_0.Sensor",
+        "Id": sensor_id,
+        "Name": f"{pdu.name} inlet {quantity.lower()}",
+        "ReadingType": reading_type,
+        "ReadingUnits": units,
+        "Reading": render.rounded(value, 2),
+        "PhysicalContext": "Intake",
+        "SensingInterval": f"PT{request.service.settings.tick_s:g}S",
+        "ReadingTime": render.iso(_posix(fleet.last_tick_s)),
+        "Status": render.status("Critical" if blind else "OK", value is not None),
+    }
+    if quantity == "Temperature":
+        body["ReadingRangeMin"], body["ReadingRangeMax"] = -20, 80
+    else:
+        body["ReadingRangeMin"], body["ReadingRangeMax"] = 0, 100
+    family = thresholds.FAMILIES[(quantity, "probe")]
+    _add_thresholds(request, body, family, pdu.index)
+    return body
+
+
+def patch_sensor(request: Request, body: dict[str, Any]) -> Response:
+    """PATCH ``Thresholds`` of a current, power, temperature or humidity sensor."""
+    pdu = _pdu(request)
+    sensor_id = request.params["sensor"]
+    current = get_sensor(request)
+    try:
+        quantity, subject = _split(sensor_id)
+        kind, target, phase = _sensor_target(pdu, subject)
+    except KeyError:
+        raise errors.not_found("Sensor", sensor_id) from None
+    family = thresholds.FAMILIES.get((quantity, kind)) if phase is None else None
+    setters = {}
+    if family is not None:
+        fleet = request.service.engine.fleet
+        index = _index(fleet, pdu, kind, str(target))
+        setters["Thresholds"] = request.service.thresholds.setter(family, index)
+    return apply_patch(request, body, current, setters, get_sensor)
+
+
 def _posix(value: float | None) -> datetime | None:
     if value is None or math.isnan(value):
         return None
@@ -309,7 +388,7 @@ def routes() -> list[Route]:
         Route(BASE, "ChassisCollection", get=get_chassis_collection),
         Route(BASE + "/{pdu}", "Chassis", get=get_chassis, patch=patch_chassis),
         Route(BASE + "/{pdu}/Sensors", "SensorCollection", get=get_sensors),
-        Route(BASE + "/{pdu}/Sensors/{sensor}", "Sensor", get=get_sensor),
+        Route(BASE + "/{pdu}/Sensors/{sensor}", "Sensor", get=get_sensor, patch=patch_sensor),
         Route(
             BASE + "/{pdu}/Sensors/{sensor}/Actions/Sensor.ResetMetrics",
             "Sensor",

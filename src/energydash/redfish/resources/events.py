@@ -29,6 +29,8 @@ RESOURCE_TYPES = [
     "OutletGroupCollection",
     "PowerDistribution",
     "ManagerAccount",
+    "Sensor",
+    "SoftwareInventory",
 ]
 
 
