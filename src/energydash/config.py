@@ -167,6 +167,9 @@ class Settings(BaseSettings):
     redfish_http_redirect_port: int = Field(
         0, ge=0, le=65535, description="With TLS on: plain HTTP port redirecting to HTTPS (0: off)."
     )
+    scenario_file: str = Field(
+        "", description="Scenario (YAML/JSON) of faults and actions to run at start."
+    )
     redfish_page_size: int = Field(
         1000, ge=1, le=100_000, description="Collection members per page (Members@odata.nextLink)."
     )

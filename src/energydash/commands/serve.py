@@ -20,6 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="neither ingest nor publish over MQTT (ENERGYDASH_MQTT_INGEST/PUBLISH=false)",
     )
+    parser.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="run a YAML/JSON scenario of faults and actions on the sim clock "
+        "(ENERGYDASH_SCENARIO_FILE)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -35,6 +41,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from energydash.stream.rawsend import FanoutWebSocketProtocol
 
     settings = apply_server_options(args, settings)
+    if getattr(args, "scenario", None):
+        settings = settings.model_copy(update={"scenario_file": args.scenario})
+    if settings.scenario_file:
+        from energydash.sim.scenario import ScenarioError, load_file
+
+        try:
+            load_file(settings.scenario_file)  # refuse a bad file before anything starts
+        except ScenarioError as error:
+            print(f"energydash serve: {error}")
+            return 2
     if args.no_mqtt:
         settings = settings.model_copy(update={"mqtt_ingest": False, "mqtt_publish": False})
     setup_logging("backend", settings)

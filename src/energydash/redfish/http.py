@@ -127,6 +127,8 @@ class RedfishApp:
             more = event.get("more_body", False)
         headers = dict(scope["headers"])
         client = scope.get("client")
+        if self.service.wire.active and await self._wire_faults(scope, receive, send):
+            return
         try:
             response = await self.handle(
                 scope["method"],
@@ -140,6 +142,45 @@ class RedfishApp:
             log.exception("Redfish %s %s failed", scope["method"], scope["path"])
             response = self._error(RedfishError(500, [message("Base", "InternalError")]))
         await self._send(scope["method"], response, send, receive)
+
+    async def _wire_faults(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
+        """Apply the wire faults that match this request; True when they answered it."""
+        wire = self.service.wire
+        faults = wire.for_path(scope["path"])
+        delay_s = 0.0
+        for fault in faults:
+            fault.hits += 1
+            kind = fault.kind
+            if kind == "wire_latency":
+                jitter = fault.params["jitter_ms"]
+                delay_s += (fault.params["ms"] + fault.rng.uniform(0, jitter)) / 1000.0
+            elif kind in ("wire_timeout", "wire_drop"):
+                if kind == "wire_timeout":
+                    await _until_over_or_gone(wire.wait_out(fault, self._speed()), receive)
+                drop = scope.get("extensions", {}).get("energydash.drop")
+                if drop is not None:
+                    drop()
+                    return True
+                raise ConnectionAbortedError("wire fault: connection dropped")
+            else:
+                if kind == "card_reboot":
+                    retry = str(max(1, round(wire.remaining_s(fault) / self._speed())))
+                    error = errors.base(503, "ServiceTemporarilyUnavailable", retry)
+                    error.headers["Retry-After"] = retry
+                elif int(fault.params["status"]) == 503:
+                    error = errors.base(503, "ServiceTemporarilyUnavailable", "1")
+                    error.headers["Retry-After"] = "1"
+                else:
+                    error = RedfishError(500, [message("Base", "InternalError")])
+                await self._send(scope["method"], self._error(error), send)
+                return True
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        return False
+
+    def _speed(self) -> float:
+        clock = self.service.engine.clock
+        return float(clock.speed) if clock.mode == "accelerated" else 1.0
 
     async def _send(self, method: str, response: Response, send: Any, receive: Any = None) -> None:
         raw = [
@@ -427,6 +468,23 @@ class RedfishApp:
             }
 
         return expand_resource(resource, levels)
+
+
+async def _until_over_or_gone(waiting: Any, receive: Any) -> None:
+    """Wait for ``waiting`` unless the client disconnects first."""
+
+    async def gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    tasks = {asyncio.ensure_future(waiting), asyncio.ensure_future(gone())}
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 async def _stream_until_disconnect(stream: AsyncIterator[bytes], send: Any, receive: Any) -> None:

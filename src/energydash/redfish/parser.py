@@ -21,6 +21,11 @@ _BODY = orjson.dumps(errors.base(501, "OperationNotAllowed").body())
 
 
 class RedfishHttpProtocol(HttpToolsProtocol):
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        # lets a wire_drop fault close the connection without an answer
+        self.scope.setdefault("extensions", {})["energydash.drop"] = self.transport.abort  # type: ignore[typeddict-item]
+
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
         try:

@@ -42,8 +42,11 @@ from energydash.redfish.resources import (
 )
 from energydash.redfish.routing import RouteTable
 from energydash.redfish.thresholds import SensorThresholds
+from energydash.redfish.wire import WireFaultError, WireFaults
 from energydash.sim.engine import Engine
 from energydash.sim.events import SimEvent
+from energydash.sim.scenario import ScenarioRunner
+from energydash.sim.scenario import load_file as load_scenario
 
 log = logging.getLogger(__name__)
 SESSION_SWEEP_S = 10.0
@@ -81,6 +84,8 @@ class RedfishService:
         self.router.routes.append(StarletteRoute("/redfish", endpoint=self.app))
         self.router.mount("/redfish", self.app)
         self.thresholds = SensorThresholds(engine.fleet)
+        self.wire = WireFaults(engine.clock.timestamp, settings.seed, engine.fleet.has_pdu)
+        self.scenarios = ScenarioRunner(engine, self._wire_step, self.wire.clear)
         self._detach = engine.on_event(self._on_engine_event)
         self._detach_tick = engine.on_tick(self._check_thresholds)
         self._sweeper: asyncio.Task[None] | None = None
@@ -89,6 +94,9 @@ class RedfishService:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         await self.events.start()
+        if self.settings.scenario_file:
+            run = self.scenarios.start(load_scenario(self.settings.scenario_file))
+            log.info("scenario %r started (%d steps)", run.scenario.name, len(run.planned))
         if self.settings.redfish_tls and self.settings.redfish_http_redirect_port:
             host = self.settings.host
             public = host if host not in ("", "0.0.0.0", "::") else "127.0.0.1"
@@ -173,6 +181,20 @@ class RedfishService:
         """Stop listening to the engine (a service that is thrown away)."""
         self._detach()
         self._detach_tick()
+        self.scenarios.close()
+
+    def _wire_step(
+        self,
+        kind: str,
+        pdu_id: str | None,
+        uri_pattern: str | None,
+        params: dict[str, Any] | None,
+        duration_s: float,
+    ) -> str:
+        try:
+            return self.wire.inject(kind, pdu_id, uri_pattern, params, duration_s).id
+        except WireFaultError as error:
+            raise ValueError(f"{error.field}: {error}") from None
 
     def _check_thresholds(self, engine: Engine) -> None:
         self.thresholds.evaluate(engine.fleet, self._threshold_event)
