@@ -170,6 +170,9 @@ class Settings(BaseSettings):
     scenario_file: str = Field(
         "", description="Scenario (YAML/JSON) of faults and actions to run at start."
     )
+    redfish_port_base: int = Field(
+        0, ge=0, le=65535, description="PDU k also answers on 127.0.0.1:(base+k-1) (0: off)."
+    )
     redfish_page_size: int = Field(
         1000, ge=1, le=100_000, description="Collection members per page (Members@odata.nextLink)."
     )

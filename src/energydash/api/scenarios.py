@@ -16,6 +16,8 @@ def _runner(request: Request) -> Any:
     service = getattr(request.app.state, "redfish", None)
     if service is None:
         raise ApiError(409, "scenarios need the backend's Redfish service", "scenario")
+    if service.scenarios is None:
+        raise ApiError(409, "scenarios run on the fleet service only", "scenario")
     return service.scenarios
 
 

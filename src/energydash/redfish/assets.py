@@ -49,8 +49,8 @@ class Asset:
 class Assets:
     """One ``Asset`` per PDU id, created with defaults on first use."""
 
-    def __init__(self, seed: int) -> None:
-        self._seed = seed
+    def __init__(self, seed: int, salt: str = "") -> None:
+        self._seed = f"{seed}{salt}"
         self._by_pdu: dict[str, Asset] = {}
 
     def of(self, pdu: PduInfo) -> Asset:

@@ -13,7 +13,7 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -187,6 +187,8 @@ class EventHub:
         self._sub_ids = itertools.count(1)
         self._client: httpx.AsyncClient | None = None
         self._running = False
+        # the per-PDU endpoints take the fleet's SensorEvents about their PDU (endpoints.py)
+        self.forward: Callable[[EventRecord], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -247,6 +249,8 @@ class EventHub:
                 _put_dropping_oldest(sub.queue, record)
         for queue in self._sse:
             _put_dropping_oldest(queue, record)
+        if self.forward is not None:
+            self.forward(record)
 
     def log_only(self, message: dict[str, Any], origin: str | None = None) -> EventRecord:
         record = EventRecord(str(next(self._ids)), datetime.now(UTC), message, origin, None)

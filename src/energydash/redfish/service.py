@@ -25,6 +25,7 @@ from energydash.config import Settings
 from energydash.redfish.assets import Assets
 from energydash.redfish.card import ManagementCard
 from energydash.redfish.certs import CertificateStore
+from energydash.redfish.endpoints import PduEndpoints
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
 from energydash.redfish.redirect import HttpsRedirect
@@ -56,22 +57,35 @@ _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="EnergyDash Redfish"'}
 class RedfishService:
     """Accounts, sessions, events and the resource tree over one engine."""
 
-    def __init__(self, engine: Engine, settings: Settings, auth: AuthStore | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        auth: AuthStore | None = None,
+        *,
+        single_pdu: str | None = None,
+        thresholds: SensorThresholds | None = None,
+    ) -> None:
+        """``single_pdu``: the service of one PDU's own card (see ``redfish.endpoints``)."""
         self.engine = engine
+        self.single_pdu = single_pdu
         self.settings = settings
         self.auth = auth if auth is not None else AuthStore.from_settings(settings)
         self.privileges = PrivilegeMap()
         self.events = EventHub(
             settings.redfish_event_retry_attempts, settings.redfish_event_retry_interval_s
         )
-        self.uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"energydash-redfish-{settings.seed}"))
+        card_name = f"-pdu-{single_pdu}" if single_pdu else ""
+        self.uuid = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"energydash-redfish-{settings.seed}{card_name}")
+        )
         self.card = ManagementCard(
             __version__,
             settings.redfish_card_reboot_s,
             settings.redfish_update_install_s,
             settings.redfish_update_max_bytes,
         )
-        self.assets = Assets(settings.seed)
+        self.assets = Assets(settings.seed, salt=card_name)
         self.certs = CertificateStore(settings)
         self.hostname = socket.gethostname()
         self.fqdn = socket.getfqdn() or self.hostname
@@ -83,18 +97,27 @@ class RedfishService:
         self.router = APIRouter()
         self.router.routes.append(StarletteRoute("/redfish", endpoint=self.app))
         self.router.mount("/redfish", self.app)
-        self.thresholds = SensorThresholds(engine.fleet)
+        self.thresholds = thresholds or SensorThresholds(engine.fleet)
         self.wire = WireFaults(engine.clock.timestamp, settings.seed, engine.fleet.has_pdu)
-        self.scenarios = ScenarioRunner(engine, self._wire_step, self.wire.clear)
+        self.scenarios: ScenarioRunner | None = None
+        self.endpoints: PduEndpoints | None = None
+        if single_pdu is None:  # the fleet service runs scenarios and the per-PDU cards
+            self.scenarios = ScenarioRunner(engine, self._wire_step, self.wire.clear)
+            if settings.redfish_port_base:
+                self.endpoints = PduEndpoints(self)
         self._detach = engine.on_event(self._on_engine_event)
-        self._detach_tick = engine.on_tick(self._check_thresholds)
+        self._detach_tick = (
+            engine.on_tick(self._check_thresholds) if thresholds is None else (lambda: None)
+        )
         self._sweeper: asyncio.Task[None] | None = None
         self._redirect: HttpsRedirect | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         await self.events.start()
-        if self.settings.scenario_file:
+        if self.endpoints is not None:
+            await self.endpoints.start()
+        if self.settings.scenario_file and self.scenarios is not None:
             run = self.scenarios.start(load_scenario(self.settings.scenario_file))
             log.info("scenario %r started (%d steps)", run.scenario.name, len(run.planned))
         if self.settings.redfish_tls and self.settings.redfish_http_redirect_port:
@@ -115,6 +138,8 @@ class RedfishService:
 
     async def stop(self) -> None:
         await self.card.stop()
+        if self.endpoints is not None:
+            await self.endpoints.stop()
         if self._redirect is not None:
             await self._redirect.stop()
             self._redirect = None
@@ -181,7 +206,8 @@ class RedfishService:
         """Stop listening to the engine (a service that is thrown away)."""
         self._detach()
         self._detach_tick()
-        self.scenarios.close()
+        if self.scenarios is not None:
+            self.scenarios.close()
 
     def _wire_step(
         self,
