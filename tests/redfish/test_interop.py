@@ -93,3 +93,20 @@ def test_ocp_rack_pdu_profile_branch_use_case_passes_too(
     assert failed == 0, "interop failures:\n" + "\n".join(fails[:50])
     assert status == 0
     assert passed > 5000
+
+
+@pytest.mark.slow
+def test_a_per_pdu_endpoint_meets_the_profile_too(tmp_path: Path) -> None:
+    from energydash.mqtt.broker import free_port
+
+    base = free_port()
+    settings = build_settings(tmp_path / "cards", redfish_port_base=base)
+    with serve(settings) as server:
+        server.tick(3)
+        passed, failed, fails, _ = run_interop(
+            SHARED / "validate-interop.sh", f"http://127.0.0.1:{base + 1}", tmp_path / "report"
+        )
+    print("\n".join(fails))
+    assert failed <= 1, "interop failures:\n" + "\n".join(fails[:50])
+    assert all(VALIDATOR_DEFECT in f for f in fails), fails
+    assert passed > 2000
