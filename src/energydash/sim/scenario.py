@@ -159,7 +159,10 @@ class ScenarioRunner:
                 if self.wire is None:
                     return "skipped: no Redfish service for wire faults"
                 w = step.wire
-                fault_id = self.wire(w.kind, w.pdu_id, w.uri_pattern, w.params, w.duration_s)
+                params = dict(w.params or {})
+                if w.kind == "wire_latency":  # the scenario's seed drives the jitter too
+                    params.setdefault("seed", run.scenario.seed)
+                fault_id = self.wire(w.kind, w.pdu_id, w.uri_pattern, params, w.duration_s)
                 if step.name:
                     run.names[step.name] = ("wire", fault_id)
                 return f"wire fault {fault_id} {w.kind} for {w.duration_s:g} s"
