@@ -289,7 +289,7 @@ def _reset_metrics(engine: Engine, c: ResetMetrics) -> CommandResult:
         key = ("group", pdu.id, group.id)
         fleet.circuit_baselines[key] = float(fleet.lifetime_kwh[idx].sum())
         fleet.circuit_reset_times[key] = t
-        fleet.peaks.groups.pop((pdu.id, group.id), None)
+        fleet.peaks.forget_group(pdu.id, group.id)
         target = group.name
     else:  # the whole PDU: every outlet, circuit, group and the PDU total
         s = fleet.outlet_slice(pdu.id)
@@ -572,7 +572,7 @@ def _reset_peak(engine: Engine, c: ResetPeak) -> CommandResult:
             raise CommandError(f"no mains circuit {c.target_id!r} on {pdu.name}", "target_id")
         fleet.peaks.reset_main(fleet, main.index, t)
     elif c.kind == "group":
-        fleet.peaks.groups.pop((pdu.id, _group(pdu, c.target_id).id), None)
+        fleet.peaks.forget_group(pdu.id, _group(pdu, c.target_id).id)
     elif c.kind == "pdu":
         fleet.peaks.reset_one(fleet, "pdu", pdu.index, t)
     else:

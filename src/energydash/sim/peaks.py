@@ -22,22 +22,21 @@ class RunningPeak:
     """Running maxima of one level (outlets, branches, ...) and the time each was reached."""
 
     def __init__(self, n: int) -> None:
-        self.value = np.full(n, np.nan)
+        self.value = np.full(n, -np.inf)  # -inf: no reading yet (NaN readings never win)
         self.time_s = np.full(n, np.nan)
 
     def fold(self, values: np.ndarray, t_s: float) -> None:
         higher = values > self.value
-        higher |= np.isnan(self.value) & ~np.isnan(values)
-        self.value[higher] = values[higher]
-        self.time_s[higher] = t_s
+        np.copyto(self.value, values, where=higher)
+        np.copyto(self.time_s, t_s, where=higher)
 
     def reset(self, index: int | slice, values: np.ndarray | float, t_s: float) -> None:
-        self.value[index] = values
+        self.value[index] = np.where(np.isnan(values), -np.inf, values)
         self.time_s[index] = t_s
 
     def get(self, index: int) -> tuple[float | None, float | None]:
         value = float(self.value[index])
-        if math.isnan(value):
+        if not math.isfinite(value):
             return None, None
         return value, float(self.time_s[index])
 
@@ -52,7 +51,15 @@ class PowerPeaks:
         self.main = RunningPeak(fleet.n_mains)
         self.main_phase = RunningPeak(fleet.n_mains * nph)
         self.pdu = RunningPeak(len(fleet.pdus))
-        self.groups: dict[tuple[str, str], tuple[float, float]] = {}
+        # groups as one flat index (members, start of each group), rebuilt when they change
+        self._group_key: tuple[tuple[int, int, int], ...] = ()
+        self._group_ids: list[tuple[str, str]] = []
+        self._group_members = np.zeros(0, dtype=np.intp)
+        self._group_starts = np.zeros(0, dtype=np.intp)
+        self._group_peaks = np.zeros(0)
+        self._group_times = np.zeros(0)
+        self._group_pos: dict[tuple[str, str], int] = {}
+        self._group_pdu = np.zeros(0, dtype=np.intp)
         local_phase = fleet.b_phase - fleet.b_pdu * nph
         self._b_main_phase = fleet.b_main * nph + local_phase
         self._nph = nph
@@ -73,16 +80,44 @@ class PowerPeaks:
     def update(self, fleet: Fleet, t_s: float) -> None:
         for name, values in self.levels(fleet).items():
             getattr(self, name).fold(values, t_s)
-        if fleet.comm_lost.any():
-            return  # a blind PDU's groups would fold zeros; they keep their peak
+        self._index_groups(fleet)
+        if not self._group_ids:
+            return
+        powers = np.add.reduceat(fleet.p[self._group_members], self._group_starts)
+        higher = powers > self._group_peaks
+        if fleet.comm_lost.any():  # a blind PDU's groups keep their peak
+            higher &= ~fleet.comm_lost[self._group_pdu]
+        self._group_peaks[higher] = powers[higher]
+        self._group_times[higher] = t_s
+
+    def _index_groups(self, fleet: Fleet) -> None:
+        """Rebuild the flat group index when a group was created or deleted (or restored)."""
+        key = tuple(
+            (id(p.groups), len(p.groups), id(p.groups[-1]) if p.groups else 0) for p in fleet.pdus
+        )
+        if key == self._group_key:
+            return
+        self._group_key = key
+        old = {k: (self._group_peaks[i], self._group_times[i]) for k, i in self._group_pos.items()}
+        ids: list[tuple[str, str]] = []
+        members: list[int] = []
+        starts: list[int] = []
+        pdu_of: list[int] = []
         for pdu in fleet.pdus:
             for group in pdu.groups:
-                idx = [fleet.outlet_info(pdu.id, o).index for o in group.outlet_ids]
-                power = float(fleet.p[idx].sum())
-                key = (pdu.id, group.id)
-                peak = self.groups.get(key)
-                if peak is None or power > peak[0]:
-                    self.groups[key] = (power, t_s)
+                if not group.outlet_ids:
+                    continue
+                ids.append((pdu.id, group.id))
+                starts.append(len(members))
+                pdu_of.append(pdu.index)
+                members += [fleet.outlet_info(pdu.id, o).index for o in group.outlet_ids]
+        self._group_ids = ids
+        self._group_pos = {k: i for i, k in enumerate(ids)}
+        self._group_members = np.array(members, dtype=np.intp)
+        self._group_starts = np.array(starts, dtype=np.intp)
+        self._group_pdu = np.array(pdu_of, dtype=np.intp)
+        self._group_peaks = np.array([old.get(k, (-np.inf, 0.0))[0] for k in ids], dtype=float)
+        self._group_times = np.array([old.get(k, (-np.inf, 0.0))[1] for k in ids], dtype=float)
 
     def reset_pdu(self, fleet: Fleet, pdu_index: int, t_s: float) -> None:
         """Every peak of one PDU (Metrics.ResetMetrics)."""
@@ -96,7 +131,7 @@ class PowerPeaks:
             self.reset_main(fleet, m.index, t_s, levels)
         self.pdu.reset(pdu_index, levels["pdu"][pdu_index], t_s)
         for g in pdu.groups:
-            self.groups.pop((pdu.id, g.id), None)
+            self.forget_group(pdu.id, g.id)
 
     def reset_main(
         self, fleet: Fleet, main_index: int, t_s: float, levels: dict[str, np.ndarray] | None = None
@@ -109,5 +144,14 @@ class PowerPeaks:
     def reset_one(self, fleet: Fleet, level: str, index: int, t_s: float) -> None:
         getattr(self, level).reset(index, self.levels(fleet)[level][index], t_s)
 
+    def forget_group(self, pdu_id: str, group_id: str) -> None:
+        """Reset a group's peak: the next tick starts it again."""
+        index = self._group_pos.get((pdu_id, group_id))
+        if index is not None:
+            self._group_peaks[index] = -np.inf
+
     def group(self, pdu_id: str, group_id: str) -> tuple[float | None, float | None]:
-        return self.groups.get((pdu_id, group_id), (None, None))
+        index = self._group_pos.get((pdu_id, group_id))
+        if index is None or not np.isfinite(self._group_peaks[index]):
+            return None, None
+        return float(self._group_peaks[index]), float(self._group_times[index])
