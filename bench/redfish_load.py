@@ -1,7 +1,9 @@
 """Concurrent load on Redfish: GET Outlet, GET a collection with $expand, POST an action.
 
 Run: ``.venv/bin/python bench/redfish_load.py [--seconds 8] [--connections 4]
-[--app redfish|full] [--router]``.
+[--app redfish|full] [--router]``; ``--endpoints 100`` instead measures a fleet of endpoints:
+100 PDUs, each its own Redfish service on its own port (``ENERGYDASH_REDFISH_PORT_BASE``),
+polled concurrently with one keep-alive connection per PDU (GET Outlet round the 48 outlets).
 
 Starts uvicorn in a subprocess (``--serve``) serving the Redfish service over a realtime engine
 (the simulation ticks every ``tick_s`` while the load runs; 4 PDUs = 192 outlets), with Basic auth
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import re
 import shutil
@@ -32,7 +35,7 @@ from rich.table import Table
 USER, PASSWORD = "bench", "bench-password"
 
 
-def serve(port: int, app_kind: str, data_dir: str, fast: bool) -> None:
+def serve(port: int, app_kind: str, data_dir: str, fast: bool, endpoints: int = 0) -> None:
     """The server side (in the subprocess)."""
     import contextlib
     from collections.abc import AsyncIterator
@@ -49,7 +52,8 @@ def serve(port: int, app_kind: str, data_dir: str, fast: bool) -> None:
         log_dir=Path(data_dir) / "logs",
         run_dir=Path(data_dir) / "run",
         clock_mode="realtime",
-        pdu_count=4,
+        pdu_count=endpoints or 4,
+        redfish_port_base=port + 1 if endpoints else 0,
         grid_facility_count=50,
         redfish_user=USER,
         redfish_password=PASSWORD,
@@ -213,6 +217,72 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _free_run(count: int) -> int:
+    """A first port of ``count`` consecutive free ones."""
+    import socket
+
+    from energydash.mqtt.broker import free_port
+
+    for _ in range(50):
+        first = free_port()
+        if first + count > 65000:
+            continue
+        with contextlib.ExitStack() as stack:
+            try:
+                for k in range(count):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", first + k))
+            except OSError:
+                continue
+        return first
+    raise SystemExit(f"no {count} consecutive free ports")
+
+
+def _endpoints_case(console: Console, base: int, count: int, seconds: float) -> int:
+    from energydash.mqtt.broker import wait_for_port
+
+    for k in range(count):
+        wait_for_port("127.0.0.1", base + k, timeout=60)
+    outlets = [f"{b}{n}" for b in "ABC" for n in range(1, 17)]
+    requests = [build("GET", f"/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/{o}") for o in outlets]
+
+    async def poll_all() -> tuple[int, list[float], int]:
+        conns = [await Connection.open(base + k) for k in range(count)]
+        for conn in conns:  # each card checks the Basic password once (argon2), then caches it
+            await conn.request(requests[0])
+        latencies: list[float] = []
+        errors = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(conn: Connection, offset: int) -> None:
+            nonlocal errors
+            i = offset
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                status = await conn.request(requests[i % len(requests)])
+                latencies.append((time.perf_counter() - started) * 1000.0)
+                errors += status != 200
+                i += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(c, k) for k, c in enumerate(conns)))
+        elapsed = time.perf_counter() - started
+        for conn in conns:
+            conn.close()
+        return int(len(latencies) / elapsed), latencies, errors
+
+    rate, lat, errors = asyncio.run(poll_all())
+    table = Table(title=f"Fleet of endpoints: {count} PDUs on {count} ports, one connection each")
+    for column in ("scenario", "req/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="right" if column != "scenario" else "left")
+    table.add_row(
+        f"GET Outlet x {count} endpoints", f"{rate:,}", f"{statistics.median(lat):.2f}",
+        f"{pct(lat, 0.99):.2f}", str(errors),
+    )  # fmt: skip
+    console.print(table)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="per scenario")
@@ -228,17 +298,22 @@ def main() -> int:
     parser.add_argument(
         "--router", action="store_true", help="serve via include_router only (no wrap fast path)"
     )
+    parser.add_argument(
+        "--endpoints", type=int, default=0, help="N PDUs on N ports, polled concurrently"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.port, args.app, args.data_dir, not args.router)
+        serve(args.port, args.app, args.data_dir, not args.router, args.endpoints)
         return 0
 
     from energydash.mqtt.broker import free_port, wait_for_port
 
     console = Console()
     port = args.port or free_port()
+    if args.endpoints:
+        port = args.port or _free_run(args.endpoints + 1)
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGYDASH_")}
         server = subprocess.Popen(
@@ -253,11 +328,14 @@ def main() -> int:
                 "--data-dir",
                 tmp,
                 *(["--router"] if args.router else []),
+                *(["--endpoints", str(args.endpoints)] if args.endpoints else []),
             ],
             env=env,
         )
         try:
-            wait_for_port("127.0.0.1", port, timeout=30)
+            wait_for_port("127.0.0.1", port, timeout=60)
+            if args.endpoints:
+                return _endpoints_case(console, port + 1, args.endpoints, args.seconds)
             base = "/redfish/v1/PowerEquipment/RackPDUs"
             outlets = [
                 build("GET", f"{base}/{p}/Outlets/{b}{n}")

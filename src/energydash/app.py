@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.stream_stats = StreamStats()
     app.state.mqtt_ingest = None
     app.state.mqtt_publisher = None
+    app.state.redfish = redfish  # wire faults and scenarios reach its request path
     install_error_handlers(app)
 
     from energydash.api.health import router as health_router
@@ -222,6 +223,7 @@ class BackgroundServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
         import uvicorn
 
+        from energydash.redfish.parser import RedfishHttpProtocol
         from energydash.stream.rawsend import FanoutWebSocketProtocol
 
         self.app = app
@@ -240,6 +242,7 @@ class BackgroundServer:
             ws_ping_timeout=settings.ws_idle_timeout_s,
             ws_per_message_deflate=False,  # as `energydash serve`: frames are sent as encoded
             ws=FanoutWebSocketProtocol,  # as `energydash serve`: frames written once framed
+            http=RedfishHttpProtocol,  # as `energydash serve`: 501 for unknown methods
             timeout_graceful_shutdown=settings.shutdown_timeout_s,
             lifespan="on",
             **ssl,  # type: ignore[arg-type]

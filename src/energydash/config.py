@@ -175,6 +175,31 @@ class Settings(BaseSettings):
     redfish_tls: bool = Field(False, description="Deprecated alias of ENERGYDASH_TLS.")
     redfish_event_retry_attempts: int = Field(3, ge=0, le=100)
     redfish_event_retry_interval_s: int = Field(5, ge=1, le=3600)
+    # --- Redfish: OCP Rack PDU profile (issue 12, redfish) ------------------------------
+    pdu_power_restore_policy: Literal["AlwaysOn", "AlwaysOff", "LastState"] = Field(
+        "LastState", description="Outlet PowerRestorePolicy after a PDU power loss."
+    )
+    redfish_card_reboot_s: float = Field(
+        5.0, ge=0.1, le=300, description="Management card reboot (Redfish 503) after Reset."
+    )
+    redfish_update_install_s: float = Field(
+        3.0, ge=0.1, le=600, description="Simulated firmware install time of SimpleUpdate."
+    )
+    redfish_http_redirect_port: int = Field(
+        0, ge=0, le=65535, description="With TLS on: plain HTTP port redirecting to HTTPS (0: off)."
+    )
+    scenario_file: str = Field(
+        "", description="Scenario (YAML/JSON) of faults and actions to run at start."
+    )
+    redfish_port_base: int = Field(
+        0, ge=0, le=65535, description="PDU k also answers on 127.0.0.1:(base+k-1) (0: off)."
+    )
+    redfish_page_size: int = Field(
+        1000, ge=1, le=100_000, description="Collection members per page (Members@odata.nextLink)."
+    )
+    redfish_update_max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, le=1 << 30, description="Largest firmware image downloaded."
+    )
 
     # --- identity and access (auth): every face, persistence, hardening, audit, TLS -----
     read_token: SecretStr | None = Field(

@@ -35,8 +35,11 @@ def fingerprint(server: BackgroundServer) -> bytes:
         groups = [[g.id for g in p.groups] for p in engine.fleet.pdus]
         sim_state = (engine.paused, engine.clock.speed)
         sites = engine.sites.to_state()
+        redfish = app.state.redfish
+        scenarios = sorted(redfish.scenarios.runs) if redfish.scenarios is not None else []
+        wire = sorted(f.id for f in redfish.wire.current())
         return orjson.dumps(
-            [outlets, devices, faults, groups, sim_state, sites],
+            [outlets, devices, faults, groups, sim_state, sites, scenarios, wire],
             default=str,
             option=orjson.OPT_SERIALIZE_NUMPY,
         )
@@ -245,6 +248,25 @@ WRITES = [
         changes=False,  # nothing to clear on a clean start; tests/app covers a real clear
     ),
     Write(
+        "scenario start",
+        "POST",
+        lambda s: "/api/v1/scenarios",
+        {
+            "name": "later",
+            "steps": [{"at_s": 600, "power": {"pdu_id": "1", "outlet_id": "A4", "action": "Off"}}],
+        },
+        "ConfigureComponents",
+        OPERATOR,
+    ),
+    Write(
+        "wire fault inject",
+        "POST",
+        lambda s: "/api/v1/faults",
+        {"kind": "wire_error", "pdu_id": "2", "params": {"status": 503}, "duration_s": 60},
+        "ConfigureComponents",
+        OPERATOR,
+    ),
+    Write(
         "site create",
         "POST",
         lambda s: "/api/v1/sites",
@@ -413,6 +435,7 @@ def test_every_write_route_of_the_api_is_in_the_table(server: BackgroundServer) 
         ("POST", "/api/v1/simulation/start"),
         ("POST", "/api/v1/simulation/stop"),
         ("POST", "/api/v1/simulation/state-problems/clear"),
+        ("POST", "/api/v1/scenarios"),
     }
     # POST for the IoT-mock's sake but changes nothing (re-publishes readings): a read.
     reads_by_post = {("POST", "/api/v1/devices/{device_id}/simulate")}

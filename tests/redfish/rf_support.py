@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from energydash.config import Settings, load_settings
 from energydash.mqtt.broker import free_port
 from energydash.redfish import RedfishService
+from energydash.redfish.parser import RedfishHttpProtocol
 from energydash.sim.engine import Engine
 
 ADMIN, ADMIN_PASSWORD = "admin", "admin-secret-1"
@@ -103,6 +104,9 @@ def serve(settings: Settings, **uvicorn_options: Any) -> Iterator[RedfishServer]
 
     app = FastAPI(lifespan=lifespan)
     app.include_router(service.router)
+    if "ssl_certfile" in uvicorn_options:
+        uvicorn_options.setdefault("ssl_context_factory", service.tls_context_factory)
+    uvicorn_options.setdefault("http", RedfishHttpProtocol)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -129,3 +133,26 @@ def serve(settings: Settings, **uvicorn_options: Any) -> Iterator[RedfishServer]
         server.should_exit = True
         thread.join(timeout=15)
         service.close()
+
+
+def populate(server: RedfishServer) -> None:
+    """Give a validator something to walk: a session, a subscription, a user group, log entries."""
+    server.tick(3)
+    with httpx.Client(base_url=server.url, auth=(ADMIN, ADMIN_PASSWORD), verify=False) as admin:
+        admin.post(
+            "/redfish/v1/SessionService/Sessions",
+            json={"UserName": OPERATOR, "Password": OPERATOR_PASSWORD},
+        )
+        admin.post(
+            "/redfish/v1/EventService/Subscriptions",
+            json={"Destination": "http://127.0.0.1:9/events", "Protocol": "Redfish"},
+        )
+        outlet = "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/A1"
+        admin.post(
+            "/redfish/v1/PowerEquipment/RackPDUs/1/OutletGroups",
+            json={"Name": "Client group", "Links": {"Outlets": [{"@odata.id": outlet}]}},
+        )
+        admin.post(
+            "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/B2/Actions/Outlet.PowerControl",
+            json={"PowerState": "Off"},
+        )

@@ -8,17 +8,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from rf_support import (
-    ADMIN,
-    ADMIN_PASSWORD,
-    OPERATOR,
-    OPERATOR_PASSWORD,
-    RedfishServer,
-    build_settings,
-    serve,
-)
+from rf_support import ADMIN, ADMIN_PASSWORD, RedfishServer, build_settings, populate, serve
 
 VALIDATE = Path(__file__).resolve().parents[3] / "shared" / "redfish" / "validate-service.sh"
 FALLBACK = Path("/work/shared/redfish/validate-service.sh")
@@ -28,31 +19,7 @@ FALLBACK = Path("/work/shared/redfish/validate-service.sh")
 def populated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedfishServer]:
     """A fresh server with a session, a subscription, a user group and log entries to validate."""
     with serve(build_settings(tmp_path_factory.mktemp("conformance"))) as server:
-        server.tick(3)
-        with httpx.Client(base_url=server.url, auth=(ADMIN, ADMIN_PASSWORD)) as admin:
-            admin.post(
-                "/redfish/v1/SessionService/Sessions",
-                json={"UserName": OPERATOR, "Password": OPERATOR_PASSWORD},
-            )
-            admin.post(
-                "/redfish/v1/EventService/Subscriptions",
-                json={"Destination": "http://127.0.0.1:9/events", "Protocol": "Redfish"},
-            )
-            admin.post(
-                "/redfish/v1/PowerEquipment/RackPDUs/1/OutletGroups",
-                json={
-                    "Name": "Client group",
-                    "Links": {
-                        "Outlets": [
-                            {"@odata.id": "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/A1"}
-                        ]
-                    },
-                },
-            )
-            admin.post(
-                "/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/B2/Actions/Outlet.PowerControl",
-                json={"PowerState": "Off"},
-            )
+        populate(server)
         yield server
 
 

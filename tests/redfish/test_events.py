@@ -24,6 +24,7 @@ class Listener:
 
     def __init__(self, fail_first: int = 0) -> None:
         self.received: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         self.refused = 0
         self.fail_first = fail_first
         listener = self
@@ -31,6 +32,7 @@ class Listener:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                listener.headers.append(dict(self.headers))
                 if listener.refused < listener.fail_first:
                     listener.refused += 1
                     self.send_response(503)

@@ -41,7 +41,8 @@ def data_sources(value: object, found: set[str]) -> set[str]:
         ("single_phase", {"Line1ToNeutral"}, "OnePhase3Wire"),
         (
             "three_phase_wye",
-            {"Line1ToNeutral", "Line2ToNeutral", "Line3ToNeutral"},
+            {"Line1ToNeutral", "Line2ToNeutral", "Line3ToNeutral"}
+            | {"Line1ToLine2", "Line2ToLine3", "Line3ToLine1"},  # line-to-line derived too
             "ThreePhase5Wire",
         ),
         ("three_phase_delta", {"Line1ToLine2", "Line2ToLine3", "Line3ToLine1"}, "ThreePhase4Wire"),

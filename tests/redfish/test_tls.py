@@ -40,3 +40,21 @@ def test_the_service_answers_over_https_with_the_generated_certificate(tmp_path:
         with httpx.Client(base_url=server.url, verify=False, auth=(ADMIN, ADMIN_PASSWORD)) as c:
             root = c.get("/redfish/v1/Managers/BMC/NetworkProtocol").json()
     assert root["HTTPS"]["ProtocolEnabled"] is True and root["HTTP"]["ProtocolEnabled"] is False
+
+
+def test_with_tls_plain_http_redirects_and_refuses_basic_credentials(tmp_path: Path) -> None:
+    from energydash.mqtt.broker import free_port
+
+    plain = free_port()
+    settings = build_settings(tmp_path, redfish_tls=True, redfish_http_redirect_port=plain)
+    certfile, keyfile = ensure_self_signed_cert(settings)
+    with serve(settings, ssl_certfile=str(certfile), ssl_keyfile=str(keyfile)):
+        with httpx.Client(base_url=f"http://127.0.0.1:{plain}") as client:
+            moved = client.get("/redfish/v1/Chassis?x=1")
+            refused = client.get("/redfish/v1/Chassis", auth=(ADMIN, ADMIN_PASSWORD))
+        with httpx.Client(verify=False, follow_redirects=True, auth=(ADMIN, ADMIN_PASSWORD)) as c:
+            followed = c.get(moved.headers["Location"])
+    assert moved.status_code == 308
+    assert moved.headers["Location"] == f"https://127.0.0.1:{settings.port}/redfish/v1/Chassis?x=1"
+    assert refused.status_code == 403 and "plain HTTP" in refused.json()["error"]["message"]
+    assert followed.status_code == 200

@@ -58,7 +58,10 @@ def test_every_step_is_bounded_balanced_and_ramp_limited(seed: int, count: int, 
                 np.array(grid.unit_fueltech), ["coal_black", "coal_brown", "gas_ccgt", "gas_steam"]
             )
             limit = grid.ramp_mw_per_min * 5.0 + 1e-6
-            assert np.all(np.abs(out - prev)[slow] <= limit[slow])
+            # a surplus no ramp-limited cut can absorb drops thermal units faster (documented);
+            # only the units that last resort moved may exceed their ramp
+            within = (np.abs(out - prev) <= limit) | grid.ramp_forced
+            assert np.all(within[slow])
         prev = out.copy()
         soc = grid.arrays.battery_soc_mwh
         storage = np.array([u.storage_mwh or 0.0 for u in grid.units])

@@ -10,11 +10,12 @@ import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from energydash.api.deps import CallerDep, EngineDep, Requires, audited
 from energydash.api.devices import refresh_snapshots
 from energydash.api.errors import ApiError
+from energydash.redfish.wire import WIRE_KINDS, WireFaultError
 from energydash.sim import commands as sim
 from energydash.sim.engine import Engine
 
@@ -43,11 +44,23 @@ class SimulationRequest(BaseModel):
 
 
 class FaultRequest(BaseModel):
+    """A simulation fault (``kind`` of sim.FaultKind) or a wire fault (``wire.WIRE_KINDS``:
+    per ``pdu_id`` or ``uri_pattern``, lasting ``duration_s`` sim seconds)."""
+
     model_config = ConfigDict(extra="forbid")
-    kind: sim.FaultKind
-    pdu_id: str = Field(max_length=64)
+    kind: str = Field(max_length=64)
+    pdu_id: str | None = Field(None, max_length=64)
     target_id: str | None = Field(None, max_length=64)
     params: dict[str, Any] | None = Field(None, max_length=8)
+    uri_pattern: str | None = Field(None, max_length=256)
+    duration_s: float | None = Field(None, gt=0, le=86_400)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in sim.FAULT_KINDS and value not in WIRE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(sim.FAULT_KINDS + WIRE_KINDS)}")
+        return value
 
 
 Operator = Requires("ConfigureComponents", action="outlet.power")
@@ -187,17 +200,38 @@ def fault_view(fault: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/faults", summary="Active faults")
-async def list_faults(engine: EngineDep, _: CallerDep) -> dict[str, Any]:
-    return {"faults": [fault_view(f) for f in engine.faults.values()]}
+def _wire(request: Request) -> Any:
+    service = getattr(request.app.state, "redfish", None)
+    if service is None:
+        raise ApiError(409, "wire faults need the Redfish service of this backend", "kind")
+    return service.wire
+
+
+@router.get("/faults", summary="Active faults (simulation and wire)")
+async def list_faults(engine: EngineDep, request: Request, _: CallerDep) -> dict[str, Any]:
+    faults = [fault_view(f) for f in engine.faults.values()]
+    service = getattr(request.app.state, "redfish", None)
+    if service is not None:
+        faults += [f.view() for f in service.wire.current()]
+    return {"faults": faults}
 
 
 @router.post("/faults", status_code=201, summary="Inject a fault")
 async def inject_fault(
     body: FaultRequest, engine: EngineDep, request: Request, caller: FaultInjector
 ) -> dict[str, Any]:
-    target = f"{body.kind} on {body.pdu_id}/{body.target_id or '*'}"
-    with audited(request, caller, "fault.inject", target):
+    where = body.uri_pattern or f"{body.pdu_id}/{body.target_id or '*'}"
+    with audited(request, caller, "fault.inject", f"{body.kind} on {where}"):
+        if body.kind in WIRE_KINDS:
+            try:
+                fault = _wire(request).inject(
+                    body.kind, body.pdu_id, body.uri_pattern, body.params, body.duration_s
+                )
+            except WireFaultError as error:
+                raise ApiError(422, str(error), error.field) from None
+            return fault.view()
+        if body.pdu_id is None:
+            raise ApiError(422, "pdu_id is required", "pdu_id")
         result = engine.execute(
             sim.InjectFault(body.kind, body.pdu_id, body.target_id, body.params)
         )
@@ -211,6 +245,9 @@ async def clear_fault(
     fault_id: str, engine: EngineDep, request: Request, caller: FaultClearer
 ) -> Response:
     with audited(request, caller, "fault.clear"):
+        service = getattr(request.app.state, "redfish", None)
+        if service is not None and service.wire.clear(fault_id):
+            return Response(status_code=204)
         if fault_id not in engine.faults:
             raise ApiError(404, f"no active fault {fault_id!r}", "fault_id")
         engine.execute(sim.ClearFault(fault_id))

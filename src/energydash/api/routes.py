@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
-from energydash.api import audit, control, devices, iot, sites, topics
+from energydash.api import audit, control, devices, iot, scenarios, sites, topics
 
-ROUTERS = [topics.router, devices.router, iot.router, sites.router, control.router, audit.router]
+ROUTERS = [
+    topics.router,
+    devices.router,
+    iot.router,
+    sites.router,
+    control.router,
+    scenarios.router,
+    audit.router,
+]

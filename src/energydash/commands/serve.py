@@ -20,6 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="neither ingest nor publish over MQTT (ENERGYDASH_MQTT_INGEST/PUBLISH=false)",
     )
+    parser.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="run a YAML/JSON scenario of faults and actions on the sim clock "
+        "(ENERGYDASH_SCENARIO_FILE)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -34,9 +40,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from energydash.auth.guard import WILDCARD_BINDS
     from energydash.auth.secrets import read_token
     from energydash.logs import setup_logging
+    from energydash.redfish import RedfishService
     from energydash.sim.lock import DataDirBusy, DataDirLock
 
     settings = apply_server_options(args, settings)
+    if getattr(args, "scenario", None):
+        settings = settings.model_copy(update={"scenario_file": args.scenario})
+    if settings.scenario_file:
+        from energydash.sim.scenario import ScenarioError, load_file
+
+        try:
+            load_file(settings.scenario_file)  # refuse a bad file before anything starts
+        except ScenarioError as error:
+            print(f"energydash serve: {error}")
+            return 2
     if args.no_mqtt:
         settings = settings.model_copy(update={"mqtt_ingest": False, "mqtt_publish": False})
     setup_logging("backend", settings)
@@ -60,7 +77,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         lock.release()
         return 2
     files = tls_files(settings)
-    ssl = {"ssl_certfile": files[0], "ssl_keyfile": files[1]} if files else {}
+    ssl: dict[str, object] = {"ssl_certfile": files[0], "ssl_keyfile": files[1]} if files else {}
     scheme = "https" if files else "http"
     base = settings.public_url.rstrip("/") or f"{scheme}://{settings.host}:{settings.port}"
     ws_base = base.replace("https://", "wss://").replace("http://", "ws://")
@@ -95,6 +112,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     print("\n".join(lines), flush=True)
     log.info("starting on %s:%d", settings.host, settings.port)
+    service = RedfishService.find(app)
+    if ssl and service is not None:  # CertificateService.ReplaceCertificate reloads this context
+        ssl["ssl_context_factory"] = service.tls_context_factory
     try:
         _serve(serving_app(app), settings, ssl)
     finally:
@@ -102,9 +122,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _serve(app: object, settings: Settings, ssl: dict[str, str]) -> None:
+def _serve(app: object, settings: Settings, ssl: dict[str, object]) -> None:
     import uvicorn
 
+    from energydash.redfish.parser import RedfishHttpProtocol
     from energydash.stream.rawsend import FanoutWebSocketProtocol
 
     uvicorn.run(
@@ -119,6 +140,8 @@ def _serve(app: object, settings: Settings, ssl: dict[str, str]) -> None:
         ws_per_message_deflate=False,
         # frames are framed once per tick and written straight to each transport (rawsend.py)
         ws=FanoutWebSocketProtocol,
+        # an unknown HTTP method gets 501 from the parser instead of its bare 400
+        http=RedfishHttpProtocol,
         # an open SSE event stream would otherwise hold the shutdown (and the state save) forever
         timeout_graceful_shutdown=settings.shutdown_timeout_s,
         **ssl,

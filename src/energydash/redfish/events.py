@@ -50,8 +50,10 @@ class EventRecord:
     origin: str | None
     resource_type: str | None
 
-    def entry(self) -> dict[str, Any]:
+    def entry(self, member_id: int = 0, include_origin: bool = True) -> dict[str, Any]:
         body = {
+            "MemberId": str(member_id),
+            "EventType": "Alert" if self.message["MessageSeverity"] != "OK" else "StatusChange",
             "EventId": self.event_id,
             "EventTimestamp": iso(self.timestamp),
             "MessageId": self.message["MessageId"],
@@ -59,7 +61,7 @@ class EventRecord:
             "MessageArgs": self.message["MessageArgs"],
             "MessageSeverity": self.message["MessageSeverity"],
         }
-        if self.origin:
+        if self.origin and include_origin:
             body["OriginOfCondition"] = {"@odata.id": self.origin}
         return body
 
@@ -84,11 +86,46 @@ class Subscription:
     task: asyncio.Task[None] | None = None
     delivered: int = 0
     failed: int = 0
+    filters: EventFilters = field(default_factory=lambda: EventFilters())
+    retry_policy: str = "TerminateAfterRetries"  # or SuspendRetries, RetryForever
+    suspended: bool = False
+    protocol: str = "Redfish"  # "SSE": an open event stream, fed through ``sse_queue``
+    sse_queue: asyncio.Queue[EventRecord | None] | None = None
+    resumed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wants(self, record: EventRecord) -> bool:
         if self.registry_prefixes and record.prefix not in self.registry_prefixes:
             return False
-        return not (self.resource_types and record.resource_type not in self.resource_types)
+        if self.resource_types and record.resource_type not in self.resource_types:
+            return False
+        return self.filters.wants(record)
+
+
+@dataclass(slots=True)
+class EventFilters:
+    """The EventDestination filters beyond prefixes and types (EventService advertises them)."""
+
+    exclude_registry_prefixes: list[str] = field(default_factory=list)
+    exclude_message_ids: list[str] = field(default_factory=list)
+    origin_resources: list[str] = field(default_factory=list)
+    subordinate_resources: bool = False
+    include_origin: bool = True
+    http_headers: dict[str, str] = field(default_factory=dict)
+
+    def wants(self, record: EventRecord) -> bool:
+        if record.prefix in self.exclude_registry_prefixes:
+            return False
+        message_id = record.message["MessageId"]
+        key = f"{record.prefix}.{message_id.rsplit('.', 1)[-1]}"
+        if message_id in self.exclude_message_ids or key in self.exclude_message_ids:
+            return False
+        if not self.origin_resources:
+            return True
+        origin = record.origin or ""
+        return any(
+            origin == uri or (self.subordinate_resources and origin.startswith(uri + "/"))
+            for uri in self.origin_resources
+        )
 
 
 def message_for(event: SimEvent) -> tuple[str, str, list[str]]:
@@ -152,12 +189,15 @@ class EventHub:
         self._client: httpx.AsyncClient | None = None
         self._running = False
         self.on_change: Callable[[], None] | None = None  # persistence hook (RedfishService)
+        # the per-PDU endpoints take the fleet's SensorEvents about their PDU (endpoints.py)
+        self.forward: Callable[[EventRecord], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self._running = True
         for sub in self.subscriptions.values():
-            self._start_worker(sub)
+            if sub.protocol != "SSE":
+                self._start_worker(sub)
 
     async def stop(self) -> None:
         self._running = False
@@ -205,10 +245,14 @@ class EventHub:
         if to_log:
             self.log.append(record)
         for sub in self.subscriptions.values():
+            if sub.protocol == "SSE":
+                continue  # fed below, through the stream's own queue
             if sub.wants(record):
                 _put_dropping_oldest(sub.queue, record)
         for queue in self._sse:
             _put_dropping_oldest(queue, record)
+        if self.forward is not None:
+            self.forward(record)
 
     def log_only(self, message: dict[str, Any], origin: str | None = None) -> EventRecord:
         record = EventRecord(str(next(self._ids)), datetime.now(UTC), message, origin, None)
@@ -249,10 +293,33 @@ class EventHub:
         sub = self.subscriptions.pop(sub_id, None)
         if sub is None:
             return False
-        if sub.task is not None:
+        if sub.task is not None and sub.task is not asyncio.current_task():
             sub.task.cancel()
+        if sub.sse_queue is not None:
+            _put_dropping_oldest(sub.sse_queue, None)  # type: ignore[arg-type]  # ends the stream
         self.changed()
         return True
+
+    def set_retry(self, attempts: int | None = None, interval_s: int | None = None) -> None:
+        """EventService DeliveryRetry* changed: every existing subscription follows."""
+        if attempts is not None:
+            self.retry_attempts = attempts
+        if interval_s is not None:
+            self.retry_interval_s = interval_s
+        for sub in self.subscriptions.values():
+            sub.retry_attempts = self.retry_attempts
+            sub.retry_interval_s = self.retry_interval_s
+        self.changed()
+
+    def suspend(self, sub: Subscription) -> None:
+        sub.suspended = True
+        sub.resumed.clear()
+        self.changed()
+
+    def resume(self, sub: Subscription) -> None:
+        sub.suspended = False
+        sub.resumed.set()
+        self.changed()
 
     # ------------------------------------------------------------------ persistence hook
     def changed(self) -> None:
@@ -261,16 +328,23 @@ class EventHub:
             self.on_change()
 
     def saved(self) -> list[dict[str, Any]]:
-        """The subscriptions as plain rows (their settings, not their queues or counters)."""
+        """The push subscriptions as plain rows: their settings (retry policy, filters,
+        suspended), not their queues or counters. SSE streams end with their connection."""
         return [
             {name: getattr(sub, name) for name in _SAVED_FIELDS}
             for sub in self.subscriptions.values()
+            if sub.sse_queue is None
         ]
 
     def restore(self, rows: list[dict[str, Any]]) -> int:
         """Recreate saved subscriptions (before ``start``); unknown keys are ignored."""
         for row in rows:
-            sub = Subscription(**{k: row[k] for k in _SAVED_FIELDS if k in row})
+            fields = {k: row[k] for k in _SAVED_FIELDS if k in row}
+            if isinstance(fields.get("filters"), dict):
+                fields["filters"] = EventFilters(**fields["filters"])
+            sub = Subscription(**fields)
+            if sub.suspended:
+                sub.resumed.clear()
             self.subscriptions[sub.id] = sub
         if self.subscriptions:
             top = max(int(i) for i in self.subscriptions if i.isdigit())
@@ -287,37 +361,65 @@ class EventHub:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=PUSH_TIMEOUT_S, verify=False)
         while True:
+            if sub.suspended:  # events queue up (bounded) until ResumeSubscription
+                await sub.resumed.wait()
             record = await sub.queue.get()
-            payload = event_payload([record], sub.context)
-            for attempt in range(sub.retry_attempts + 1):
-                try:
-                    response = await self._client.post(
-                        sub.destination,
-                        content=payload,
-                        headers={"Content-Type": "application/json"},
-                    )
-                    if response.status_code < 300:
-                        sub.delivered += 1
-                        break
-                    reason = f"HTTP {response.status_code}"
-                except httpx.HTTPError as error:
-                    reason = f"{type(error).__name__}: {error}"
-                if attempt < sub.retry_attempts:
-                    await asyncio.sleep(sub.retry_interval_s)
-            else:
-                sub.failed += 1
-                log.warning(
-                    "event %s to subscription %s (%s) not delivered after %d attempts: %s",
-                    record.event_id,
-                    sub.id,
-                    sub.destination,
-                    sub.retry_attempts + 1,
-                    reason,
+            if await self._push(sub, record):
+                continue
+            sub.failed += 1
+            log.warning(
+                "event %s to subscription %s (%s) not delivered after %d attempts; policy %s",
+                record.event_id,
+                sub.id,
+                sub.destination,
+                sub.retry_attempts + 1,
+                sub.retry_policy,
+            )
+            if sub.retry_policy == "TerminateAfterRetries":
+                self.unsubscribe(sub.id)  # DSP0266: the service deletes the subscription
+                return
+            if sub.retry_policy == "SuspendRetries":
+                self.suspend(sub)
+                _put_front(sub.queue, record)  # delivered first on resume
+
+    async def _push(self, sub: Subscription, record: EventRecord) -> bool:
+        """POST one event, retrying as the subscription says; True when delivered."""
+        assert self._client is not None
+        payload = event_payload([record], sub.context, sub.filters.include_origin)
+        headers = {**sub.filters.http_headers, "Content-Type": "application/json"}
+        attempt = 0
+        while True:
+            try:
+                response = await self._client.post(
+                    sub.destination, content=payload, headers=headers
                 )
+                if response.status_code < 300:
+                    sub.delivered += 1
+                    return True
+            except httpx.HTTPError:
+                pass
+            attempt += 1
+            if sub.retry_policy != "RetryForever" and attempt > sub.retry_attempts:
+                return False
+            await asyncio.sleep(sub.retry_interval_s)
 
     # ------------------------------------------------------------------ SSE
-    async def sse_stream(self, keepalive_s: float = 15.0) -> AsyncIterator[bytes]:
-        queue: asyncio.Queue[EventRecord] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+    def open_sse(self, owner: str, filters: EventFilters | None = None) -> Subscription:
+        """The EventDestination of a new SSE stream (listed until the stream closes)."""
+        sub = Subscription(str(next(self._sub_ids)), "", "", [], [], owner, 0, 0, protocol="SSE")
+        sub.sse_queue = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        if filters is not None:
+            sub.filters = filters
+        self.subscriptions[sub.id] = sub
+        return sub
+
+    async def sse_stream(
+        self, keepalive_s: float = 15.0, sub: Subscription | None = None
+    ) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[EventRecord] = (
+            sub.sse_queue if sub is not None and sub.sse_queue is not None
+            else asyncio.Queue(maxsize=QUEUE_LIMIT)
+        )  # type: ignore[assignment]  # fmt: skip
         self._sse.add(queue)
         try:
             yield b": EnergyDash Redfish event stream\n\n"
@@ -329,10 +431,15 @@ class EventHub:
                     continue
                 if record is None:
                     return
-                data = event_payload([record], "")
+                if sub is not None and not sub.wants(record):
+                    continue
+                include = sub.filters.include_origin if sub is not None else True
+                data = event_payload([record], "", include)
                 yield b"id: " + record.event_id.encode() + b"\ndata: " + data + b"\n\n"
         finally:
             self._sse.discard(queue)
+            if sub is not None:
+                self.subscriptions.pop(sub.id, None)  # the stream closed: so did its destination
 
     @property
     def sse_clients(self) -> int:
@@ -342,20 +449,29 @@ class EventHub:
 _SAVED_FIELDS = tuple(
     f.name
     for f in dataclasses.fields(Subscription)
-    if f.name not in ("queue", "task", "delivered", "failed")
+    if f.name not in ("queue", "task", "delivered", "failed", "sse_queue", "resumed")
 )
 
 
-def event_payload(records: list[EventRecord], context: str) -> bytes:
+def event_payload(records: list[EventRecord], context: str, include_origin: bool = True) -> bytes:
     first = records[0]
     body = {
         "@odata.type": "#Event.v1_7_0.Event",
         "Id": first.event_id,
         "Name": "EnergyDash Redfish Event",
         "Context": context,
-        "Events": [r.entry() for r in records],
+        "Events": [r.entry(n, include_origin) for n, r in enumerate(records)],
     }
     return orjson.dumps(body)
+
+
+def _put_front(queue: asyncio.Queue[EventRecord], record: EventRecord) -> None:
+    """Put an event back at the head (a suspended subscription delivers it first on resume)."""
+    rest = []
+    while not queue.empty():
+        rest.append(queue.get_nowait())
+    for item in [record, *rest][: queue.maxsize or None]:
+        queue.put_nowait(item)
 
 
 def _put_dropping_oldest(queue: asyncio.Queue[EventRecord], record: EventRecord) -> None:

@@ -4,8 +4,11 @@ Everything a Redfish client expects of *every* URI lives here once: ``OData-Vers
 asking for another gives 412), 401 with ``WWW-Authenticate``, 403 from the privilege registry,
 405 with ``Allow``, ``ETag``/``@odata.etag`` with ``If-Match`` (412, nothing changed) and
 ``If-None-Match`` (304), ``Link: rel=describedby``, ``Cache-Control``, HEAD without a body,
-``$select``, ``$expand`` (one level), ``only``, and 501 for any other ``$`` option. Handlers only
-build dicts from the engine. It is pure ASGI (no FastAPI per request) because the service must
+``$select``, ``$expand`` (up to 3 ``$levels``), ``only``, ``$filter``, ``$top``/``$skip`` with
+``Members@odata.nextLink`` paging (``redfish_page_size``), 501 for any other ``$`` option, 415
+for a body that is not JSON, and ``POST .../Members`` as a POST to the collection. The path is
+the ASGI ``path`` (decoded once by the server, never again). Handlers only build dicts from
+the engine. It is pure ASGI (no FastAPI per request) because the service must
 answer thousands of GETs a second on a shared core.
 """
 
@@ -19,12 +22,13 @@ import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 
 from energydash.auth import AuthStore, Caller, PrivilegeMap
 from energydash.redfish import errors
+from energydash.redfish import query as rfquery
 from energydash.redfish.errors import RedfishError
 from energydash.redfish.registries import message
 from energydash.redfish.routing import Route, RouteTable
@@ -35,7 +39,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JSON_TYPE = b"application/json;charset=utf-8"
-SUPPORTED_QUERY = {"$select", "$expand", "only"}
+SUPPORTED_QUERY = {"$select", "$expand", "only", "$filter", "$top", "$skip"}
+COLLECTION_QUERY = ("$filter", "$top", "$skip")
+MAX_EXPAND_LEVELS = 3
+JSON_MEDIA = (b"application/json", b"application/merge-patch+json")
 SCHEMA_BASE = "http://redfish.dmtf.org/schemas/v1/"
 ORJSON_OPTS = orjson.OPT_NON_STR_KEYS
 
@@ -120,6 +127,8 @@ class RedfishApp:
             more = event.get("more_body", False)
         headers = dict(scope["headers"])
         client = scope.get("client")
+        if self.service.wire.active and await self._wire_faults(scope, receive, send):
+            return
         try:
             response = await self.handle(
                 scope["method"],
@@ -133,6 +142,45 @@ class RedfishApp:
             log.exception("Redfish %s %s failed", scope["method"], scope["path"])
             response = self._error(RedfishError(500, [message("Base", "InternalError")]))
         await self._send(scope["method"], response, send, receive)
+
+    async def _wire_faults(self, scope: dict[str, Any], receive: Any, send: Any) -> bool:
+        """Apply the wire faults that match this request; True when they answered it."""
+        wire = self.service.wire
+        faults = wire.for_path(scope["path"])
+        delay_s = 0.0
+        for fault in faults:
+            fault.hits += 1
+            kind = fault.kind
+            if kind == "wire_latency":
+                jitter = fault.params["jitter_ms"]
+                delay_s += (fault.params["ms"] + fault.rng.uniform(0, jitter)) / 1000.0
+            elif kind in ("wire_timeout", "wire_drop"):
+                if kind == "wire_timeout":
+                    await _until_over_or_gone(wire.wait_out(fault, self._speed()), receive)
+                drop = scope.get("extensions", {}).get("energydash.drop")
+                if drop is not None:
+                    drop()
+                    return True
+                raise ConnectionAbortedError("wire fault: connection dropped")
+            else:
+                if kind == "card_reboot":
+                    retry = str(max(1, round(wire.remaining_s(fault) / self._speed())))
+                    error = errors.base(503, "ServiceTemporarilyUnavailable", retry)
+                    error.headers["Retry-After"] = retry
+                elif int(fault.params["status"]) == 503:
+                    error = errors.base(503, "ServiceTemporarilyUnavailable", "1")
+                    error.headers["Retry-After"] = "1"
+                else:
+                    error = RedfishError(500, [message("Base", "InternalError")])
+                await self._send(scope["method"], self._error(error), send)
+                return True
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        return False
+
+    def _speed(self) -> float:
+        clock = self.service.engine.clock
+        return float(clock.speed) if clock.mode == "accelerated" else 1.0
 
     async def _send(self, method: str, response: Response, send: Any, receive: Any = None) -> None:
         raw = [
@@ -186,13 +234,28 @@ class RedfishApp:
         body: bytes,
         client: str,
     ) -> Response:
+        down_s = self.service.card.retry_after_s()
+        if down_s > 0:  # the management card is rebooting
+            retry = str(max(1, round(down_s)))
+            error = errors.base(503, "ServiceTemporarilyUnavailable", retry)
+            error.headers["Retry-After"] = retry
+            raise error
         odata_version = headers.get(b"odata-version")
         if odata_version is not None and odata_version.strip() != b"4.0":
             raise errors.base(412, "HeaderInvalid", f"OData-Version: {odata_version.decode()}")
-        path = unquote(path)
         if len(path) > 1:
             path = path.rstrip("/")
         matched = self.table.match(path)
+        if method == "POST" and path.endswith("/Members"):
+            # Redfish: a POST to a collection's Members URI is a POST to the collection
+            parent = self.table.match(path[: -len("/Members")])
+            if (
+                parent is not None
+                and parent[0].post is not None
+                and "Collection" in (parent[0].entity)
+            ):
+                matched = parent
+                path = path[: -len("/Members")]
         route, params = matched if matched else (None, {})
         is_read = method in ("GET", "HEAD")
         open_route = route is not None and (
@@ -225,6 +288,13 @@ class RedfishApp:
                 raise errors.insufficient_privilege()
         if is_read:
             return await self._read(route, request)
+        if body.strip():
+            media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+            if media not in JSON_MEDIA:
+                shown = media.decode("latin-1") or "(none)"
+                error = errors.base(415, "HeaderInvalid", f"Content-Type: {shown}")
+                error.messages[0]["Message"] += " Request bodies must be application/json."
+                raise error
         if_match = headers.get(b"if-match")
         if if_match is not None and route.get is not None:
             current = etag_of(orjson.dumps(route.get(request), option=ORJSON_OPTS))
@@ -258,6 +328,8 @@ class RedfishApp:
                 raise errors.base(501, "QueryParameterUnsupported", name)
         if not is_read and any(n in SUPPORTED_QUERY for n in query):
             raise errors.base(400, "QueryNotSupportedOnOperation")
+        if query.get("only", "") != "":
+            raise errors.base(400, "QueryParameterValueFormatError", query["only"], "only")
         return query
 
     async def _read(self, route: Route, request: Request) -> Response:
@@ -293,15 +365,53 @@ class RedfishApp:
         if "@odata.id" in resource and "Members" not in resource:
             # the ETag rides in the body too, spliced in so the body is encoded once
             encoded = encoded[:-1] + b',"@odata.etag":' + orjson.dumps(etag) + b"}"
-        if "$expand" in query or "$select" in query:
-            if "@odata.id" in resource and "Members" not in resource:
-                resource["@odata.etag"] = etag
-            if "$expand" in query:
-                resource = await self._expand(resource, query["$expand"], request)
-            if "$select" in query:
-                resource = _select(resource, query["$select"])
-            encoded = orjson.dumps(resource, option=ORJSON_OPTS)
-        return Response(200, encoded, headers)
+        members = resource.get("Members")
+        page = self.service.settings.redfish_page_size
+        is_collection = isinstance(members, list) and "Members@odata.count" in resource
+        if not is_collection and any(n in query for n in COLLECTION_QUERY):
+            raise errors.base(400, "QueryNotSupportedOnResource")
+        if is_collection and (
+            len(members) > page or any(n in query for n in COLLECTION_QUERY)  # type: ignore[arg-type]
+        ):
+            resource = self._page(resource, request, page)
+        elif not ("$expand" in query or "$select" in query):
+            return Response(200, encoded, headers)
+        if "@odata.id" in resource and "Members" not in resource:
+            resource["@odata.etag"] = etag
+        if "$expand" in query:
+            resource = await self._expand(resource, query["$expand"], request)
+        if "$select" in query:
+            resource = rfquery.select(resource, query["$select"])
+        return Response(200, orjson.dumps(resource, option=ORJSON_OPTS), headers)
+
+    def _page(self, resource: dict[str, Any], request: Request, page: int) -> dict[str, Any]:
+        """$filter, then $skip/$top, then at most ``page`` members with a nextLink for the rest."""
+        query = request.query
+        members = resource["Members"]
+        if "$filter" in query:
+            predicate = rfquery.parse_filter(query["$filter"])
+            kept = []
+            for member in members:
+                full = self.resolve(member["@odata.id"], request) if len(member) == 1 else member
+                if full is not None and predicate(full):
+                    kept.append(member)
+            members = kept
+        total = len(members)
+        skip = rfquery.count_option(query, "$skip") or 0
+        top = rfquery.count_option(query, "$top")
+        end = total if top is None else min(total, skip + top)
+        shown = members[skip : min(end, skip + page)]
+        body = dict(resource)
+        body["Members@odata.count"] = total
+        body["Members"] = shown
+        following = skip + len(shown)
+        if following < end:
+            rest = {k: v for k, v in query.items() if k not in ("$skip", "$top")}
+            rest["$skip"] = str(following)
+            if top is not None:
+                rest["$top"] = str(end - following)
+            body["Members@odata.nextLink"] = f"{request.path}?{urlencode(rest)}"
+        return body
 
     async def _read_path(self, path: str, request: Request) -> Response:
         matched = self.table.match(path)
@@ -337,31 +447,60 @@ class RedfishApp:
             levels = int(value)
         if spec not in ("*", ".", "~"):
             raise errors.base(400, "QueryParameterValueFormatError", option, "$expand")
-        if levels != 1:
-            raise errors.base(400, "QueryParameterOutOfRange", str(levels), "$levels", "1")
+        if not 1 <= levels <= MAX_EXPAND_LEVELS:
+            raise errors.base(
+                400, "QueryParameterOutOfRange", str(levels), "$levels", f"1-{MAX_EXPAND_LEVELS}"
+            )
+        seen: set[str] = set()
 
-        def walk(value: Any, in_links: bool) -> Any:
+        def walk(value: Any, in_links: bool, depth: int) -> Any:
             if isinstance(value, dict):
                 if set(value) == {"@odata.id"}:
                     wanted = spec == "*" or (spec == "~") == in_links
-                    if wanted:
-                        expanded = self.resolve(value["@odata.id"], request)
+                    uri = value["@odata.id"]
+                    if wanted and uri not in seen:
+                        expanded = self.resolve(uri, request)
                         if expanded is not None:
+                            seen.add(uri)  # a link back up the tree is not expanded again
+                            if depth > 1:
+                                return expand_resource(expanded, depth - 1)
                             return expanded
                     return value
                 return {
-                    k: walk(v, in_links or k == "Links")
+                    k: walk(v, in_links or k == "Links", depth)
                     for k, v in value.items()
                     if not k.startswith("@")
                 } | {k: v for k, v in value.items() if k.startswith("@")}
             if isinstance(value, list):
-                return [walk(v, in_links) for v in value]
+                return [walk(v, in_links, depth) for v in value]
             return value
 
-        return {
-            k: (v if k.startswith("@") or k == "Actions" else walk(v, k == "Links"))
-            for k, v in resource.items()
-        }
+        def expand_resource(body: dict[str, Any], depth: int) -> dict[str, Any]:
+            if "@odata.id" in body:
+                seen.add(body["@odata.id"])
+            return {
+                k: (v if k.startswith("@") or k == "Actions" else walk(v, k == "Links", depth))
+                for k, v in body.items()
+            }
+
+        return expand_resource(resource, levels)
+
+
+async def _until_over_or_gone(waiting: Any, receive: Any) -> None:
+    """Wait for ``waiting`` unless the client disconnects first."""
+
+    async def gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    tasks = {asyncio.ensure_future(waiting), asyncio.ensure_future(gone())}
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 def _first_message(error: RedfishError) -> str:
@@ -397,29 +536,3 @@ async def _stream_until_disconnect(stream: AsyncIterator[bytes], send: Any, rece
         if aclose is not None:
             with contextlib.suppress(Exception):
                 await aclose()
-
-
-ALWAYS_KEPT = ("@odata.id", "@odata.type", "@odata.context", "@odata.etag", "Id", "Name")
-
-
-def _select(resource: dict[str, Any], option: str) -> dict[str, Any]:
-    """``$select=A,B/C``: keep the named properties (and the OData annotations)."""
-    names = [n.strip() for n in option.split(",") if n.strip()]
-    if not names:
-        raise errors.base(400, "QueryParameterValueFormatError", option, "$select")
-    if "*" in names:
-        return resource
-    selected: dict[str, Any] = {k: resource[k] for k in ALWAYS_KEPT if k in resource}
-    for name in names:
-        head, _, tail = name.partition("/")
-        if head not in resource:
-            continue
-        if tail and isinstance(resource[head], dict):
-            inner = selected.setdefault(head, {})
-            if tail in resource[head]:
-                inner[tail] = resource[head][tail]
-        else:
-            selected[head] = resource[head]
-    if "Members" in resource and "Members" not in selected:
-        selected["Members"] = [_select(m, option) if len(m) > 1 else m for m in resource["Members"]]
-    return selected

@@ -1,8 +1,10 @@
-"""The DMTF message registries the service speaks: Base 1.22.1, Power 1.2.0, ResourceEvent 1.4.3.
+"""The DMTF message registries the service speaks: Base, Power, ResourceEvent, SensorEvent, Update.
 
 Loaded once from the packaged copies of DMTF's registry files (``registry_files/``, identical to
-``../shared/redfish/registries``); ``message(prefix, key, *args)`` fills a message's ``%1``..
-placeholders and returns a ``Message`` object as error bodies, events and log entries carry it.
+``../shared/redfish/registries``; SensorEvent 1.1.0 and Update 1.3.0 come from DMTF's
+Redfish-Publications 2025.4, which the shared folder lacks). ``message(prefix, key, *args)``
+fills a message's ``%1``.. placeholders and returns a ``Message`` object as error bodies,
+events and log entries carry it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ REGISTRY_FILES = {
     "Base": "Base.1.22.1.json",
     "Power": "Power.1.2.0.json",
     "ResourceEvent": "ResourceEvent.1.4.3.json",
+    "SensorEvent": "SensorEvent.1.1.0.json",
+    "Update": "Update.1.3.0.json",
 }
 
 

@@ -36,6 +36,16 @@ VOLTAGE_KEYS = {
 }
 CURRENT_KEYS = {"L1": "Line1", "L2": "Line2", "L3": "Line3", "L1L2": "Line1", "L2L3": "Line2",
                 "L3L1": "Line3"}  # fmt: skip
+# Redfish ElectricalContext of what a phase label carries (the conductors of a reading)
+CONTEXTS = {
+    "L1": "Line1ToNeutral",
+    "L2": "Line2ToNeutral",
+    "L3": "Line3ToNeutral",
+    "L1L2": "Line1ToLine2",
+    "L2L3": "Line2ToLine3",
+    "L3L1": "Line3ToLine1",
+}
+LINE_CONTEXTS = {"L1": "Line1", "L2": "Line2", "L3": "Line3", "N": "Neutral"}
 
 
 def pdu_uri(pdu_id: str) -> str:
@@ -134,7 +144,9 @@ def energy_reading(
 
 
 # ---------------------------------------------------------------------- outlet
-def outlet(pdu: PduInfo, info: OutletInfo, r: OutletReading) -> dict[str, Any]:
+def outlet(
+    pdu: PduInfo, info: OutletInfo, r: OutletReading, restore_policy: str = "LastState"
+) -> dict[str, Any]:
     uri = f"{pdu_uri(pdu.id)}/Outlets/{info.id}"
     oid = info.id
     vkey = VOLTAGE_KEYS.get(info.phase, "Line1ToNeutral")
@@ -158,6 +170,8 @@ def outlet(pdu: PduInfo, info: OutletInfo, r: OutletReading) -> dict[str, Any]:
         "PowerOffDelaySeconds": 0,
         "PowerState": "PoweringOn" if r.power_state == "PoweringOn" else r.power_state,
         "PowerEnabled": r.power_enabled,
+        "PowerRestorePolicy": restore_policy,
+        "ElectricalContext": CONTEXTS.get(info.phase, "Line1ToNeutral"),
         "Voltage": voltage,
         "PolyPhaseVoltage": {vkey: voltage},
         "CurrentAmps": current,
@@ -191,7 +205,9 @@ def conditions(reasons: list[str], health: str) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------- circuits
-def circuit(pdu: PduInfo, info: CircuitInfo, r: CircuitReading) -> dict[str, Any]:
+def circuit(
+    pdu: PduInfo, info: CircuitInfo, r: CircuitReading, user_label: str | None = None
+) -> dict[str, Any]:
     family = "Mains" if info.kind == "main" else "Branches"
     tag = f"Mains{info.id}" if info.kind == "main" else f"Branch{info.id}"
     uri = f"{pdu_uri(pdu.id)}/{family}/{info.id}"
@@ -242,6 +258,9 @@ def circuit(pdu: PduInfo, info: CircuitInfo, r: CircuitReading) -> dict[str, Any
         "RatedCurrentAmps": info.rating_a,
         "BreakerState": r.breaker_state,
         "PowerState": r.power_state,
+        "ElectricalContext": "Total"
+        if len(info.phases) > 1
+        else CONTEXTS.get(info.phases[0], "Line1ToNeutral"),
         "PowerEnabled": True,
         "Voltage": reading(pdu.id, f"Voltage{tag}", r.voltage_v, 2),
         "CurrentAmps": reading(pdu.id, f"Current{tag}", r.current_a, 3),
@@ -269,6 +288,14 @@ def circuit(pdu: PduInfo, info: CircuitInfo, r: CircuitReading) -> dict[str, Any
             "#Circuit.ResetMetrics": {"target": f"{uri}/Actions/Circuit.ResetMetrics"},
         },
     }
+    if user_label is not None:
+        body["UserLabel"] = user_label
+    if per_phase:
+        # the schema: a three-phase circuit reports per phase, not one top-level V and I
+        del body["Voltage"], body["CurrentAmps"]
+        if pdu.input_type == "three_phase_wye" and set(r.phases) >= {"L1", "L2", "L3"}:
+            body["PolyPhaseVoltage"].update(line_to_line(r.phases))
+            body["PolyPhaseCurrentAmps"]["Neutral"] = neutral_current(r.phases)
     if info.kind == "main":
         body["Links"]["Outlets@odata.count"] = len(info.outlet_ids)
         del body["Actions"]["#Circuit.PowerControl"]
@@ -276,6 +303,27 @@ def circuit(pdu: PduInfo, info: CircuitInfo, r: CircuitReading) -> dict[str, Any
     if r.health_reasons:
         body["Status"]["Conditions"] = conditions(r.health_reasons, r.health)
     return body
+
+
+def line_to_line(phases: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Wye line-to-line voltages from the phase voltages, 120 degrees apart."""
+    out = {}
+    for a, b, key in (("L1", "L2", "Line1ToLine2"), ("L2", "L3", "Line2ToLine3"),
+                      ("L3", "L1", "Line3ToLine1")):  # fmt: skip
+        va, vb = phases[a].voltage_v, phases[b].voltage_v
+        value = None if va is None or vb is None else (va * va + vb * vb + va * vb) ** 0.5
+        out[key] = {"Reading": rounded(value, 2)}
+    return out
+
+
+def neutral_current(phases: dict[str, Any]) -> dict[str, Any]:
+    """The phasor sum of the three line currents (each taken in phase with its voltage)."""
+    currents = [phases[p].current_a for p in ("L1", "L2", "L3")]
+    if any(c is None for c in currents):
+        return {"Reading": None}
+    a, b, c = currents
+    squared = a * a + b * b + c * c - a * b - b * c - c * a
+    return {"Reading": rounded(max(squared, 0.0) ** 0.5, 3)}
 
 
 # ---------------------------------------------------------------------- groups, metrics, PDU
@@ -317,8 +365,14 @@ def group(pdu: PduInfo, info: GroupInfo, r: GroupReading) -> dict[str, Any]:
     return body
 
 
+def capacity_va(pdu: PduInfo) -> float:
+    return sum(m.rating_a * len(m.phases) for m in pdu.mains) * pdu.nominal_voltage_v
+
+
 def metrics(pdu: PduInfo, r: PduReading) -> dict[str, Any]:
     uri = f"{pdu_uri(pdu.id)}/Metrics"
+    capacity = capacity_va(pdu)
+    load = None if r.apparent_va is None or not capacity else 100.0 * r.apparent_va / capacity
     return {
         "@odata.id": uri,
         "@odata.type": "#PowerDistributionMetrics.v1_4_0.PowerDistributionMetrics",
@@ -330,6 +384,8 @@ def metrics(pdu: PduInfo, r: PduReading) -> dict[str, Any]:
         "EnergykWh": energy_reading(
             pdu.id, "EnergyPDU", r.energy_kwh, r.lifetime_energy_kwh, r.sensor_reset_time
         ),
+        # apparent power over the mains' rated capacity (what a PDU's load bar shows)
+        "PowerLoadPercent": {"Reading": rounded(load, 2)},
         "Actions": {
             "#PowerDistributionMetrics.ResetMetrics": {
                 "target": f"{uri}/Actions/PowerDistributionMetrics.ResetMetrics"
@@ -338,10 +394,11 @@ def metrics(pdu: PduInfo, r: PduReading) -> dict[str, Any]:
     }
 
 
-def rack_pdu(pdu: PduInfo, r: PduReading, firmware: str) -> dict[str, Any]:
+def rack_pdu(
+    pdu: PduInfo, r: PduReading, firmware: str, asset: dict[str, Any] | None = None
+) -> dict[str, Any]:
     uri = pdu_uri(pdu.id)
-    capacity_va = sum(m.rating_a * len(m.phases) for m in pdu.mains) * pdu.nominal_voltage_v
-    return {
+    body = {
         "@odata.id": uri,
         "@odata.type": "#PowerDistribution.v1_6_0.PowerDistribution",
         "Id": pdu.id,
@@ -352,7 +409,7 @@ def rack_pdu(pdu: PduInfo, r: PduReading, firmware: str) -> dict[str, Any]:
         "SerialNumber": pdu.serial,
         "FirmwareVersion": firmware,
         "Status": status(r.health, r.comm_ok),
-        "PowerCapacityVA": round(capacity_va),
+        "PowerCapacityVA": round(capacity_va(pdu)),
         "Mains": link(f"{uri}/Mains"),
         "Branches": link(f"{uri}/Branches"),
         "Outlets": link(f"{uri}/Outlets"),
@@ -365,3 +422,6 @@ def rack_pdu(pdu: PduInfo, r: PduReading, firmware: str) -> dict[str, Any]:
             "ManagedBy@odata.count": 1,
         },
     }
+    if asset:
+        body.update(asset)
+    return body

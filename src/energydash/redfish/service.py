@@ -25,13 +25,32 @@ from energydash.auth import AuthStore, Caller, PrivilegeMap
 from energydash.auth.audit import Auditor
 from energydash.config import Settings
 from energydash.models.audit import AuditRecord, Result
+from energydash.redfish.assets import Assets
+from energydash.redfish.card import ManagementCard
+from energydash.redfish.certs import CertificateStore
+from energydash.redfish.endpoints import PduEndpoints
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
+from energydash.redfish.redirect import HttpsRedirect
 from energydash.redfish.registries import message
-from energydash.redfish.resources import accounts, chassis, events, managers, power, root
+from energydash.redfish.render import sensor_uri
+from energydash.redfish.resources import (
+    accounts,
+    certificates,
+    chassis,
+    events,
+    managers,
+    power,
+    root,
+    update,
+)
 from energydash.redfish.routing import RouteTable
+from energydash.redfish.thresholds import SensorThresholds
+from energydash.redfish.wire import WireFaultError, WireFaults
 from energydash.sim.engine import Engine
 from energydash.sim.events import SimEvent
+from energydash.sim.scenario import ScenarioRunner
+from energydash.sim.scenario import load_file as load_scenario
 
 log = logging.getLogger(__name__)
 SESSION_SWEEP_S = 10.0
@@ -48,8 +67,13 @@ class RedfishService:
         settings: Settings,
         auth: AuthStore | None = None,
         auditor: Auditor | None = None,
+        *,
+        single_pdu: str | None = None,
+        thresholds: SensorThresholds | None = None,
     ) -> None:
+        """``single_pdu``: the service of one PDU's own card (see ``redfish.endpoints``)."""
         self.engine = engine
+        self.single_pdu = single_pdu
         self.settings = settings
         self.auth = auth if auth is not None else AuthStore.from_settings(settings)
         self.auditor = auditor if auditor is not None else Auditor(settings)
@@ -60,23 +84,58 @@ class RedfishService:
         self._restore_subscriptions()
         self.events.on_change = self._save_subscriptions
         self._detach_audit = self.auditor.add_sink(self._audit_to_log)
-        self.uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"energydash-redfish-{settings.seed}"))
-        self.firmware_version = __version__
+        card_name = f"-pdu-{single_pdu}" if single_pdu else ""
+        self.uuid = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"energydash-redfish-{settings.seed}{card_name}")
+        )
+        self.card = ManagementCard(
+            __version__,
+            settings.redfish_card_reboot_s,
+            settings.redfish_update_install_s,
+            settings.redfish_update_max_bytes,
+        )
+        self.assets = Assets(settings.seed, salt=card_name)
+        self.certs = CertificateStore(settings)
         self.hostname = socket.gethostname()
+        self.fqdn = socket.getfqdn() or self.hostname
         table = RouteTable()
-        for family in (power, chassis, root, accounts, managers, events):
+        for family in (power, chassis, root, accounts, managers, events, update, certificates):
             table.add(*family.routes())
         self.table = table
         self.app = RedfishApp(self, table, self.auth, self.privileges)
         self.router = APIRouter()
         self.router.routes.append(StarletteRoute("/redfish", endpoint=self.app))
         self.router.mount("/redfish", self.app)
+        self.thresholds = thresholds or SensorThresholds(engine.fleet)
+        self.wire = WireFaults(engine.clock.timestamp, settings.seed, engine.fleet.has_pdu)
+        self.scenarios: ScenarioRunner | None = None
+        self.endpoints: PduEndpoints | None = None
+        if single_pdu is None:  # the fleet service runs scenarios and the per-PDU cards
+            self.scenarios = ScenarioRunner(engine, self._wire_step, self.wire.clear)
+            if settings.redfish_port_base:
+                self.endpoints = PduEndpoints(self)
         self._detach = engine.on_event(self._on_engine_event)
+        self._detach_tick = (
+            engine.on_tick(self._check_thresholds) if thresholds is None else (lambda: None)
+        )
         self._sweeper: asyncio.Task[None] | None = None
+        self._redirect: HttpsRedirect | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         await self.events.start()
+        if self.endpoints is not None:
+            await self.endpoints.start()
+        if self.settings.scenario_file and self.scenarios is not None:
+            run = self.scenarios.start(load_scenario(self.settings.scenario_file))
+            log.info("scenario %r started (%d steps)", run.scenario.name, len(run.planned))
+        if self.settings.redfish_tls and self.settings.redfish_http_redirect_port:
+            host = self.settings.host
+            public = host if host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+            self._redirect = HttpsRedirect(
+                host, self.settings.redfish_http_redirect_port, self.settings.port, public
+            )
+            await self._redirect.start()
         self._sweeper = asyncio.get_running_loop().create_task(
             self._sweep_sessions(), name="redfish-session-expiry"
         )
@@ -87,6 +146,12 @@ class RedfishService:
         )
 
     async def stop(self) -> None:
+        await self.card.stop()
+        if self.endpoints is not None:
+            await self.endpoints.stop()
+        if self._redirect is not None:
+            await self._redirect.stop()
+            self._redirect = None
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -151,6 +216,41 @@ class RedfishService:
         """Stop listening to the engine (a service that is thrown away)."""
         self._detach()
         self._detach_audit()
+        self._detach_tick()
+        if self.scenarios is not None:
+            self.scenarios.close()
+
+    def _wire_step(
+        self,
+        kind: str,
+        pdu_id: str | None,
+        uri_pattern: str | None,
+        params: dict[str, Any] | None,
+        duration_s: float,
+    ) -> str:
+        try:
+            return self.wire.inject(kind, pdu_id, uri_pattern, params, duration_s).id
+        except WireFaultError as error:
+            raise ValueError(f"{error.field}: {error}") from None
+
+    def _check_thresholds(self, engine: Engine) -> None:
+        self.thresholds.evaluate(engine.fleet, self._threshold_event)
+
+    def _threshold_event(self, family: str, index: int, key: str, args: list[str]) -> None:
+        fleet = self.engine.fleet
+        if family.startswith("inlet"):
+            pdu = fleet.pdus[index]
+            sensor = ("Temperature" if family.endswith("temperature") else "Humidity") + "Inlet"
+        elif family.startswith("outlet"):
+            pdu = fleet.pdus[int(fleet.o_pdu[index])]
+            outlet = pdu.outlets[index - pdu.index * len(pdu.outlets)]
+            sensor = ("Current" if family.endswith("current") else "Power") + outlet.id
+        else:
+            pdu = fleet.pdus[int(fleet.b_pdu[index])]
+            branch = pdu.branches[index - pdu.index * len(pdu.branches)]
+            sensor = ("Current" if family.endswith("current") else "Power") + f"Branch{branch.id}"
+        origin = sensor_uri(pdu.id, sensor)
+        self.events.publish("SensorEvent", key, [sensor, *args], origin, "Sensor", self.now())
 
     # ------------------------------------------------------------------ persistence
     @property
@@ -196,6 +296,19 @@ class RedfishService:
 
     def _on_engine_event(self, event: SimEvent) -> None:
         self.events.publish_engine_event(event)
+
+    @property
+    def firmware_version(self) -> str:
+        return self.card.firmware_version
+
+    def tls_context_factory(self, config: Any, default: Any) -> Any:
+        """uvicorn ``ssl_context_factory``: lets CertificateService reload the live listener."""
+        return self.certs.context_factory(config, default)
+
+    def log_update_event(self, prefix: str, key: str, args: list[str]) -> None:
+        self.events.publish(
+            prefix, key, args, update.CARD_FIRMWARE, "SoftwareInventory", self.now()
+        )
 
     def log_event(self, prefix: str, key: str, args: list[str], origin: str | None) -> None:
         self.events.publish(prefix, key, args, origin, timestamp=self.now())

@@ -19,6 +19,8 @@ FaultKind = Literal[
     "relay_failure",
     "branch_overload",
     "comm_loss",
+    "pdu_power_loss",
+    "cooling_failure",
 ]
 POWER_ACTIONS: tuple[str, ...] = ("On", "Off", "PowerCycle")
 BREAKER_ACTIONS: tuple[str, ...] = ("On", "Off")
@@ -30,6 +32,8 @@ FAULT_KINDS: tuple[str, ...] = (
     "relay_failure",
     "branch_overload",
     "comm_loss",
+    "pdu_power_loss",
+    "cooling_failure",
 )
 
 
@@ -144,6 +148,25 @@ class SetPowerOnDelay:
 
 
 @dataclass(frozen=True, slots=True)
+class SetRestorePolicy:
+    """Redfish PowerRestorePolicy: AlwaysOn, AlwaysOff or LastState after a PDU power loss."""
+
+    pdu_id: str
+    outlet_id: str
+    policy: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResetPeak:
+    """Restart one Power sensor's peak (kind as ResetMetrics; ``phase`` for a mains phase)."""
+
+    pdu_id: str
+    kind: str
+    target_id: str | None = None
+    phase: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SetDeviceOnline:
     pdu_id: str
     outlet_id: str
@@ -176,6 +199,8 @@ Command = (
     | SetOutletEnabled
     | SetDeviceOnline
     | SetPowerOnDelay
+    | SetRestorePolicy
+    | ResetPeak
     | InjectFault
     | ClearFault
 )

@@ -30,12 +30,15 @@ from energydash.sim.commands import (
     OutletPower,
     RemoveDevice,
     ResetMetrics,
+    ResetPeak,
     SetDevice,
     SetDeviceOnline,
     SetOutletEnabled,
     SetPowerOnDelay,
+    SetRestorePolicy,
 )
 from energydash.sim.events import SimEvent
+from energydash.sim.pdu import RESTORE_POLICIES
 from energydash.sim.profiles import PROFILES, SPECS
 from energydash.sim.topology import GroupInfo, PduInfo
 
@@ -256,12 +259,14 @@ def _reset_metrics(engine: Engine, c: ResetMetrics) -> CommandResult:
         k = _outlet_index(engine, pdu, c.target_id)
         fleet.baseline_kwh[k] = fleet.lifetime_kwh[k]
         fleet.reset_time[k] = t
+        fleet.peaks.reset_one(fleet, "outlet", k, t)
         target = f"outlet {c.target_id}"
     elif c.kind == "branch":
         if c.target_id is None:
             raise CommandError("kind branch needs target_id, the branch id", field="target_id")
         b = _branch(engine, pdu, c.target_id, field="target_id")
         reset_circuit("branch", str(c.target_id), circuit_phases([b]))
+        fleet.peaks.reset_one(fleet, "branch", b, t)
         target = f"branch {c.target_id}"
     elif c.kind == "main":
         main = next((m for m in pdu.mains if m.id == str(c.target_id)), None)
@@ -276,6 +281,7 @@ def _reset_metrics(engine: Engine, c: ResetMetrics) -> CommandResult:
             main.id,
             circuit_phases([int(b) for b in np.flatnonzero(fleet.b_main == main.index)]),
         )
+        fleet.peaks.reset_main(fleet, main.index, t)
         target = f"mains {main.id}"
     elif c.kind == "group":
         group = _group(pdu, c.target_id)
@@ -283,6 +289,7 @@ def _reset_metrics(engine: Engine, c: ResetMetrics) -> CommandResult:
         key = ("group", pdu.id, group.id)
         fleet.circuit_baselines[key] = float(fleet.lifetime_kwh[idx].sum())
         fleet.circuit_reset_times[key] = t
+        fleet.peaks.forget_group(pdu.id, group.id)
         target = group.name
     else:  # the whole PDU: every outlet, circuit, group and the PDU total
         s = fleet.outlet_slice(pdu.id)
@@ -307,6 +314,7 @@ def _reset_metrics(engine: Engine, c: ResetMetrics) -> CommandResult:
         fleet.circuit_reset_times[key] = t
         for label, value in by_phase.items():
             fleet.circuit_baselines[(*key, label)] = value
+        fleet.peaks.reset_pdu(fleet, pdu.index, t)
         target = "all metrics"
     engine.emit(
         SimEvent(
@@ -487,6 +495,8 @@ def _inject(engine: Engine, c: InjectFault) -> CommandResult:
     snapshot = None
     if kind == "sensor_stuck":
         snapshot = fleet.snapshot_outlet_sensors(fleet.outlet_info(pdu_id, str(target)).index)
+    if kind == "pdu_power_loss":  # relays drop; remember them for LastState
+        snapshot = fleet.lose_power(pdu.index)
     now = engine.clock.now()
     fault = faults.Fault(fault_id, kind, pdu_id, target, params, now, resource, snapshot)
     engine.faults[fault_id] = fault
@@ -514,6 +524,13 @@ def _clear(engine: Engine, c: ClearFault) -> CommandResult:
         raise CommandError(f"no fault {c.fault_id!r} ({known})", field="fault_id")
     del engine.faults[fault.id]
     faults.apply_faults(engine.fleet, engine.faults)
+    if fault.kind == "pdu_power_loss":
+        pdu = engine.fleet.pdu_info(fault.pdu_id)
+        t = engine.clock.timestamp()
+        engine.fleet.restore_power(pdu.index, fault.snapshot, t)
+        now = engine.clock.now()
+        for k in engine.fleet.energise_due(t):
+            engine.fleet.emit_outlet_event(engine.emit, now, int(k), "OutletPoweredOn")
     engine.emit(
         SimEvent(
             "FaultCleared",
@@ -527,6 +544,42 @@ def _clear(engine: Engine, c: ClearFault) -> CommandResult:
         )
     )  # type: ignore[arg-type]
     return CommandResult(True, f"fault {fault.describe()} cleared", fault_id=fault.id)
+
+
+def _set_restore_policy(engine: Engine, c: SetRestorePolicy) -> CommandResult:
+    pdu = _pdu(engine, c.pdu_id)
+    k = _outlet_index(engine, pdu, c.outlet_id)
+    if c.policy not in RESTORE_POLICIES:
+        raise CommandError(
+            f"policy must be one of {', '.join(RESTORE_POLICIES)}, got {c.policy!r}",
+            field="policy",
+        )
+    engine.fleet.restore_policy[k] = RESTORE_POLICIES.index(c.policy)
+    return CommandResult(True, f"outlet {c.outlet_id} of {pdu.name}: {c.policy} after power loss")
+
+
+def _reset_peak(engine: Engine, c: ResetPeak) -> CommandResult:
+    pdu = _pdu(engine, c.pdu_id)
+    fleet = engine.fleet
+    t = engine.clock.timestamp()
+    if c.kind == "outlet":
+        fleet.peaks.reset_one(fleet, "outlet", _outlet_index(engine, pdu, c.target_id), t)
+    elif c.kind == "branch":
+        fleet.peaks.reset_one(fleet, "branch", _branch(engine, pdu, c.target_id, "target_id"), t)
+    elif c.kind == "main":
+        main = next((m for m in pdu.mains if m.id == str(c.target_id)), None)
+        if main is None:
+            raise CommandError(f"no mains circuit {c.target_id!r} on {pdu.name}", "target_id")
+        fleet.peaks.reset_main(fleet, main.index, t)
+    elif c.kind == "group":
+        fleet.peaks.forget_group(pdu.id, _group(pdu, c.target_id).id)
+    elif c.kind == "pdu":
+        fleet.peaks.reset_one(fleet, "pdu", pdu.index, t)
+    else:
+        raise CommandError(
+            f"kind must be one of {', '.join(METRICS_KINDS)}, got {c.kind!r}", field="kind"
+        )
+    return CommandResult(True, f"{pdu.name}: peak power of {c.kind} {c.target_id or ''} reset")
 
 
 HANDLERS: dict[type, Callable[[Engine, Any], CommandResult]] = {
@@ -544,6 +597,8 @@ HANDLERS: dict[type, Callable[[Engine, Any], CommandResult]] = {
     SetPowerOnDelay: _set_delay,
     InjectFault: _inject,
     ClearFault: _clear,
+    SetRestorePolicy: _set_restore_policy,
+    ResetPeak: _reset_peak,
 }
 
 

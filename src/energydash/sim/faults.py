@@ -11,6 +11,11 @@ Kinds and targets:
 - ``branch_overload`` (branch, ``multiple`` default 1.6): the branch's powered outlets draw
   enough to carry ``multiple`` x the breaker rating; the breaker then trips on its curve. Warning.
 - ``comm_loss`` (PDU): every reading of the PDU is ``None``, health Critical, commands refused.
+- ``pdu_power_loss`` (PDU): the input fails: every outlet goes dark and the management card
+  with it (readings ``None`` as for comm_loss). Clearing it restores power; each outlet then
+  follows its ``PowerRestorePolicy`` (AlwaysOn, AlwaysOff, LastState) after its power-on delay.
+- ``cooling_failure`` (PDU, ``rate_c_per_min`` default 0.5): the rack inlet temperature climbs
+  (see ``energydash.sim.environment``); readings and controls stay. Warning.
 
 Sensor faults change what is *reported*, never the true power behind sums and energy.
 """
@@ -25,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from energydash.sim.commands import FAULT_KINDS, CommandError, InjectFault
+from energydash.sim.environment import DEFAULT_HEATING_C_PER_MIN
 from energydash.sim.pdu import Fleet, SensorOverrides
 
 ALIASES = {
@@ -34,6 +40,7 @@ ALIASES = {
     "noisy": "sensor_noisy",
     "relay": "relay_failure",
     "comm": "comm_loss",
+    "power_loss": "pdu_power_loss",
 }
 OUTLET_KINDS = ("sensor_stuck", "sensor_dropout", "sensor_noisy", "relay_failure")
 HEALTH = {
@@ -43,6 +50,8 @@ HEALTH = {
     "relay_failure": 2,
     "branch_overload": 1,
     "comm_loss": 2,
+    "pdu_power_loss": 2,
+    "cooling_failure": 1,
 }
 DESCRIPTION = {
     "sensor_stuck": "sensor stuck",
@@ -51,6 +60,8 @@ DESCRIPTION = {
     "relay_failure": "relay failure",
     "branch_overload": "overload injected",
     "comm_loss": "communication lost",
+    "pdu_power_loss": "input power lost",
+    "cooling_failure": "cooling failure (inlet heating up)",
 }
 DEFAULT_OVERLOAD_MULTIPLE = 1.6
 DEFAULT_NOISE_SIGMA = 0.05
@@ -58,6 +69,7 @@ DEFAULT_NOISE_SIGMA = 0.05
 PARAMS: dict[str, dict[str, tuple[float, float]]] = {
     "branch_overload": {"multiple": (0.0, 50.0)},
     "sensor_noisy": {"sigma": (0.0, 1.0)},
+    "cooling_failure": {"rate_c_per_min": (0.0, 10.0)},
 }
 MAX_ID_LENGTH = 64
 
@@ -120,14 +132,17 @@ def normalise(fleet: Fleet, command: InjectFault) -> tuple[str, str, str | None,
             )
     elif target is not None and str(target) not in ("", pdu_id):
         raise CommandError(
-            "fault comm_loss applies to a whole PDU; give no target", field="target_id"
+            f"fault {kind} applies to a whole PDU; give no target", field="target_id"
         )
     else:
         target = None
-    if kind == "branch_overload":
-        params["multiple"] = _number(params, "multiple", DEFAULT_OVERLOAD_MULTIPLE, 0.0, 50.0)
-    if kind == "sensor_noisy":
-        params["sigma"] = _number(params, "sigma", DEFAULT_NOISE_SIGMA, 0.0, 1.0)
+    defaults = {
+        "multiple": DEFAULT_OVERLOAD_MULTIPLE,
+        "sigma": DEFAULT_NOISE_SIGMA,
+        "rate_c_per_min": DEFAULT_HEATING_C_PER_MIN,
+    }
+    for name, (low, high) in allowed.items():  # the one table of names and ranges
+        params[name] = _number(params, name, defaults[name], low, high)
     return kind, pdu_id, None if target is None else str(target), params
 
 
@@ -154,6 +169,8 @@ def apply_faults(fleet: Fleet, faults: dict[str, Fault]) -> None:
     """Rebuild the fleet's fault masks and health reasons from the active faults."""
     fleet.relay_failed[:] = False
     fleet.comm_lost[:] = False
+    fleet.power_lost[:] = False
+    fleet.environment.heating_c_per_min[:] = 0.0
     fleet.b_overload[:] = 0.0
     fleet.o_fault_health[:] = 0
     fleet.b_fault_health[:] = 0
@@ -181,8 +198,14 @@ def apply_faults(fleet: Fleet, faults: dict[str, Fault]) -> None:
             fleet.b_overload[b] = max(fleet.b_overload[b], float(fault.params["multiple"]))
             fleet.b_fault_health[b] = max(fleet.b_fault_health[b], HEALTH[fault.kind])
             reasons.setdefault(("branch", pdu.id, str(fault.target_id)), []).append(text)
+        elif fault.kind == "cooling_failure":  # the card still talks; its inlet heats up
+            rate = float(fault.params["rate_c_per_min"])
+            fleet.environment.heating_c_per_min[pdu.index] = rate
+            reasons.setdefault(("pdu", pdu.id, ""), []).append(text)
         else:
             fleet.comm_lost[pdu.index] = True
+            if fault.kind == "pdu_power_loss":
+                fleet.power_lost[pdu.index] = True
             reasons.setdefault(("pdu", pdu.id, ""), []).append(text)
     fleet.fault_reasons = reasons
     fleet.sensors = SensorOverrides(

@@ -317,6 +317,7 @@ class Grid:
         self.emission_factor = np.array(
             [u.emissions_factor_t_per_mwh for u in self.units], dtype=float
         )
+        self.ramp_forced = np.zeros(len(self.units), dtype=bool)  # set by each step
         self.ramp_mw_per_min = (
             np.array(
                 [
@@ -597,6 +598,7 @@ class Grid:
             out[th] = self._ramp(th, target, prev, dt_s)
 
         # balance the network exactly: thermal and hydro within their ramps first
+        self.ramp_forced = np.zeros(n, dtype=bool)  # units the last resort dropped past their ramp
         if self._has_output:
             step = self.ramp_mw_per_min * dt_s / 60.0
             lo, hi = np.maximum(prev - step, 0.0), np.minimum(prev + step, cap)
@@ -620,6 +622,7 @@ class Grid:
             surplus = _allocate(out, order, room, surplus, -1.0)
             if surplus > 1e-9:  # last resort: thermal units drop faster than their ramp
                 surplus = _allocate(out, order, out[order].copy(), surplus, -1.0)
+                self.ramp_forced = out < lo - 1e-9
             curtailed = before_cut - out
             curtailed[~np.isin(np.arange(n), np.concatenate([wind, solar]))] = 0.0
         np.clip(out, 0.0, cap, out=out)

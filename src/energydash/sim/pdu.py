@@ -29,7 +29,9 @@ import numpy as np
 
 from energydash.config import Settings
 from energydash.sim import breakers
+from energydash.sim.environment import Environment
 from energydash.sim.events import SimEvent
+from energydash.sim.peaks import PowerPeaks
 from energydash.sim.profiles import (
     POWER_FACTOR_BY_CODE,
     PROFILE_CODE,
@@ -85,6 +87,8 @@ __all__ = [
 ]
 
 HEALTH_NAMES = ("OK", "Warning", "Critical")
+# Redfish PowerRestorePolicy: what an outlet does when its PDU's input power comes back
+RESTORE_POLICIES = ("AlwaysOn", "AlwaysOff", "LastState")
 VOLTAGE_DRIFT_SIGMA = 0.008
 VOLTAGE_DRIFT_TAU_S = 600.0
 VOLTAGE_NOISE_SIGMA = 0.002
@@ -216,6 +220,9 @@ class Fleet:
         self.pending_on_at = np.full(n, np.nan)
         self._pending_count = 0
         self.power_enabled = np.ones(n, dtype=bool)
+        self.restore_policy = np.full(
+            n, RESTORE_POLICIES.index(settings.pdu_power_restore_policy), dtype=np.int8
+        )
         self.lifetime_kwh = np.zeros(n)
         self.baseline_kwh = np.zeros(n)
         self.reset_time = np.full(n, np.nan)
@@ -228,6 +235,7 @@ class Fleet:
         # faults (rebuilt by energydash.sim.faults)
         self.relay_failed = np.zeros(n, dtype=bool)
         self.comm_lost = np.zeros(len(self.pdus), dtype=bool)
+        self.power_lost = np.zeros(len(self.pdus), dtype=bool)  # no input: dark and blind
         self.b_overload = np.zeros(self.n_branches)
         self.o_fault_health = np.zeros(n, dtype=np.int8)
         self.b_fault_health = np.zeros(self.n_branches, dtype=np.int8)
@@ -257,6 +265,13 @@ class Fleet:
         self.arrays = FleetArrays(n)
         self._codes_index: dict[int, np.ndarray] = {}
         self.reindex_profiles()
+        self.peaks = PowerPeaks(self)
+        self.environment = Environment(len(self.pdus), settings.seed)
+        self.capacity_va = np.array(
+            [sum(m.rating_a * len(m.phases) for m in p.mains) * p.nominal_voltage_v
+             for p in self.pdus]
+        )  # fmt: skip
+        self.last_tick_s = math.nan  # sim time of the readings (Redfish ReadingTime)
 
     # ------------------------------------------------------------------ lookups
     def pdu_info(self, pdu_id: str) -> PduInfo:
@@ -372,6 +387,24 @@ class Fleet:
         self.pending_on_at[indices] = np.nan
         self._pending_count = int(np.count_nonzero(~np.isnan(self.pending_on_at)))
 
+    def lose_power(self, pdu_index: int) -> np.ndarray:
+        """A PDU's input fails: every relay drops. Returns the relay states before (LastState)."""
+        s = slice(pdu_index * self._outlets_per_pdu, (pdu_index + 1) * self._outlets_per_pdu)
+        before = self.relay_on[s] | ~np.isnan(self.pending_on_at[s])
+        self.switch_off(np.arange(s.start, s.stop))
+        return before.copy()
+
+    def restore_power(self, pdu_index: int, before: np.ndarray | None, t_s: float) -> None:
+        """Input power is back: each outlet follows its PowerRestorePolicy, after its delay."""
+        start = pdu_index * self._outlets_per_pdu
+        idx = np.arange(start, start + self._outlets_per_pdu)
+        policy = self.restore_policy[idx]
+        last = before if before is not None else np.ones(idx.size, dtype=bool)
+        wanted = (policy == 0) | ((policy == 2) & last)
+        on = idx[wanted & self.power_enabled[idx]]
+        if on.size:
+            self.switch_on(on, t_s + self.o_delay_s[on])
+
     def energise_due(self, t_s: float) -> np.ndarray:
         """Close the relays whose power-on time has come; return their indices."""
         if not self._pending_count:
@@ -443,6 +476,12 @@ class Fleet:
 
         self._update_health(now, emit)
         self._publish_arrays(rng)
+        self.peaks.update(self, t_s)
+        self.last_tick_s = t_s
+        pdu_va = np.bincount(self.b_pdu, weights=self.b_va, minlength=len(self.pdus))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            load = np.where(self.capacity_va > 0, pdu_va / self.capacity_va, 0.0)
+        self.environment.step(dt_s, load)
 
     def prime(self, t_s: float, local_hour: float, weekday: int) -> None:
         """Fill readings for sim time ``t_s`` without advancing anything (before the first tick)."""
@@ -453,6 +492,8 @@ class Fleet:
             self._codes_index, self.profile_state, t_s, local_hour, weekday, self._frac, doy
         )
         self.refresh()
+        self.peaks.update(self, t_s)
+        self.last_tick_s = t_s
 
     def refresh(self, now: datetime | None = None, emit: Emit | None = None) -> None:
         """Recompute power, health and reported arrays after a command, without advancing time.
@@ -469,6 +510,8 @@ class Fleet:
         """Outlet P, I, PF, VA, VAR from the demand fractions and the switch and breaker states."""
         closed = self.branch_closed()
         energised = self.relay_on & closed[self.o_branch] & self.device_online
+        if self.power_lost.any():
+            energised &= ~self.power_lost[self.o_pdu]
         p, i, v, pf = self.p, self.i, self.v, self.pf
         np.multiply(self._frac, self.rated_power_w, out=p)
         p *= energised
@@ -518,7 +561,9 @@ class Fleet:
         np.maximum(np.maximum(level, self.b_fault_health), tripped, out=self.b_health)
         o_level = np.where(self.i > self.o_rating_a, 2, 0).astype(np.int8)
         o_level[(o_level == 0) & (self.i > WARNING_LOAD_FRACTION * self.o_rating_a)] = 1
-        branch_dark = (tripped // 2)[self.o_branch]
+        # an outlet behind a tripped or opened breaker (branch or mains) is dark: Warning
+        opened = (~self.branch_closed()).astype(np.int8)
+        branch_dark = np.maximum(tripped // 2, opened)[self.o_branch]
         health = self.arrays.outlet_health
         np.maximum(o_level, self.o_fault_health, out=health)
         np.maximum(health, branch_dark.astype(np.int8), out=health)
@@ -629,7 +674,8 @@ class Fleet:
     # ------------------------------------------------------------------ readings
     def power_state(self, index: int) -> str:
         if self.relay_on[index]:
-            return "On"
+            # a closed relay behind an open or tripped breaker delivers nothing: the outlet is Off
+            return "On" if self.branch_closed()[self.o_branch[index]] else "Off"
         return "PoweringOn" if not math.isnan(self.pending_on_at[index]) else "Off"
 
     def outlet(self, pdu_id: str, outlet_id: str) -> OutletReading:
@@ -665,6 +711,8 @@ class Fleet:
         branch = self._branch_by[(pdu.id, info.branch_id)]
         if self.b_state[branch.index] == breakers.BREAKER_TRIPPED:
             reasons.append(f"{branch.name} breaker tripped")
+        elif not self.branch_closed()[branch.index]:
+            reasons.append(f"{branch.name} breaker open: no power to the outlet")
         if self.i[k] > self.o_rating_a[k]:
             reasons.append(f"current {self.i[k]:.1f} A above the {info.rating_a:g} A outlet rating")
         elif self.i[k] > WARNING_LOAD_FRACTION * self.o_rating_a[k]:

@@ -40,6 +40,7 @@ def get_account_service(request: Request) -> dict[str, Any]:
         "AccountLockoutCounterResetAfter": store.lockout_reset_after_s,
         "AccountLockoutCounterResetEnabled": True,
         "LocalAccountAuth": "Enabled",
+        "SupportedAccountTypes": ["Redfish"],
         "Accounts": render.link(f"{ACCOUNTS}/Accounts"),
         "Roles": render.link(f"{ACCOUNTS}/Roles"),
     }

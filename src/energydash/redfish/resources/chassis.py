@@ -7,12 +7,14 @@ derived from the PDU's topology, so every ``DataSourceUri`` a resource carries r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from energydash.redfish import errors, render
+from energydash.redfish import assets, errors, render, thresholds
 from energydash.redfish.http import Request, Response
-from energydash.redfish.resources.common import action_args, action_done, execute
+from energydash.redfish.resources.common import action_args, action_done, apply_patch, execute
 from energydash.redfish.routing import Route
 from energydash.sim import commands as cmd
 from energydash.sim.pdu import PduInfo
@@ -25,7 +27,11 @@ QUANTITIES = {
     "Power": ("Power", "W"),
     "Energy": ("EnergykWh", "kW.h"),
     "Frequency": ("Frequency", "Hz"),
+    "Temperature": ("Temperature", "Cel"),
+    "Humidity": ("Humidity", "%"),
 }
+PROBE_QUANTITIES = ("Temperature", "Humidity")
+PROBE = "Inlet"  # one temperature and one humidity probe at the rack inlet per PDU
 OUTLET_QUANTITIES = ("Voltage", "Current", "Power", "Energy", "Frequency")
 PHASE_QUANTITIES = ("Voltage", "Current", "Power", "Energy")
 GROUP_QUANTITIES = ("Power", "Energy")
@@ -45,6 +51,7 @@ def sensor_ids(pdu: PduInfo) -> list[str]:
     ids: list[str] = []
     for q in PDU_QUANTITIES:
         ids.append(f"{q}PDU")
+    ids += [f"{q}{PROBE}" for q in PROBE_QUANTITIES]
     for main in pdu.mains:
         ids += [f"{q}Mains{main.id}" for q in OUTLET_QUANTITIES]
         if len(main.phases) > 1:
@@ -81,6 +88,8 @@ def get_chassis(request: Request) -> dict[str, Any]:
         "Model": pdu.model,
         "SerialNumber": pdu.serial,
         "Status": render.status(reading.health, reading.comm_ok),
+        "PowerState": "On" if reading.comm_ok else "Off",
+        **request.service.assets.of(pdu).chassis_fields(),
         "Sensors": render.link(f"{uri}/Sensors"),
         "Links": {
             "PowerDistribution": render.link(render.pdu_uri(pdu.id)),
@@ -88,6 +97,14 @@ def get_chassis(request: Request) -> dict[str, Any]:
             "ManagedBy@odata.count": 1,
         },
     }
+
+
+def patch_chassis(request: Request, body: dict[str, Any]) -> Response:
+    """The Chassis is the RackPDU's box: UserLabel, AssetTag and Location are shared with it."""
+    asset = request.service.assets.of(_pdu(request))
+    return apply_patch(
+        request, body, get_chassis(request), assets.asset_setters(asset, chassis=True), get_chassis
+    )
 
 
 def get_sensors(request: Request) -> dict[str, Any]:
@@ -119,6 +136,8 @@ def _sensor_target(pdu: PduInfo, subject: str) -> tuple[str, str | None, str | N
     """(kind, target id, phase) from the subject part of a sensor id."""
     if subject == "PDU":
         return "pdu", None, None
+    if subject == PROBE:
+        return "probe", None, None
     if subject.startswith("Mains"):
         rest = subject[len("Mains") :]
         for main in pdu.mains:
@@ -148,6 +167,10 @@ def _render_sensor(
 ) -> dict[str, Any]:
     fleet = request.service.engine.fleet
     kind, target, phase = _sensor_target(pdu, subject)
+    if (kind == "probe") != (quantity in PROBE_QUANTITIES):
+        raise KeyError(sensor_id)
+    if kind == "probe":
+        return _render_probe(request, pdu, sensor_id, quantity)
     if kind == "group" and quantity not in GROUP_QUANTITIES:
         raise KeyError(sensor_id)
     if kind == "pdu" and quantity not in PDU_QUANTITIES:
@@ -184,6 +207,17 @@ def _render_sensor(
         "Frequency": lambda: getattr(r, "frequency_hz", None),
     }[quantity]()
     health = getattr(r, "health", "OK")
+    if kind in ("pdu", "group") or (kind == "main" and phase is None and len(pdu.phases) > 1):
+        electrical = "Total"
+    else:
+        conductor = phase or _phase_of(pdu, kind, str(target))
+        wye = conductor in render.LINE_CONTEXTS and conductor in pdu.phases
+        delta_line = phase is not None and phase not in pdu.phases
+        if delta_line or (quantity == "Current" and wye):
+            electrical = render.LINE_CONTEXTS[conductor]
+        else:
+            electrical = render.CONTEXTS.get(conductor, "Line1ToNeutral")
+    fleet_time = fleet.last_tick_s
     body: dict[str, Any] = {
         "@odata.id": render.sensor_uri(pdu.id, sensor_id),
         "@odata.type": "#Sensor.v1_12_0.Sensor",
@@ -193,8 +227,21 @@ def _render_sensor(
         "ReadingUnits": units,
         "Reading": render.rounded(value, 4),
         "PhysicalContext": context,
+        "ElectricalContext": electrical,
+        "SensingInterval": f"PT{request.service.settings.tick_s:g}S",
+        "ReadingTime": render.iso(_posix(fleet_time)),
         "Status": render.status(health, value is not None),
     }
+    family = thresholds.FAMILIES.get((quantity, kind)) if phase is None else None
+    if family is not None:
+        _add_thresholds(request, body, family, _index(fleet, pdu, kind, str(target)))
+    if quantity == "Power":
+        peak, peak_t = _peak(fleet, pdu, kind, str(target), phase)
+        body["PeakReading"] = render.rounded(peak, 2)
+        body["PeakReadingTime"] = render.iso(_posix(peak_t))
+        body["Actions"] = {
+            "#Sensor.ResetMetrics": {"target": f"{body['@odata.id']}/Actions/Sensor.ResetMetrics"}
+        }
     if quantity == "Power":
         body["ApparentVA"] = render.rounded(r.apparent_va, 2)
         body["ReactiveVAR"] = render.rounded(r.reactive_var, 2)
@@ -225,10 +272,109 @@ def sensor_reset(request: Request, body: dict[str, Any]) -> Response:
         kind, target, phase = _sensor_target(pdu, subject)
     except KeyError:
         raise errors.not_found("Sensor", sensor_id) from None
+    if quantity == "Power":  # a Power sensor's metric is its peak
+        action_args(body, "Sensor.ResetMetrics", {})
+        return action_done(execute(request, cmd.ResetPeak(pdu.id, kind, target, phase)))
     if quantity != "Energy" or phase is not None:
         raise errors.base(400, "ActionNotSupported", "Sensor.ResetMetrics")
     action_args(body, "Sensor.ResetMetrics", {})
     return action_done(execute(request, cmd.ResetMetrics(pdu.id, kind, target)))
+
+
+def _index(fleet: Any, pdu: PduInfo, kind: str, target: str) -> int:
+    if kind == "outlet":
+        return int(fleet.outlet_info(pdu.id, target).index)
+    if kind == "branch":
+        return int(fleet.circuit_info(pdu.id, target).index)
+    return pdu.index
+
+
+def _add_thresholds(request: Request, body: dict[str, Any], family: str, index: int) -> None:
+    limits = request.service.thresholds
+    body["Thresholds"] = limits.render(family, index)
+    level = limits.health(family, index)
+    order = ("OK", "Warning", "Critical")
+    if order.index(level) > order.index(body["Status"]["Health"]):
+        body["Status"]["Health"] = level
+
+
+def _render_probe(request: Request, pdu: PduInfo, sensor_id: str, quantity: str) -> dict[str, Any]:
+    fleet = request.service.engine.fleet
+    env = fleet.environment
+    blind = bool(fleet.comm_lost[pdu.index])
+    raw = env.temperature_c if quantity == "Temperature" else env.humidity_pct
+    value = None if blind else float(raw[pdu.index])
+    reading_type, units = QUANTITIES[quantity]
+    body: dict[str, Any] = {
+        "@odata.id": render.sensor_uri(pdu.id, sensor_id),
+        "@odata.type": "#Sensor.v1_12_0.Sensor",
+        "Id": sensor_id,
+        "Name": f"{pdu.name} inlet {quantity.lower()}",
+        "ReadingType": reading_type,
+        "ReadingUnits": units,
+        "Reading": render.rounded(value, 2),
+        "PhysicalContext": "Intake",
+        "SensingInterval": f"PT{request.service.settings.tick_s:g}S",
+        "ReadingTime": render.iso(_posix(fleet.last_tick_s)),
+        "Status": render.status("Critical" if blind else "OK", value is not None),
+    }
+    if quantity == "Temperature":
+        body["ReadingRangeMin"], body["ReadingRangeMax"] = -20, 80
+    else:
+        body["ReadingRangeMin"], body["ReadingRangeMax"] = 0, 100
+    family = thresholds.FAMILIES[(quantity, "probe")]
+    _add_thresholds(request, body, family, pdu.index)
+    return body
+
+
+def patch_sensor(request: Request, body: dict[str, Any]) -> Response:
+    """PATCH ``Thresholds`` of a current, power, temperature or humidity sensor."""
+    pdu = _pdu(request)
+    sensor_id = request.params["sensor"]
+    current = get_sensor(request)
+    try:
+        quantity, subject = _split(sensor_id)
+        kind, target, phase = _sensor_target(pdu, subject)
+    except KeyError:
+        raise errors.not_found("Sensor", sensor_id) from None
+    family = thresholds.FAMILIES.get((quantity, kind)) if phase is None else None
+    setters = {}
+    if family is not None:
+        fleet = request.service.engine.fleet
+        index = _index(fleet, pdu, kind, str(target))
+        setters["Thresholds"] = request.service.thresholds.setter(family, index)
+    return apply_patch(request, body, current, setters, get_sensor)
+
+
+def _posix(value: float | None) -> datetime | None:
+    if value is None or math.isnan(value):
+        return None
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _phase_of(pdu: PduInfo, kind: str, target: str) -> str:
+    if kind == "outlet":
+        return next(o.phase for o in pdu.outlets if o.id == target)
+    circuits = pdu.branches if kind == "branch" else pdu.mains
+    return next(c.phases[0] for c in circuits if c.id == target)
+
+
+def _peak(
+    fleet: Any, pdu: PduInfo, kind: str, target: str, phase: str | None
+) -> tuple[float | None, float | None]:
+    peaks = fleet.peaks
+    if kind == "outlet":
+        return peaks.outlet.get(fleet.outlet_info(pdu.id, target).index)
+    if kind == "branch":
+        return peaks.branch.get(fleet.circuit_info(pdu.id, target).index)
+    if kind == "main":
+        index = fleet.circuit_info(pdu.id, target).index
+        if phase is None:
+            return peaks.main.get(index)
+        return peaks.main_phase.get(index * fleet.phases_per_pdu + pdu.phases.index(phase))
+    if kind == "group":
+        return peaks.group(pdu.id, target)
+    return peaks.pdu.get(pdu.index)
 
 
 @dataclass(slots=True)
@@ -240,9 +386,9 @@ class _LineCurrent:
 def routes() -> list[Route]:
     return [
         Route(BASE, "ChassisCollection", get=get_chassis_collection),
-        Route(BASE + "/{pdu}", "Chassis", get=get_chassis),
+        Route(BASE + "/{pdu}", "Chassis", get=get_chassis, patch=patch_chassis),
         Route(BASE + "/{pdu}/Sensors", "SensorCollection", get=get_sensors),
-        Route(BASE + "/{pdu}/Sensors/{sensor}", "Sensor", get=get_sensor),
+        Route(BASE + "/{pdu}/Sensors/{sensor}", "Sensor", get=get_sensor, patch=patch_sensor),
         Route(
             BASE + "/{pdu}/Sensors/{sensor}/Actions/Sensor.ResetMetrics",
             "Sensor",

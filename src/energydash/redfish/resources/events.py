@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from energydash.redfish import errors, registries, render
 from energydash.redfish.errors import RedfishError
+from energydash.redfish.events import EventFilters
 from energydash.redfish.http import Request, Response, created, no_content
 from energydash.redfish.registries import message
 from energydash.redfish.resources.common import action_args, apply_patch
@@ -15,7 +16,12 @@ from energydash.redfish.routing import Route
 
 BASE = "/redfish/v1/EventService"
 SSE_URI = BASE + "/SSE"
-REGISTRY_PREFIXES = ["Base", "Power", "ResourceEvent"]
+REGISTRY_PREFIXES = ["Base", "Power", "ResourceEvent", "SensorEvent", "Update"]
+MAX_FILTER_ITEMS = 64
+MAX_HEADERS = 16
+MAX_HEADER_BYTES = 1024
+RETRY_POLICIES = ["TerminateAfterRetries", "SuspendRetries", "RetryForever"]
+MAX_DESTINATION = 2048
 RESOURCE_TYPES = [
     "Outlet",
     "Circuit",
@@ -23,6 +29,8 @@ RESOURCE_TYPES = [
     "OutletGroupCollection",
     "PowerDistribution",
     "ManagerAccount",
+    "Sensor",
+    "SoftwareInventory",
 ]
 
 
@@ -39,6 +47,10 @@ def get_event_service(request: Request) -> dict[str, Any]:
         "DeliveryRetryIntervalSeconds": hub.retry_interval_s,
         "EventFormatTypes": ["Event"],
         "RegistryPrefixes": REGISTRY_PREFIXES,
+        "ExcludeMessageId": True,
+        "ExcludeRegistryPrefix": True,
+        "IncludeOriginOfConditionSupported": True,
+        "SubordinateResourcesSupported": True,
         "ResourceTypes": RESOURCE_TYPES,
         "ServerSentEventUri": SSE_URI,
         "SSEFilterPropertiesSupported": {
@@ -67,15 +79,15 @@ def patch_event_service(request: Request, body: dict[str, Any]) -> Response:
                 return errors.value_type_error(value, name)
             if not low <= value <= high:
                 return message("Base", "PropertyValueOutOfRange", value, name)
-            setattr(hub, attr, value)
+            hub.set_retry(**{attr: value})  # existing subscriptions follow
             return None
 
         return setter
 
     setters = {
-        "DeliveryRetryAttempts": int_setter("retry_attempts", "DeliveryRetryAttempts", 0, 100),
+        "DeliveryRetryAttempts": int_setter("attempts", "DeliveryRetryAttempts", 0, 100),
         "DeliveryRetryIntervalSeconds": int_setter(
-            "retry_interval_s", "DeliveryRetryIntervalSeconds", 1, 3600
+            "interval_s", "DeliveryRetryIntervalSeconds", 1, 3600
         ),
     }
     return apply_patch(request, body, get_event_service(request), setters, get_event_service)
@@ -90,21 +102,39 @@ def get_subscriptions(request: Request) -> dict[str, Any]:
 
 
 def _render_sub(sub: Any) -> dict[str, Any]:
-    return {
-        "@odata.id": f"{BASE}/Subscriptions/{sub.id}",
+    uri = f"{BASE}/Subscriptions/{sub.id}"
+    sse_stream = sub.protocol == "SSE"
+    body = {
+        "@odata.id": uri,
         "@odata.type": "#EventDestination.v1_16_0.EventDestination",
         "Id": sub.id,
-        "Name": f"Event Subscription {sub.id}",
-        "Destination": sub.destination,
+        "Name": f"{'SSE stream' if sse_stream else 'Event Subscription'} {sub.id}",
+        "Destination": SSE_URI if sse_stream else sub.destination,
         "Protocol": "Redfish",
         "Context": sub.context,
-        "SubscriptionType": "RedfishEvent",
+        "SubscriptionType": "SSE" if sse_stream else "RedfishEvent",
         "EventFormatType": "Event",
         "RegistryPrefixes": sub.registry_prefixes,
         "ResourceTypes": sub.resource_types,
-        "DeliveryRetryPolicy": "TerminateAfterRetries",
-        "Status": {"State": "Enabled", "Health": "OK"},
+        "ExcludeRegistryPrefixes": sub.filters.exclude_registry_prefixes,
+        "ExcludeMessageIds": sub.filters.exclude_message_ids,
+        "OriginResources": [render.link(u) for u in sub.filters.origin_resources],
+        "SubordinateResources": sub.filters.subordinate_resources,
+        "IncludeOriginOfCondition": sub.filters.include_origin,
+        "HttpHeaders": [],  # the spec: write-only, null or empty in responses
+        "DeliveryRetryPolicy": sub.retry_policy,
+        "Status": {"State": "Disabled" if sub.suspended else "Enabled", "Health": "OK"},
     }
+    if not sse_stream:
+        body["Actions"] = {
+            "#EventDestination.SuspendSubscription": {
+                "target": f"{uri}/Actions/EventDestination.SuspendSubscription"
+            },
+            "#EventDestination.ResumeSubscription": {
+                "target": f"{uri}/Actions/EventDestination.ResumeSubscription"
+            },
+        }
+    return body
 
 
 def _sub(request: Request) -> Any:
@@ -144,14 +174,24 @@ def post_subscription(request: Request, body: dict[str, Any]) -> Response:
         "EventFormatType",
         "SubscriptionType",
         "DeliveryRetryPolicy",
+        "ExcludeRegistryPrefixes",
+        "ExcludeMessageIds",
+        "OriginResources",
+        "SubordinateResources",
+        "IncludeOriginOfCondition",
+        "HttpHeaders",
         "@odata.type",
     }
     problems: list[dict[str, Any]] = [errors.property_unknown(n) for n in body if n not in known]
     destination = body.get("Destination")
     if "Destination" not in body:
         problems.append(message("Base", "CreateFailedMissingReqProperties", "Destination"))
-    elif not isinstance(destination, str) or urlsplit(destination).scheme not in ("http", "https"):
-        problems.append(message("Base", "PropertyValueFormatError", destination, "Destination"))
+    elif not _url_ok(destination):
+        shown = str(destination)[:80]
+        problems.append(message("Base", "PropertyValueFormatError", shown, "Destination"))
+    policy = body.get("DeliveryRetryPolicy", "TerminateAfterRetries")
+    if policy not in RETRY_POLICIES:
+        problems.append(errors.value_not_in_list(str(policy), "DeliveryRetryPolicy"))
     protocol = body.get("Protocol", "Redfish")
     if protocol != "Redfish":
         problems.append(errors.value_not_in_list(protocol, "Protocol"))
@@ -164,11 +204,106 @@ def post_subscription(request: Request, body: dict[str, Any]) -> Response:
         problems.append(errors.value_type_error(context, "Context"))
     prefixes = _string_list(body, "RegistryPrefixes", REGISTRY_PREFIXES, problems)
     types = _string_list(body, "ResourceTypes", RESOURCE_TYPES, problems)
+    filters = _filters(body, problems)
     if problems:
         raise RedfishError(400, problems)
     owner = request.caller.username if request.caller else ""
     sub = request.service.events.subscribe(str(destination), context, prefixes, types, owner)
+    sub.filters = filters
+    sub.retry_policy = policy
     return created(f"{BASE}/Subscriptions/{sub.id}", _render_sub(sub))
+
+
+def _url_ok(value: Any) -> bool:
+    """An absolute http(s) URL with a host that parses (``http://[::1`` does not)."""
+    if not isinstance(value, str) or len(value) > MAX_DESTINATION:
+        return False
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises on a bad port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+
+
+def suspend_subscription(request: Request, body: dict[str, Any]) -> Response:
+    action_args(body, "EventDestination.SuspendSubscription", {})
+    request.service.events.suspend(_sub(request))
+    return no_content()
+
+
+def resume_subscription(request: Request, body: dict[str, Any]) -> Response:
+    action_args(body, "EventDestination.ResumeSubscription", {"DeliverBufferedEvents": bool})
+    sub = _sub(request)
+    if body.get("DeliverBufferedEvents") is False:
+        while not sub.queue.empty():
+            sub.queue.get_nowait()
+    request.service.events.resume(sub)
+    return no_content()
+
+
+def _filters(body: dict[str, Any], problems: list[dict[str, Any]]) -> EventFilters:
+    """ExcludeRegistryPrefixes, ExcludeMessageIds, OriginResources, SubordinateResources,
+    IncludeOriginOfCondition and HttpHeaders of a subscription POST (each bounded)."""
+    filters = EventFilters()
+    filters.exclude_registry_prefixes = _string_list(
+        body, "ExcludeRegistryPrefixes", REGISTRY_PREFIXES, problems
+    )
+    ids = body.get("ExcludeMessageIds", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 128 for i in ids):
+        problems.append(errors.value_type_error(str(ids)[:80], "ExcludeMessageIds"))
+    else:
+        filters.exclude_message_ids = ids
+    origins = body.get("OriginResources", [])
+    uris = (
+        [o.get("@odata.id") if isinstance(o, dict) else None for o in origins]
+        if isinstance(origins, list)
+        else [None]
+    )
+    if not all(isinstance(u, str) and u.startswith("/redfish/v1") for u in uris):
+        problems.append(errors.value_type_error(str(origins)[:80], "OriginResources"))
+    else:
+        filters.origin_resources = [str(u).rstrip("/") for u in uris]
+    for name, attr in (
+        ("SubordinateResources", "subordinate_resources"),
+        ("IncludeOriginOfCondition", "include_origin"),
+    ):
+        if name in body:
+            if not isinstance(body[name], bool):
+                problems.append(errors.value_type_error(body[name], name))
+            else:
+                setattr(filters, attr, body[name])
+    headers = body.get("HttpHeaders", [])
+    if isinstance(headers, dict):
+        headers = [headers]
+    if not isinstance(headers, list) or len(headers) > MAX_HEADERS:
+        problems.append(errors.value_type_error("HttpHeaders", "HttpHeaders"))
+        headers = []
+    for item in headers:
+        if not isinstance(item, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and _header_ok(k, v) for k, v in item.items()
+        ):
+            problems.append(errors.value_type_error("HttpHeaders", "HttpHeaders"))
+            break
+        filters.http_headers.update(item)
+    for collection in (filters.exclude_message_ids, filters.origin_resources):
+        if len(collection) > MAX_FILTER_ITEMS:
+            problems.append(message("Base", "PropertyValueOutOfRange", len(collection), "filter"))
+    return filters
+
+
+def _header_ok(name: str, value: str) -> bool:
+    """A header a destination may get: a token name, a printable value, nothing we set."""
+    token = name.replace("-", "").replace("_", "")
+    return (
+        bool(token)
+        and token.isascii()
+        and token.isalnum()
+        and name.lower() not in ("content-type", "content-length", "host")
+        and len(name) + len(value) <= MAX_HEADER_BYTES
+        and value.isascii()
+        and value.isprintable()
+    )
 
 
 def patch_subscription(request: Request, body: dict[str, Any]) -> Response:
@@ -181,7 +316,14 @@ def patch_subscription(request: Request, body: dict[str, Any]) -> Response:
         request.service.events.changed()
         return None
 
-    return apply_patch(request, body, _render_sub(sub), {"Context": set_context}, get_subscription)
+    def set_policy(value: Any) -> dict[str, Any] | None:
+        if value not in RETRY_POLICIES:
+            return errors.value_not_in_list(str(value), "DeliveryRetryPolicy")
+        sub.retry_policy = value
+        return None
+
+    setters = {"Context": set_context, "DeliveryRetryPolicy": set_policy}
+    return apply_patch(request, body, _render_sub(sub), setters, get_subscription)
 
 
 def delete_subscription(request: Request) -> Response:
@@ -245,12 +387,17 @@ def submit_test_event(request: Request, body: dict[str, Any]) -> Response:
 
 
 async def sse(request: Request) -> Response:
+    """An SSE stream is an EventDestination while it is open (listed, deletable)."""
+    hub = request.service.events
+    owner = request.caller.username if request.caller else ""
+    sub = hub.open_sse(owner)
+    uri = f"{BASE}/Subscriptions/{sub.id}"
     return Response(
         200,
         None,
-        {"X-Accel-Buffering": "no"},
+        {"X-Accel-Buffering": "no", "Location": uri},
         content_type=b"text/event-stream",
-        stream=request.service.events.sse_stream(),
+        stream=hub.sse_stream(sub=sub),
     )
 
 
@@ -269,6 +416,18 @@ def routes() -> list[Route]:
             get=get_subscription,
             patch=patch_subscription,
             delete=delete_subscription,
+            is_self=is_own_subscription,
+        ),
+        Route(
+            BASE + "/Subscriptions/{sub}/Actions/EventDestination.SuspendSubscription",
+            "EventDestination",
+            post=suspend_subscription,
+            is_self=is_own_subscription,
+        ),
+        Route(
+            BASE + "/Subscriptions/{sub}/Actions/EventDestination.ResumeSubscription",
+            "EventDestination",
+            post=resume_subscription,
             is_self=is_own_subscription,
         ),
         Route(

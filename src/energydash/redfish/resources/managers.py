@@ -1,4 +1,8 @@
-"""Managers/BMC: the PDU's management controller, its NetworkProtocol and its event log."""
+"""Managers/BMC: the PDU's management card, its network interface and protocols, its event log.
+
+``Manager.Reset`` reboots the card (the service answers 503 for ``redfish_card_reboot_s``,
+outlets keep their power; see ``energydash.redfish.card``).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,15 @@ from typing import Any
 
 from energydash.redfish import errors, render
 from energydash.redfish.http import Request, Response, no_content
-from energydash.redfish.resources.common import action_args
+from energydash.redfish.resources.certificates import HTTPS_CERTS
+from energydash.redfish.resources.common import action_args, action_done
 from energydash.redfish.routing import Route
 
 BASE = "/redfish/v1/Managers"
 BMC = BASE + "/BMC"
 LOG = BMC + "/LogServices/Log"
+ETH = BMC + "/EthernetInterfaces"
+RESET_TYPES = ["ForceRestart", "GracefulRestart"]
 
 
 def get_managers(request: Request) -> dict[str, Any]:
@@ -30,7 +37,7 @@ def get_manager(request: Request) -> dict[str, Any]:
         "ManagerType": "BMC",
         "Manufacturer": "Schneider Electric (simulated by EnergyDash)",
         "Model": "AP9641",
-        "FirmwareVersion": service.firmware_version,
+        "FirmwareVersion": service.card.firmware_version,
         "UUID": service.uuid,
         "ServiceEntryPointUUID": service.uuid,
         "DateTime": render.iso(now),
@@ -38,11 +45,65 @@ def get_manager(request: Request) -> dict[str, Any]:
         "Status": {"State": "Enabled", "Health": "OK"},
         "PowerState": "On",
         "NetworkProtocol": render.link(BMC + "/NetworkProtocol"),
+        "EthernetInterfaces": render.link(ETH),
         "LogServices": render.link(BMC + "/LogServices"),
         "Links": {
             "ManagerForChassis": chassis,
             "ManagerForChassis@odata.count": len(chassis),
         },
+        "Actions": {
+            "#Manager.Reset": {
+                "target": BMC + "/Actions/Manager.Reset",
+                "ResetType@Redfish.AllowableValues": RESET_TYPES,
+            }
+        },
+    }
+
+
+def reset_manager(request: Request, body: dict[str, Any]) -> Response:
+    """Reboot the management card; the answer goes out before it stops answering."""
+    action_args(body, "Manager.Reset", {"ResetType": RESET_TYPES})
+    request.service.card.reset()
+    return action_done()
+
+
+def get_interfaces(request: Request) -> dict[str, Any]:
+    return render.collection(
+        ETH, "EthernetInterfaceCollection", "Ethernet Interfaces", [ETH + "/eth0"]
+    )
+
+
+def get_interface(request: Request) -> dict[str, Any]:
+    service = request.service
+    host = service.settings.host if service.settings.host not in ("", "0.0.0.0") else "127.0.0.1"
+    # a locally administered MAC derived from the service UUID: stable across restarts
+    mac = ":".join(["02"] + [service.uuid.replace("-", "")[i : i + 2] for i in range(0, 10, 2)])
+    return {
+        "@odata.id": ETH + "/eth0",
+        "@odata.type": "#EthernetInterface.v1_12_4.EthernetInterface",
+        "Id": "eth0",
+        "Name": "Management Network Interface",
+        "Status": {"State": "Enabled", "Health": "OK"},
+        "InterfaceEnabled": True,
+        "LinkStatus": "LinkUp",
+        "MACAddress": mac.upper(),
+        "PermanentMACAddress": mac.upper(),
+        "SpeedMbps": 1000,
+        "FullDuplex": True,
+        "AutoNeg": True,
+        "HostName": service.hostname,
+        "FQDN": service.fqdn,
+        "NameServers": [],
+        "DHCPv4": {"DHCPEnabled": False},
+        "IPv4Addresses": [
+            {
+                "Address": host,
+                "SubnetMask": "255.0.0.0" if host.startswith("127.") else "255.255.255.0",
+                "AddressOrigin": "Static",
+                "Gateway": "0.0.0.0",
+            }
+        ],
+        "IPv6Addresses": [],
     }
 
 
@@ -55,9 +116,17 @@ def get_network_protocol(request: Request) -> dict[str, Any]:
         "Id": "NetworkProtocol",
         "Name": "Manager Network Protocol",
         "HostName": request.service.hostname,
+        "FQDN": request.service.fqdn,
         "Status": {"State": "Enabled", "Health": "OK"},
-        "HTTP": {"ProtocolEnabled": not tls, "Port": settings.port},
-        "HTTPS": {"ProtocolEnabled": tls, "Port": settings.port},
+        "HTTP": {
+            "ProtocolEnabled": not tls or bool(settings.redfish_http_redirect_port),
+            "Port": settings.redfish_http_redirect_port if tls else settings.port,
+        },
+        "HTTPS": {
+            "ProtocolEnabled": tls,
+            "Port": settings.port,
+            "Certificates": render.link(HTTPS_CERTS),
+        },
     }
 
 
@@ -130,6 +199,9 @@ def routes() -> list[Route]:
     return [
         Route(BASE, "ManagerCollection", get=get_managers),
         Route(BMC, "Manager", get=get_manager),
+        Route(BMC + "/Actions/Manager.Reset", "Manager", post=reset_manager),
+        Route(ETH, "EthernetInterfaceCollection", get=get_interfaces),
+        Route(ETH + "/eth0", "EthernetInterface", get=get_interface),
         Route(BMC + "/NetworkProtocol", "ManagerNetworkProtocol", get=get_network_protocol),
         Route(BMC + "/LogServices", "LogServiceCollection", get=get_log_services),
         Route(LOG, "LogService", get=get_log_service),

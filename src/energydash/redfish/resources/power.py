@@ -6,17 +6,19 @@ Every GET reads the fleet at that moment; every action and group change goes thr
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from energydash.redfish import errors, render
+from energydash.redfish import assets, errors, render
 from energydash.redfish.http import Request, Response, created, no_content
 from energydash.redfish.registries import message
 from energydash.redfish.resources.common import action_args, action_done, apply_patch, execute
 from energydash.redfish.routing import Route
 from energydash.sim import commands as cmd
-from energydash.sim.pdu import CircuitInfo, PduInfo
+from energydash.sim.pdu import RESTORE_POLICIES, CircuitInfo, PduInfo
 
 BASE = "/redfish/v1/PowerEquipment"
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # ids a client chooses land in URIs: ASCII only
 RACK = BASE + "/RackPDUs/{pdu}"
 
 
@@ -87,7 +89,15 @@ def get_rack_pdus(request: Request) -> dict[str, Any]:
 def get_rack_pdu(request: Request) -> dict[str, Any]:
     pdu = _pdu(request)
     fleet = request.service.engine.fleet
-    return render.rack_pdu(pdu, fleet.pdu(pdu.id), request.service.firmware_version)
+    asset = request.service.assets.of(pdu).fields()
+    return render.rack_pdu(pdu, fleet.pdu(pdu.id), request.service.firmware_version, asset)
+
+
+def patch_rack_pdu(request: Request, body: dict[str, Any]) -> Response:
+    asset = request.service.assets.of(_pdu(request))
+    return apply_patch(
+        request, body, get_rack_pdu(request), assets.asset_setters(asset), get_rack_pdu
+    )
 
 
 def get_mains(request: Request) -> dict[str, Any]:
@@ -108,12 +118,52 @@ def get_branches(request: Request) -> dict[str, Any]:
 
 def get_main(request: Request) -> dict[str, Any]:
     pdu, info = _circuit(request, "main")
-    return render.circuit(pdu, info, request.service.engine.fleet.circuit(pdu.id, info.id))
+    labels = request.service.assets.of(pdu).circuit_labels
+    reading = request.service.engine.fleet.circuit(pdu.id, info.id)
+    return render.circuit(pdu, info, reading, labels.get(info.id, info.name))
+
+
+def patch_main(request: Request, body: dict[str, Any]) -> Response:
+    pdu, info = _circuit(request, "main")
+    labels = request.service.assets.of(pdu).circuit_labels
+
+    def set_label(value: Any) -> dict[str, Any] | None:
+        if not isinstance(value, str) or len(value) > assets.MAX_TEXT:
+            return errors.value_type_error(value, "UserLabel")
+        labels[info.id] = value
+        return None
+
+    return apply_patch(request, body, get_main(request), {"UserLabel": set_label}, get_main)
 
 
 def get_branch(request: Request) -> dict[str, Any]:
     pdu, info = _circuit(request, "branch")
-    return render.circuit(pdu, info, request.service.engine.fleet.circuit(pdu.id, info.id))
+    fleet = request.service.engine.fleet
+    body = render.circuit(pdu, info, fleet.circuit(pdu.id, info.id))
+    body["PowerRestorePolicy"] = _branch_policy(request, pdu, info)
+    return body
+
+
+def _branch_policy(request: Request, pdu: PduInfo, info: CircuitInfo) -> str:
+    """The policy its outlets follow (the most common one when they differ)."""
+    fleet = request.service.engine.fleet
+    codes = [int(fleet.restore_policy[fleet.outlet_info(pdu.id, o).index]) for o in info.outlet_ids]
+    return RESTORE_POLICIES[max(range(len(RESTORE_POLICIES)), key=codes.count)]
+
+
+def patch_branch(request: Request, body: dict[str, Any]) -> Response:
+    """PowerRestorePolicy of a branch sets it on every outlet of the branch."""
+    pdu, info = _circuit(request, "branch")
+
+    def set_policy(value: Any) -> dict[str, Any] | None:
+        if value not in RESTORE_POLICIES:
+            return errors.value_not_in_list(value, "PowerRestorePolicy")
+        for outlet_id in info.outlet_ids:
+            execute(request, cmd.SetRestorePolicy(pdu.id, outlet_id, value))
+        return None
+
+    setters = {"PowerRestorePolicy": set_policy}
+    return apply_patch(request, body, get_branch(request), setters, get_branch)
 
 
 def get_outlets(request: Request) -> dict[str, Any]:
@@ -131,7 +181,8 @@ def get_outlet(request: Request) -> dict[str, Any]:
         info = fleet.outlet_info(pdu.id, request.params["outlet"])
     except KeyError:
         raise errors.not_found("Outlet", request.params["outlet"]) from None
-    return render.outlet(pdu, info, fleet.outlet(pdu.id, info.id))
+    policy = RESTORE_POLICIES[int(fleet.restore_policy[info.index])]
+    return render.outlet(pdu, info, fleet.outlet(pdu.id, info.id), policy)
 
 
 def get_groups(request: Request) -> dict[str, Any]:
@@ -166,7 +217,14 @@ def patch_outlet(request: Request, body: dict[str, Any]) -> Response:
         execute(request, cmd.SetOutletEnabled(pdu.id, outlet_id, value))
         return None
 
-    return apply_patch(request, body, current, {"PowerEnabled": set_enabled}, get_outlet)
+    def set_policy(value: Any) -> dict[str, Any] | None:
+        if value not in RESTORE_POLICIES:
+            return errors.value_not_in_list(value, "PowerRestorePolicy")
+        execute(request, cmd.SetRestorePolicy(pdu.id, outlet_id, value))
+        return None
+
+    setters = {"PowerEnabled": set_enabled, "PowerRestorePolicy": set_policy}
+    return apply_patch(request, body, current, setters, get_outlet)
 
 
 # ---------------------------------------------------------------------- groups
@@ -195,7 +253,13 @@ def post_group(request: Request, body: dict[str, Any]) -> Response:
         if not isinstance(uri, str) or not uri.rstrip("/").startswith(prefix):
             raise errors.RedfishError(400, [errors.value_not_in_list(str(uri), "Links/Outlets")])
         outlet_ids.append(uri.rstrip("/")[len(prefix) :])
-    group_id = body.get("Id") if isinstance(body.get("Id"), str) else None
+    group_id = body.get("Id")
+    if group_id is not None and (
+        not isinstance(group_id, str) or not CLIENT_ID.fullmatch(group_id)
+    ):
+        raise errors.RedfishError(
+            400, [message("Base", "PropertyValueFormatError", str(group_id)[:64], "Id")]
+        )
     result = execute(
         request,
         cmd.CreateGroup(pdu.id, name or "Outlet Group", tuple(outlet_ids), group_id),
@@ -289,11 +353,11 @@ def routes() -> list[Route]:
     return [
         Route(BASE, "PowerEquipment", get=get_power_equipment),
         Route(BASE + "/RackPDUs", "PowerDistributionCollection", get=get_rack_pdus),
-        Route(RACK, "PowerDistribution", get=get_rack_pdu),
+        Route(RACK, "PowerDistribution", get=get_rack_pdu, patch=patch_rack_pdu),
         Route(RACK + "/Mains", "CircuitCollection", get=get_mains),
-        Route(RACK + "/Mains/{circuit}", "Circuit", get=get_main),
+        Route(RACK + "/Mains/{circuit}", "Circuit", get=get_main, patch=patch_main),
         Route(RACK + "/Branches", "CircuitCollection", get=get_branches),
-        Route(RACK + "/Branches/{circuit}", "Circuit", get=get_branch),
+        Route(RACK + "/Branches/{circuit}", "Circuit", get=get_branch, patch=patch_branch),
         Route(RACK + "/Outlets", "OutletCollection", get=get_outlets),
         Route(RACK + "/Outlets/{outlet}", "Outlet", get=get_outlet, patch=patch_outlet),
         Route(RACK + "/OutletGroups", "OutletGroupCollection", get=get_groups, post=post_group),
