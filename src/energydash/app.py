@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         detach_tick = engine.on_tick(mark_tick)
         detach_snapshots = snapshots.attach()
         detach_events = engine.on_event(lambda event: snapshots.refresh_soon())
+        detach_analytics = _start_analytics(app, settings, engine, hub)
         snapshots.publish()  # every topic exists before the first client subscribes
         await redfish.start()
         for part in _mqtt_parts(app, settings, engine, hub):
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 except Exception:
                     log.exception("stopping %r failed", part)
             await redfish.stop()
+            detach_analytics()
             detach_events()
             detach_snapshots()
             detach_tick()
@@ -94,6 +96,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.stream_stats = StreamStats()
     app.state.mqtt_ingest = None
     app.state.mqtt_publisher = None
+    app.state.analytics = None
+    app.state.equipment = None
     install_error_handlers(app)
 
     from energydash.api.health import router as health_router
@@ -116,6 +120,27 @@ def _redfish_service(engine: Engine, settings: Settings, auth: AuthStore) -> Any
     from energydash.redfish import RedfishService
 
     return RedfishService(engine, settings, auth)
+
+
+def _start_analytics(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> Any:
+    """Equipment sensors on the engine tick and the analytics consumer of the hub (issue 14)."""
+    if not settings.analytics:
+        return lambda: None
+    from energydash.analytics.service import AnalyticsService
+    from energydash.hub.equipment import EquipmentPublisher
+    from energydash.sim import equipment
+
+    plant = equipment.from_settings(settings, [p.id for p in engine.fleet.pdus])
+    app.state.equipment = plant
+    app.state.analytics = AnalyticsService(settings, hub)
+    detach_service = app.state.analytics.attach()
+    detach_tick = EquipmentPublisher(engine, hub, plant).attach()
+
+    def detach() -> None:
+        detach_tick()
+        detach_service()
+
+    return detach
 
 
 def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> list[Any]:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from energydash.api import control, devices, topics
+from energydash.api import alerts, control, devices, topics
 
-ROUTERS = [topics.router, devices.router, control.router]
+ROUTERS = [topics.router, devices.router, control.router, alerts.router]

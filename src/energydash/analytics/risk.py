@@ -1,0 +1,46 @@
+"""Failure probability per equipment unit over a horizon, from the detector's evidence.
+
+Features per unit: ``log1p`` of the largest |level score| of its sensors, how many of its
+sensors are in a level anomaly, and how long (hours, capped at 4) the unit has been anomalous.
+A logistic model maps them to P(the unit fails within ``HORIZON_S``). The coefficients were
+fitted by ``bench/analytics.py --fit`` on a training day (seed 7) and are scored (Brier) on the
+bench's own day (another seed); refit when the detector or the plant model changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from energydash.analytics.detect import LEVEL, Detector
+
+HORIZON_S = 3600.0
+# intercept, log1p(max |level|), sensors in level anomaly, anomaly age (h)
+COEFFICIENTS = np.array([-6.0, 1.2, 0.5, 1.0])
+MAX_AGE_H = 4.0
+
+
+class RiskModel:
+    def __init__(self, sensor_unit: np.ndarray, units: int) -> None:
+        self.sensor_unit = sensor_unit
+        self.units = units
+        self.anomalous_since = np.full(units, np.nan)
+        self.coefficients = COEFFICIENTS.copy()
+
+    def features(self, detector: Detector, t_s: float) -> np.ndarray:
+        level = np.abs(detector.level)
+        flagged = (detector.state & LEVEL) != 0
+        max_level = np.zeros(self.units)
+        np.maximum.at(max_level, self.sensor_unit, np.where(flagged, level, 0.0))
+        count = np.bincount(self.sensor_unit, weights=flagged, minlength=self.units)
+        any_flag = count > 0
+        self.anomalous_since = np.where(
+            any_flag, np.where(np.isnan(self.anomalous_since), t_s, self.anomalous_since), np.nan
+        )
+        age_h = np.where(any_flag, (t_s - self.anomalous_since) / 3600.0, 0.0)
+        return np.stack(
+            [np.ones(self.units), np.log1p(max_level), count, np.minimum(age_h, MAX_AGE_H)],
+            axis=1,
+        )
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(features @ self.coefficients)))
