@@ -77,9 +77,17 @@ class MqttPublisher:
     # ------------------------------------------------------------------ out
     def on_publish(self, state: TopicState) -> None:
         """Hub listener: forward simulator topics to MQTT (ingested ones are not echoed)."""
-        if state.source != "sim" or self.link is None:
+        if self.link is None:
             return
         topic = state.topic
+        if topic == "alerts" and state.source == "analytics":
+            self.link.publish(self.settings.mqtt_alerts_topic, state.data_bytes)
+            return
+        if state.source != "sim":
+            return
+        if topic == "analytics/equipment":
+            self.link.publish(self.settings.mqtt_equipment_topic, state.frame("update"))
+            return
         if topic.startswith("pdu/") and topic.endswith("/outlets"):
             pdu_id = topic[4 : -len("/outlets")]
             self.link.publish(f"{self._pdu_root}/{pdu_id}/telemetry", state.frame("update"))
