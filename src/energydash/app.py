@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         detach_tick = engine.on_tick(mark_tick)
         detach_snapshots = snapshots.attach()
         detach_events = engine.on_event(lambda event: snapshots.refresh_soon())
-        detach_analytics = _start_analytics(app, settings, engine, hub)
+        detach_analytics = _start_analytics(app, settings, engine, hub, redfish)
         snapshots.publish()  # every topic exists before the first client subscribes
         await redfish.start()
         for part in _mqtt_parts(app, settings, engine, hub):
@@ -122,7 +122,9 @@ def _redfish_service(engine: Engine, settings: Settings, auth: AuthStore) -> Any
     return RedfishService(engine, settings, auth)
 
 
-def _start_analytics(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> Any:
+def _start_analytics(
+    app: FastAPI, settings: Settings, engine: Engine, hub: Hub, redfish: Any
+) -> Any:
     """Equipment sensors on the engine tick and the analytics consumer of the hub (issue 14)."""
     if not settings.analytics:
         return lambda: None
@@ -134,6 +136,7 @@ def _start_analytics(app: FastAPI, settings: Settings, engine: Engine, hub: Hub)
     app.state.equipment = plant
     app.state.analytics = AnalyticsService(settings, hub)
     detach_service = app.state.analytics.attach()
+    app.state.analytics.on_alerts.append(lambda data: _redfish_alert_events(redfish, data))
     detach_tick = EquipmentPublisher(engine, hub, plant).attach()
 
     def detach() -> None:
@@ -141,6 +144,37 @@ def _start_analytics(app: FastAPI, settings: Settings, engine: Engine, hub: Hub)
         detach_service()
 
     return detach
+
+
+# The engine raises its own Redfish events for breakers and thresholds; these are the rest.
+REDFISH_ALERT_SOURCES = ("health_change", "comm_loss", "stale_feed", "anomaly")
+
+
+def _redfish_alert_events(redfish: Any, data: Any) -> None:
+    """PDU alerts opening or resolving, as ResourceEvent health changes on the PDU."""
+    from energydash.redfish.events import pdu_uri
+
+    for alert in data.changes:
+        if alert.pdu_id is None or alert.source not in REDFISH_ALERT_SOURCES:
+            continue
+        if alert.state == "resolved":
+            key, health = "ResourceStatusChangedOK", "OK"
+        elif alert.state == "open" and alert.first_seen == alert.last_seen:
+            key = "ResourceStatusChangedCritical"
+            health = "Critical"
+            if alert.severity != "critical":
+                key, health = "ResourceStatusChangedWarning", "Warning"
+        else:
+            continue
+        redfish.events.publish(
+            "ResourceEvent",
+            key,
+            [alert.target, health],
+            pdu_uri(alert.pdu_id),
+            "PowerDistribution",
+            alert.last_seen,
+            text=f"{alert.message} (alert {alert.id})",
+        )
 
 
 def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> list[Any]:

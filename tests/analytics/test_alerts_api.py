@@ -111,3 +111,21 @@ def test_alert_filters_are_bounded_and_checked(client: TestClient) -> None:
     assert client.get("/api/v1/alerts", params={"limit": 5000}, auth=ADMIN).status_code == 422
     bad = client.get("/api/v1/alerts", params={"severity": "meh"}, auth=ADMIN)
     assert bad.status_code == 422
+
+
+def test_pdu_alert_opening_and_resolving_are_redfish_events_of_the_pdu(
+    client: TestClient,
+) -> None:
+    from energydash.redfish import RedfishService
+
+    events = RedfishService.find(client.app).events  # type: ignore[union-attr]
+    engine = client.app.state.engine
+    fault = client.portal.call(engine.execute, InjectFault("comm_loss", "1")).fault_id
+    step(client, 2)
+    client.portal.call(engine.execute, ClearFault(fault))
+    step(client, 2)
+    mine = [r.entry() for r in events.log if "(alert " in r.entry()["Message"]]
+    ids = [e["MessageId"].rsplit(".", 1)[-1] for e in mine]
+    assert ids == ["ResourceStatusChangedCritical", "ResourceStatusChangedOK"]
+    assert all(e["OriginOfCondition"]["@odata.id"].endswith("/1") for e in mine)
+    assert "no data from Rack PDU 1" in mine[0]["Message"]
