@@ -220,6 +220,12 @@ class Settings(BaseSettings):
     analytics_risk_alert_probability: float = Field(
         0.5, gt=0, le=1, description="Failure probability that raises a failure_risk alert."
     )
+    analytics_idle_outlet_w: float = Field(
+        5.0, ge=0, le=1000, description="An outlet On below this draw is idle (suggestions)."
+    )
+    analytics_failure_cost_aud: float = Field(
+        2000.0, ge=0, description="Cost of an unplanned equipment failure (maintenance saving)."
+    )
     analytics_share_group: str = Field(
         "", description="energydash analytics: $share group so several workers split the fleet."
     )

@@ -22,7 +22,7 @@ from energydash.analytics.rules import pdu_conditions, pdu_is_blind
 from energydash.config import Settings
 from energydash.hub import Hub, TopicState
 from energydash.hub.hub import iso
-from energydash.models.alerts import RiskData, RiskRow, ScoresData
+from energydash.models.alerts import RiskData, RiskRow, ScoresData, SuggestionsData
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ EQUIPMENT_TOPIC = "analytics/equipment"
 ALERTS_TOPIC = "alerts"
 SCORES_TOPIC = "analytics/scores"
 RISK_TOPIC = "analytics/risk"
+SUGGESTIONS_TOPIC = "analytics/suggestions"
 SOURCE = "analytics"
 
 
@@ -232,6 +233,29 @@ class AnalyticsService:
             ],
         )
         self.hub.publish(RISK_TOPIC, risk.model_dump(), ts=ts, source=SOURCE)
+        self.publish_suggestions(ts, [(row.device, row.probability) for row in risk.devices])
+
+    def publish_suggestions(self, ts: datetime, risk: list[tuple[str, float]]) -> None:
+        from datetime import timedelta
+
+        from energydash.analytics.suggest import suggestions
+
+        settings = self.settings
+        market = self.hub.latest(f"market/{settings.grid_network}")
+        local = ts + timedelta(hours=settings.site_utc_offset_h)
+        rows = suggestions(
+            [state.data for state in self.hub.matching("pdu/+/outlets")],
+            market.data if market else None,
+            risk,
+            now=ts,
+            local_hour=local.hour + local.minute / 60.0,
+            weekday=local.weekday(),
+            idle_w=settings.analytics_idle_outlet_w,
+            failure_cost_aud=settings.analytics_failure_cost_aud,
+            risk_probability=settings.analytics_risk_alert_probability,
+        )
+        data = SuggestionsData(suggestions=rows)
+        self.hub.publish(SUGGESTIONS_TOPIC, data.model_dump(), ts=ts, source=SOURCE)
 
     def _evidence(self, unit: int) -> str:
         assert self.detector is not None

@@ -13,6 +13,7 @@ import dash
 from dash import Dash, dcc, html
 
 from energydash.config import Settings
+from energydash.dashboard.components.alerts import alert_counts
 from energydash.dashboard.components.status import connection_badge
 from energydash.dashboard.context import DashboardContext
 from energydash.dashboard.control import BackendControl
@@ -24,6 +25,7 @@ PAGES = (
     ("pdus", "/pdus", "PDUs"),
     ("map", "/map", "Map"),
     ("market", "/market", "Market"),
+    ("analytics", "/analytics", "Analytics"),
 )
 
 
@@ -87,6 +89,7 @@ def shell() -> html.Div:
                         className="brand",
                     ),
                     html.Nav(links, className="nav"),
+                    alert_counts(),
                     connection_badge(),
                 ],
                 className="topbar",

@@ -40,6 +40,24 @@ class BackendControl:
             return ControlResult(True, message or f"{action} accepted")
         return ControlResult(False, f"HTTP {response.status_code}: {message}")
 
+    async def post(self, path: str, ok_text: str) -> ControlResult:
+        """POST an action without a body (acknowledge, apply); the backend's verdict."""
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+                response = await client.post(f"{self.base_url}{path}")
+        except httpx.HTTPError as error:
+            return ControlResult(False, f"backend unreachable: {type(error).__name__}")
+        message = _message(response)
+        if response.is_success:
+            return ControlResult(True, message or ok_text)
+        return ControlResult(False, f"HTTP {response.status_code}: {message}")
+
+    async def acknowledge_alert(self, alert_id: str) -> ControlResult:
+        return await self.post(f"/api/v1/alerts/{alert_id}/ack", "acknowledged")
+
+    async def apply_suggestion(self, suggestion_id: str) -> ControlResult:
+        return await self.post(f"/api/v1/suggestions/{suggestion_id}/apply", "applied")
+
 
 def _message(response: httpx.Response) -> str:
     try:

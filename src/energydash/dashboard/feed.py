@@ -25,7 +25,17 @@ import orjson
 log = logging.getLogger(__name__)
 
 # Topics the dashboard renders; one upstream subscription covers every page of every tab.
-UPSTREAM_TOPICS: tuple[str, ...] = ("pdu/+/summary", "pdu/+/outlets", "facilities", "market/+")
+UPSTREAM_TOPICS: tuple[str, ...] = (
+    "pdu/+/summary",
+    "pdu/+/outlets",
+    "facilities",
+    "market/+",
+    "alerts",
+    "analytics/scores",
+    "analytics/risk",
+    "analytics/suggestions",
+    "analytics/faults",
+)
 
 ConnectionState = Literal["connecting", "live", "reconnecting"]
 
@@ -77,6 +87,8 @@ def _keep(topic: str, data: dict[str, Any]) -> Any:
         return {"power_mw": (data.get("facilities") or {}).get("power_mw")}
     if topic.startswith("market/"):
         return {"interval": data.get("interval"), "regions": data.get("regions")}
+    if topic == "analytics/scores":
+        return data.get("score")
     return None
 
 

@@ -12,11 +12,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from energydash.hub import Hub
-from energydash.models.alerts import EquipmentData
+from energydash.models.alerts import EquipmentData, FaultLabelRow, FaultsData
 from energydash.sim.engine import Engine
 from energydash.sim.equipment import UNIT_KINDS, Equipment
 
 TOPIC = "analytics/equipment"
+FAULTS_TOPIC = "analytics/faults"
+MAX_FAULT_ROWS = 500
 
 
 def equipment_data(equipment: Equipment) -> EquipmentData:
@@ -40,6 +42,7 @@ class EquipmentPublisher:
         self.hub = hub
         self.equipment = equipment
         self._last: datetime | None = None
+        self._faults_key: tuple[int, int] | None = None
 
     def local_hour(self, now: datetime) -> float:
         local = now + timedelta(hours=self.engine.settings.site_utc_offset_h)
@@ -55,6 +58,22 @@ class EquipmentPublisher:
         self._last = now
         self.equipment.step(now, dt, self.local_hour(now))
         self.hub.publish(TOPIC, equipment_data(self.equipment).model_dump(), ts=now)
+        labels = self.equipment.labels
+        key = (len(labels), sum(1 for label in labels if label.end is not None))
+        if key != self._faults_key:
+            self._faults_key = key
+            rows = [
+                FaultLabelRow(
+                    id=lab.id,
+                    kind=lab.kind,
+                    target=lab.target,
+                    start=lab.start,
+                    end=lab.end,
+                    fail_at=lab.fail_at,
+                )
+                for lab in labels[-MAX_FAULT_ROWS:]
+            ]
+            self.hub.publish(FAULTS_TOPIC, FaultsData(faults=rows).model_dump(mode="json"), ts=now)
 
     def attach(self) -> Callable[[], None]:
         return self.engine.on_tick(self.tick)

@@ -5,7 +5,8 @@ state, as every topic) plus ``changes``, the alerts that changed since the previ
 MQTT ``energydash/alerts``: the same ``AlertsData``. REST ``GET /api/v1/alerts``:
 ``AlertList``. Hub topic ``analytics/equipment``: ``EquipmentData`` (the condition sensors).
 Hub topic ``analytics/scores``: ``ScoresData``; ``analytics/risk``: ``RiskData``;
-``analytics/suggestions``: ``SuggestionsData``.
+``analytics/suggestions``: ``SuggestionsData``; ``analytics/faults``: ``FaultsData`` (ground
+truth of injected equipment faults, for timelines).
 """
 
 from __future__ import annotations
@@ -128,3 +129,18 @@ class Suggestion(BaseModel):
 
 class SuggestionsData(BaseModel):
     suggestions: list[Suggestion]
+
+
+class FaultLabelRow(BaseModel):
+    id: str
+    kind: str
+    target: str
+    start: datetime
+    end: datetime | None
+    fail_at: datetime | None
+
+
+class FaultsData(BaseModel):
+    """Topic ``analytics/faults``: the ground truth of injected equipment faults."""
+
+    faults: list[FaultLabelRow]
