@@ -129,3 +129,36 @@ def test_pdu_alert_opening_and_resolving_are_redfish_events_of_the_pdu(
     assert ids == ["ResourceStatusChangedCritical", "ResourceStatusChangedOK"]
     assert all(e["OriginOfCondition"]["@odata.id"].endswith("/1") for e in mine)
     assert "no data from Rack PDU 1" in mine[0]["Message"]
+
+
+def test_idle_outlet_suggestion_applies_for_admin_only_and_switches_them_off(
+    client: TestClient,
+) -> None:
+    step(client, 12)  # suggestions are refreshed every 10 s of data time
+    data = client.get("/api/v1/snapshots/analytics/suggestions", auth=ADMIN).json()["data"]
+    idle = next(s for s in data["suggestions"] if s["kind"] == "power_down_idle")
+    assert idle["appliable"] and idle["commands"] and idle["saving_kg_co2"] > 0
+    path = f"/api/v1/suggestions/{idle['id']}/apply"
+    assert client.post(path, auth=READER).status_code == 403
+    fleet = client.app.state.engine.fleet
+    first = idle["commands"][0]
+    assert fleet.outlet(first["pdu_id"], first["outlet_id"]).power_state == "On"
+    done = client.post(path, auth=ADMIN)
+    assert done.status_code == 200, done.text
+    assert all(r["ok"] for r in done.json()["results"])
+    assert fleet.outlet(first["pdu_id"], first["outlet_id"]).power_state == "Off"
+    assert client.post("/api/v1/suggestions/nope/apply", auth=ADMIN).status_code == 404
+
+
+def test_equipment_fault_injection_needs_a_role_and_names_a_bad_field(client: TestClient) -> None:
+    body = {"kind": "bearing_wear", "target": "motor-01", "develop_s": 600}
+    assert client.post("/api/v1/equipment/faults", json=body, auth=READER).status_code == 403
+    assert client.app.state.equipment.labels == []
+    bad = client.post("/api/v1/equipment/faults", json={**body, "target": "hvac-01"}, auth=ADMIN)
+    assert bad.status_code == 422 and bad.json()["field"] == "target"
+    made = client.post("/api/v1/equipment/faults", json=body, auth=ADMIN).json()
+    step(client, 2)
+    faults = client.get("/api/v1/snapshots/analytics/faults", auth=ADMIN).json()["data"]["faults"]
+    assert [(f["id"], f["kind"], f["end"]) for f in faults] == [(made["id"], "bearing_wear", None)]
+    assert client.delete(f"/api/v1/equipment/faults/{made['id']}", auth=ADMIN).status_code == 200
+    assert client.app.state.equipment.labels[0].end is not None

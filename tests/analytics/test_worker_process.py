@@ -64,7 +64,11 @@ def test_separate_worker_on_the_broker_raises_the_same_alerts_as_in_process(
     )
     try:
         assert worker.stdout is not None
-        line = worker.stdout.readline()
+        line = ""
+        for _ in range(50):  # log lines may come first; the banner says when it is connected
+            line = worker.stdout.readline()
+            if line.startswith("analytics worker") or not line:
+                break
         assert "connected to" in line and "$share group workers" in line, line
         with BackgroundServer(create_app(cfg)) as server:
             engine = server.app.state.engine

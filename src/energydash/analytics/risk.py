@@ -15,7 +15,7 @@ from energydash.analytics.detect import LEVEL, Detector
 
 HORIZON_S = 3600.0
 # intercept, log1p(max |level|), sensors in level anomaly, anomaly age (h)
-COEFFICIENTS = np.array([-6.0, 1.2, 0.5, 1.0])
+COEFFICIENTS = np.array([-9.351, 0.928, 2.41, 1.454])
 MAX_AGE_H = 4.0
 
 
