@@ -227,7 +227,7 @@ class Settings(BaseSettings):
         2000.0, ge=0, description="Cost of an unplanned equipment failure (maintenance saving)."
     )
     analytics_share_group: str = Field(
-        "", description="energydash analytics: $share group so several workers split the fleet."
+        "", description="energydash analytics: $share group so several workers split the messages."
     )
     mqtt_alerts_topic: str = Field("energydash/alerts", description="MQTT topic of AlertsData.")
     mqtt_equipment_topic: str = Field(
