@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     analytics_timeline_points: int = Field(
         720, ge=10, le=100_000, description="Score points kept per series for timelines."
     )
+    analytics_resolve_hold_s: float = Field(
+        120.0, ge=0, le=86_400, description="A score alert resolves after this long without it."
+    )
     analytics_risk_alert_probability: float = Field(
         0.5, gt=0, le=1, description="Failure probability that raises a failure_risk alert."
     )

@@ -36,11 +36,16 @@ class AlertBook:
         self._scope_of: dict[tuple[str, str, str], str] = {}
         self._all: OrderedDict[str, Alert] = OrderedDict()
         self._changes: dict[str, Alert] = {}
+        self._absent_since: dict[tuple[str, str, str], datetime] = {}
         self._counter = 0
 
     # ------------------------------------------------------------------ rules in
-    def sync(self, scope: str, conditions: list[Condition], now: datetime) -> None:
-        """``conditions`` is everything the rules of ``scope`` see now."""
+    def sync(
+        self, scope: str, conditions: list[Condition], now: datetime, hold_s: float = 0.0
+    ) -> None:
+        """``conditions`` is everything the rules of ``scope`` see now. A condition that comes
+        back within ``hold_s`` of going is the same alert (scores hover around a threshold);
+        physics rules pass 0: what they see is certain."""
         seen = set()
         for condition in conditions:
             key = condition.key
@@ -54,8 +59,12 @@ class AlertBook:
                     alert.severity = condition.severity  # type: ignore[assignment]
                     alert.message = condition.message
                     self._changes[alert.id] = alert
+            self._absent_since.pop(key, None)
         for key in [k for k, s in self._scope_of.items() if s == scope and k not in seen]:
-            self._resolve(key, now)
+            gone = self._absent_since.setdefault(key, now)
+            if (now - gone).total_seconds() >= hold_s:
+                self._absent_since.pop(key, None)
+                self._resolve(key, now)
 
     def _open(self, scope: str, condition: Condition, now: datetime) -> None:
         self._counter += 1

@@ -10,14 +10,13 @@ the fit's running residual deviation is its z-score. Two scores come from it:
 - ``level``: an EWMA of z (α = 0.3); a shift or a creep (bearing wear, a leak, a drifting
   sensor) pushes it past ``level_threshold``.
 - ``noise``: an EWMA of half the squared successive difference of z (α = 0.05), ~1 when
-  normal and blind to level shifts; a noisy sensor pushes it past
-  ``noise_threshold``.
+  normal and blind to level shifts; a noisy sensor pushes it past ``noise_threshold``.
 
-Readings whose |z| exceeds ``gate`` do not update the fit, so a developing fault is not
-learned as normal. Rules for what physics makes certain run next to the scores: a reading
-identical to the previous one ``stuck_readings`` times in a row (real sensors always carry
-noise) is stuck; a missing reading ``dropout_readings`` times in a row is a dropout. The
-first ``warmup_readings`` of a series only train the fit.
+Readings whose |z| exceeds ``gate`` (and repeated readings) do not update the fit, so a
+developing fault is not learned as normal. Rules for what physics makes certain run next
+to the scores: a reading identical to the previous one ``stuck_readings`` times in a row
+(real sensors always carry noise) is stuck; a missing reading ``dropout_readings`` times in
+a row is a dropout. The first ``warmup_readings`` of a series only train the fit.
 
 Why this and not IsolationForest or river: ``bench/analytics.py --compare`` measures all
 three on the same seeded day; see docs/sections/analytics.md for the figures.
@@ -33,6 +32,9 @@ import numpy as np
 LEVEL_ALPHA = 0.3
 NOISE_ALPHA = 0.05
 RIDGE = 1e-3
+# One sample's cap in the noise score: a single jump (a fault repaired, a stuck sensor let go)
+# adds at most NOISE_ALPHA x NOISE_CAP = 2.5, below the threshold; sustained noise still crosses.
+NOISE_CAP = 50.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,9 @@ class Detector:
         z = np.where(present & warm, r / sd, 0.0)
         self.z = z
         # train on what looks normal (everything while warming up)
-        learn = present & (~warm | (np.abs(z) < cfg.gate))
+        # a repeating reading (a sensor sticking) teaches nothing
+        repeating = present & (x == self.last)
+        learn = present & ~repeating & (~warm | (np.abs(z) < cfg.gate))
         lam = math.exp(-dt_s / cfg.model_tau_s)
         w = np.where(learn, 1.0, 0.0)
         decay = np.where(learn, lam, 1.0)
@@ -124,11 +128,12 @@ class Detector:
         self.last_z = np.where(present, z, self.last_z)
         self.noise = np.where(
             present & warm,
-            (1 - NOISE_ALPHA) * self.noise + NOISE_ALPHA * np.minimum(dz * dz / 2.0, 400.0),
+            (1 - NOISE_ALPHA) * self.noise + NOISE_ALPHA * np.minimum(dz * dz / 2.0, NOISE_CAP),
             self.noise,
         )
-        same = present & (x == self.last)
-        self.same = np.where(same, self.same + 1, np.where(present, 0, self.same))
+        self.same = np.where(repeating, self.same + 1, np.where(present, 0, self.same))
+        # a stuck series' level says nothing; it starts afresh when the sensor lets go
+        self.level = np.where(self.same >= cfg.stuck_readings, 0.0, self.level)
         self.missing = np.where(present, 0, self.missing + 1)
         self.last = np.where(present, x, self.last)
         level = np.abs(self.level)

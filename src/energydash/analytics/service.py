@@ -45,6 +45,7 @@ class AnalyticsService:
         self.unit_ids: list[str] = []
         self.sensor_unit = np.zeros(0, dtype=np.int64)
         self.probability = np.zeros(0)
+        self.corroborated = np.zeros(0, dtype=bool)
         self.pdu_last_data: dict[str, datetime] = {}
         self.pdu_last_seen: dict[str, datetime] = {}
         self._last_equipment_t: datetime | None = None
@@ -126,6 +127,7 @@ class AnalyticsService:
         self.detector = Detector(len(self.sensor_ids))
         self.risk = RiskModel(self.sensor_unit, len(self.unit_ids))
         self.probability = np.zeros(len(self.unit_ids))
+        self.corroborated = np.zeros(len(self.unit_ids), dtype=bool)
         self.timeline_t, self.timeline = [], []
 
     def on_equipment(self, data: dict[str, Any], ts: datetime) -> None:
@@ -141,8 +143,12 @@ class AnalyticsService:
             values, np.asarray(data["duty"], float), np.asarray(data["ambient_c"], float), dt
         )
         t_s = ts.timestamp()
-        self.probability = self.risk.probability(self.risk.features(self.detector, t_s))
-        self.book.sync("equipment", self.equipment_conditions(), ts)
+        features = self.risk.features(self.detector, t_s)
+        self.probability = self.risk.probability(features)
+        # an alert needs a second sensor to agree: one sensor alone is as likely the sensor
+        self.corroborated = features[:, 2] > 0
+        hold = self.settings.analytics_resolve_hold_s
+        self.book.sync("equipment", self.equipment_conditions(), ts, hold)
         self.check_stale(ts)
         interval = self.settings.analytics_publish_interval_s
         if self._last_publish_t is None or (ts - self._last_publish_t).total_seconds() >= interval:
@@ -200,7 +206,7 @@ class AnalyticsService:
                     )
                 )
         threshold = self.settings.analytics_risk_alert_probability
-        for u in np.flatnonzero(self.probability >= threshold):
+        for u in np.flatnonzero((self.probability >= threshold) & self.corroborated):
             p = float(self.probability[u])
             out.append(
                 Condition(
@@ -208,7 +214,8 @@ class AnalyticsService:
                     "failure_risk",
                     "critical" if p >= 0.8 else "warning",
                     self.unit_ids[u],
-                    f"{self.unit_ids[u]}: {p:.0%} chance of failure within "
+                    # rounded: a message that changed every tick would flood the alerts topic
+                    f"{self.unit_ids[u]}: ~{round(p, 1):.0%} chance of failure within "
                     f"{HORIZON_S / 3600:g} h; schedule maintenance",
                 )
             )

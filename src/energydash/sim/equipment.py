@@ -16,8 +16,8 @@ Faults (every one is a ground-truth ``FaultLabel`` with start, end, kind and tar
   +20 °C, current +6 %), ``refrigerant_leak`` (HVAC: suction pressure decays by 35 %, the
   compressor's duty rises to make up for lost capacity, discharge temperature +12 °C),
   ``clogged_filter`` (HVAC: filter differential pressure +150 %, current +6 %; pump: discharge
-  pressure -30 %), ``sensor_drift`` (one sensor: offset growing at ``rate_per_h`` x its
-  normal level per hour; the equipment is fine).
+  pressure -30 %, current -8 %), ``sensor_drift`` (one sensor: offset growing at
+  ``rate_per_h`` x its normal level per hour; the equipment is fine).
 - sudden, on one sensor: ``sensor_stuck`` (repeats its last value), ``sensor_dropout`` (NaN),
   ``sensor_noisy`` (noise x ``multiple``); on a unit: ``comm_loss`` (all its sensors NaN).
 
@@ -316,8 +316,9 @@ class Equipment:
                     if u.kind == "hvac":
                         scale[idx["filter_dp_pa"]] *= 1.0 + 1.5 * sev
                         scale[idx["compressor_current_a"]] *= 1.0 + 0.06 * sev
-                    else:
+                    else:  # a clogged strainer: less flow, so less pressure and power
                         scale[idx["discharge_pressure_kpa"]] *= 1.0 - 0.3 * sev
+                        scale[idx["motor_current_a"]] *= 1.0 - 0.08 * sev
             elif label.kind == "sensor_drift":
                 k = self.sensor_by_id[label.target]
                 hours = (now - label.start).total_seconds() / 3600.0
