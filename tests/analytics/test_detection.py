@@ -119,3 +119,23 @@ def test_equipment_fault_raises_the_right_alert_and_resolves_when_cleared(
     topic = plant.hub.latest("alerts")
     assert topic is not None
     assert raised.id not in {a["id"] for a in topic.data["alerts"]}
+
+
+def test_a_pdu_feed_that_stops_is_a_stale_feed_until_it_comes_back(settings: Settings) -> None:
+    plant = Plant(settings)
+    frame = {
+        "pdu_id": "7",
+        "name": "Rack PDU 7",
+        "branches": [],
+        "outlets": {"id": ["A1"], "branch_id": ["A"], "health": ["OK"], "power_w": [10.0]},
+    }
+    plant.hub.publish("pdu/7/outlets", frame, ts=plant.now)
+    limit = int(settings.analytics_stale_after_s)
+    plant.run(limit)
+    assert not [a for a in plant.live() if a.source == "stale_feed"]
+    plant.run(2)
+    (stale,) = [a for a in plant.live() if a.source == "stale_feed"]
+    assert stale.target == "pdu/7" and "no telemetry from PDU 7 since" in stale.message
+    plant.hub.publish("pdu/7/outlets", frame, ts=plant.now)
+    plant.run(1)
+    assert stale.state == "resolved"
