@@ -162,3 +162,23 @@ def test_equipment_fault_injection_needs_a_role_and_names_a_bad_field(client: Te
     assert [(f["id"], f["kind"], f["end"]) for f in faults] == [(made["id"], "bearing_wear", None)]
     assert client.delete(f"/api/v1/equipment/faults/{made['id']}", auth=ADMIN).status_code == 200
     assert client.app.state.equipment.labels[0].end is not None
+
+
+def test_ws_topic_alerts_sends_a_snapshot_of_open_alerts_then_changes(client: TestClient) -> None:
+    engine = client.app.state.engine
+    client.portal.call(engine.execute, InjectFault("relay_failure", "1", "A4"))
+    step(client, 2)
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"op": "subscribe", "topics": ["alerts"]})
+        snapshot = ws.receive_json()
+        assert snapshot["type"] == "snapshot" and snapshot["topic"] == "alerts"
+        assert "pdu/1/A4" in {a["target"] for a in snapshot["data"]["alerts"]}
+        assert snapshot["data"]["counts"]["critical"] >= 1
+        fault = client.portal.call(engine.execute, InjectFault("sensor_stuck", "2", "B1"))
+        step(client)
+        update = ws.receive_json()
+        while update.get("type") == "ping":
+            update = ws.receive_json()
+        assert update["type"] == "update" and update["seq"] > snapshot["seq"]
+        assert {a["target"] for a in update["data"]["changes"]} == {"pdu/2/B1"}
+        assert fault.fault_id

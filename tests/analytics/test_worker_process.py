@@ -47,13 +47,14 @@ def test_separate_worker_on_the_broker_raises_the_same_alerts_as_in_process(
     got = threading.Event()
 
     def on_message(client, userdata, message) -> None:  # type: ignore[no-untyped-def]
-        latest["worker"] = AlertsData.model_validate(orjson.loads(message.payload))
+        who = "worker" if message.topic == WORKER_TOPIC else "backend"
+        latest[who] = AlertsData.model_validate(orjson.loads(message.payload))
         got.set()
 
     listener = paho.Client(CallbackAPIVersion.VERSION2, client_id="alerts-listener")
     listener.on_message = on_message
     listener.connect("127.0.0.1", mosquitto_broker.port)
-    listener.subscribe(WORKER_TOPIC, qos=1)
+    listener.subscribe([(WORKER_TOPIC, 1), (settings.mqtt_alerts_topic, 1)])
     listener.loop_start()
     worker = subprocess.Popen(
         [sys.executable, "-m", "energydash", "analytics"],
@@ -78,18 +79,22 @@ def test_separate_worker_on_the_broker_raises_the_same_alerts_as_in_process(
             deadline = time.monotonic() + 30
             expected: set = set()
             seen: set = set()
+            backend_sent: set = set()
             while time.monotonic() < deadline:
                 server.call(engine.step)
                 expected = {key(a) for a in server.app.state.analytics.book.live()}
                 if "worker" in latest:
                     seen = {key(a) for a in latest["worker"].alerts}
-                if expected and seen == expected:
+                if "backend" in latest:
+                    backend_sent = {key(a) for a in latest["backend"].alerts}
+                if expected and seen == expected and backend_sent == expected:
                     break
                 got.wait(0.2)
                 got.clear()
             assert {("comm_loss", "no_data", "pdu/2", "critical")} <= expected
             assert ("health_change", "health", "pdu/1/A2", "critical") in expected
             assert seen == expected
+            assert backend_sent == expected  # the backend's own alerts on energydash/alerts
     finally:
         worker.send_signal(signal.SIGTERM)
         out, _ = worker.communicate(timeout=20)
