@@ -225,7 +225,7 @@ def main() -> None:
     parser.add_argument("--fit", action="store_true", help="fit risk coefficients on seed 7")
     parser.add_argument("--compare", action="store_true", help="also IsolationForest and river")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=130)  # the fault-kind column holds names like equipment:sensor_drift
     with Progress(console=console, transient=True) as progress:
         if args.fit:
             training = run_day(7, args.hours, True, progress, "training day (seed 7)", fleet=False)
