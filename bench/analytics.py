@@ -299,7 +299,8 @@ def main() -> None:
     )
     console.print(
         f"throughput: {day.readings:,} readings ({day.series} series) through analytics in "
-        f"{day.analytics_s:.1f} s CPU = {day.readings / day.analytics_s:,.0f} readings/s "
+        f"{day.analytics_s:.1f} s (wall clock, shared machine) = "
+        f"{day.readings / day.analytics_s:,.0f} readings/s "
         f"(includes decoding hub topic data and alert bookkeeping)"
     )
     if args.compare:
