@@ -197,6 +197,7 @@ def risk_figure(context: DashboardContext) -> dict[str, Any]:
         colours,
         x_title="P(failure within 1 h)",
         height=360,
+        text=[f"{r['probability']:.2%} · {r['evidence']}" for r in top],
     )
 
 
