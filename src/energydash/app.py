@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         detach_sites = site_snapshots.attach()
         site_snapshots.publish()
         detach_events = engine.on_event(lambda event: snapshots.refresh_soon())
+        detach_analytics = _start_analytics(app, settings, engine, hub, redfish)
         snapshots.publish()  # every topic exists before the first client subscribes
         hub.publish(AUDIT_TOPIC, auditor.data().model_dump(mode="json"))
         await redfish.start()
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 except Exception:
                     log.exception("stopping %r failed", part)
             await redfish.stop()
+            detach_analytics()
             detach_events()
             detach_sites()
             detach_snapshots()
@@ -109,6 +111,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.mqtt_ingest = None
     app.state.mqtt_publisher = None
     app.state.redfish = redfish  # wire faults and scenarios reach its request path
+    app.state.analytics = None
+    app.state.equipment = None
     install_error_handlers(app)
 
     from energydash.api.health import router as health_router
@@ -187,6 +191,61 @@ def tls_files(settings: Settings) -> tuple[str, str] | None:
 
     cert, key = ensure_self_signed_cert(settings)
     return str(cert), str(key)
+
+
+def _start_analytics(
+    app: FastAPI, settings: Settings, engine: Engine, hub: Hub, redfish: Any
+) -> Any:
+    """Equipment sensors on the engine tick and the analytics consumer of the hub (issue 14)."""
+    if not settings.analytics:
+        return lambda: None
+    from energydash.analytics.service import AnalyticsService
+    from energydash.hub.equipment import EquipmentPublisher
+    from energydash.sim import equipment
+
+    plant = equipment.from_settings(settings, [p.id for p in engine.fleet.pdus])
+    app.state.equipment = plant
+    app.state.analytics = AnalyticsService(settings, hub)
+    detach_service = app.state.analytics.attach()
+    app.state.analytics.on_alerts.append(lambda data: _redfish_alert_events(redfish, data))
+    detach_tick = EquipmentPublisher(engine, hub, plant).attach()
+
+    def detach() -> None:
+        detach_tick()
+        detach_service()
+
+    return detach
+
+
+# The engine raises its own Redfish events for breakers and thresholds; these are the rest.
+REDFISH_ALERT_SOURCES = ("health_change", "comm_loss", "stale_feed", "anomaly")
+
+
+def _redfish_alert_events(redfish: Any, data: Any) -> None:
+    """PDU alerts opening or resolving, as ResourceEvent health changes on the PDU."""
+    from energydash.redfish.events import pdu_uri
+
+    for alert in data.changes:
+        if alert.pdu_id is None or alert.source not in REDFISH_ALERT_SOURCES:
+            continue
+        if alert.state == "resolved":
+            key, health = "ResourceStatusChangedOK", "OK"
+        elif alert.state == "open" and alert.first_seen == alert.last_seen:
+            key = "ResourceStatusChangedCritical"
+            health = "Critical"
+            if alert.severity != "critical":
+                key, health = "ResourceStatusChangedWarning", "Warning"
+        else:
+            continue
+        redfish.events.publish(
+            "ResourceEvent",
+            key,
+            [alert.target, health],
+            pdu_uri(alert.pdu_id),
+            "PowerDistribution",
+            alert.last_seen,
+            text=f"{alert.message} (alert {alert.id})",
+        )
 
 
 def _mqtt_parts(app: FastAPI, settings: Settings, engine: Engine, hub: Hub) -> list[Any]:

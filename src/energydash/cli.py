@@ -19,6 +19,7 @@ from energydash.config import SettingsError, load_settings
 COMMANDS: tuple[str, ...] = (
     "serve",
     "dashboard",
+    "analytics",
     "broker",
     "replay",
     "record",

@@ -418,6 +418,46 @@ class Settings(BaseSettings):
         256, ge=1, le=100_000, description="Subscription patterns one WebSocket client may hold."
     )
 
+    # --- analytics: equipment sensors, detection, alerts (issue 14) --------------------
+    analytics: bool = Field(True, description="Run analytics (alerts, scores) in the backend.")
+    equipment_hvac_units: int = Field(24, ge=0, le=10_000, description="HVAC compressors.")
+    equipment_motor_units: int = Field(40, ge=0, le=10_000, description="Production motors.")
+    equipment_pump_units: int = Field(30, ge=0, le=10_000, description="Pumps.")
+    analytics_max_alerts: int = Field(
+        10_000,
+        ge=10,
+        le=1_000_000,
+        description="Alerts kept in memory, resolved ones dropped first.",
+    )
+    analytics_stale_after_s: PositiveSeconds = Field(
+        30.0, description="A PDU feed silent this long (data time) raises a stale_feed alert."
+    )
+    analytics_publish_interval_s: PositiveSeconds = Field(
+        10.0, description="Data seconds between analytics/scores and analytics/risk publishes."
+    )
+    analytics_timeline_points: int = Field(
+        720, ge=10, le=100_000, description="Score points kept per series for timelines."
+    )
+    analytics_resolve_hold_s: float = Field(
+        120.0, ge=0, le=86_400, description="A score alert resolves after this long without it."
+    )
+    analytics_risk_alert_probability: float = Field(
+        0.5, gt=0, le=1, description="Failure probability that raises a failure_risk alert."
+    )
+    analytics_idle_outlet_w: float = Field(
+        5.0, ge=0, le=1000, description="An outlet On below this draw is idle (suggestions)."
+    )
+    analytics_failure_cost_aud: float = Field(
+        2000.0, ge=0, description="Cost of an unplanned equipment failure (maintenance saving)."
+    )
+    analytics_share_group: str = Field(
+        "", description="energydash analytics: $share group so several workers split the messages."
+    )
+    mqtt_alerts_topic: str = Field("energydash/alerts", description="MQTT topic of AlertsData.")
+    mqtt_equipment_topic: str = Field(
+        "energydash/equipment/telemetry", description="MQTT topic of the equipment sensors."
+    )
+
     @field_validator("ws_allowed_origins", "allowed_hosts", "cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

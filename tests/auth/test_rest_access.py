@@ -38,8 +38,21 @@ def fingerprint(server: BackgroundServer) -> bytes:
         redfish = app.state.redfish
         scenarios = sorted(redfish.scenarios.runs) if redfish.scenarios is not None else []
         wire = sorted(f.id for f in redfish.wire.current())
+        equipment = [(x.id, str(x.end)) for x in app.state.equipment.labels]
+        alerts = sorted((a.id, a.state) for a in app.state.analytics.book.all())
         return orjson.dumps(
-            [outlets, devices, faults, groups, sim_state, sites, scenarios, wire],
+            [
+                outlets,
+                devices,
+                faults,
+                groups,
+                sim_state,
+                sites,
+                scenarios,
+                wire,
+                equipment,
+                alerts,
+            ],
             default=str,
             option=orjson.OPT_SERIALIZE_NUMPY,
         )
@@ -141,6 +154,37 @@ def _spare_device(server: BackgroundServer) -> None:
             json={"kind": "load", "name": "spare load", "rated_w": 1000, "profile": "server"},
         )
         SPARE["device"] = answer.json()["device_id"]
+
+
+def _spare_equipment_fault(server: BackgroundServer) -> None:
+    def inject() -> str:
+        app = server.app
+        now = app.state.engine.clock.now()
+        return app.state.equipment.inject("clogged_filter", "hvac-02", now).id
+
+    SPARE["equipment_fault"] = server.call(inject)
+
+
+def _open_alert(server: BackgroundServer) -> None:
+    """A relay failure the analytics turns into an open alert (stepping the stepped clock)."""
+
+    def trip() -> None:
+        engine = server.app.state.engine
+        engine.execute(
+            sim.InjectFault("relay_failure", "2", "B7")
+        )  # a PDU and outlet no other write uses
+        for _ in range(3):
+            engine.step(1.0)
+
+    server.call(trip)
+
+    def first_open() -> str | None:
+        book = server.app.state.analytics.book
+        return next((a.id for a in book.all() if a.state == "open"), None)
+
+    alert = server.call(first_open)
+    assert alert is not None, "no open alert to acknowledge"
+    SPARE["alert"] = alert
 
 
 WRITES = [
@@ -265,6 +309,32 @@ WRITES = [
         {"kind": "wire_error", "pdu_id": "2", "params": {"status": 503}, "duration_s": 60},
         "ConfigureComponents",
         OPERATOR,
+    ),
+    Write(
+        "equipment fault inject",
+        "POST",
+        lambda s: "/api/v1/equipment/faults",
+        {"kind": "bearing_wear", "target": "motor-01"},
+        "ConfigureComponents",
+        OPERATOR,
+    ),
+    Write(
+        "equipment fault clear",
+        "DELETE",
+        lambda s: f"/api/v1/equipment/faults/{SPARE['equipment_fault']}",
+        None,
+        "ConfigureComponents",
+        OPERATOR,
+        lambda s: _spare_equipment_fault(s),
+    ),
+    Write(
+        "alert ack",
+        "POST",
+        lambda s: f"/api/v1/alerts/{SPARE['alert']}/ack",
+        None,
+        "ConfigureComponents",
+        OPERATOR,
+        lambda s: _open_alert(s),
     ),
     Write(
         "site create",
@@ -436,6 +506,10 @@ def test_every_write_route_of_the_api_is_in_the_table(server: BackgroundServer) 
         ("POST", "/api/v1/simulation/stop"),
         ("POST", "/api/v1/simulation/state-problems/clear"),
         ("POST", "/api/v1/scenarios"),
+        ("POST", "/api/v1/alerts/{alert_id}/ack"),
+        ("POST", "/api/v1/suggestions/{suggestion_id}/apply"),
+        ("POST", "/api/v1/equipment/faults"),
+        ("DELETE", "/api/v1/equipment/faults/{fault_id}"),
     }
     # POST for the IoT-mock's sake but changes nothing (re-publishes readings): a read.
     reads_by_post = {("POST", "/api/v1/devices/{device_id}/simulate")}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from energydash.api import audit, control, devices, iot, scenarios, sites, topics
+from energydash.api import alerts, audit, control, devices, iot, scenarios, sites, topics
 
 ROUTERS = [
     topics.router,
@@ -12,4 +12,5 @@ ROUTERS = [
     control.router,
     scenarios.router,
     audit.router,
+    alerts.router,
 ]

@@ -18,6 +18,12 @@ class FleetTotals:
     phase_power_w: dict[str, float] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
     pdus: int = 0
+    unknown: list[str] = field(default_factory=list)  # PDUs reporting no data (comm lost)
+
+    @property
+    def partial(self) -> bool:
+        """True when some PDU reports nothing: the totals leave it out, they do not count it 0."""
+        return bool(self.unknown)
 
 
 def fleet_totals(summaries: list[dict[str, Any]]) -> FleetTotals:
@@ -27,6 +33,8 @@ def fleet_totals(summaries: list[dict[str, Any]]) -> FleetTotals:
     power: dict[str, float] = defaultdict(float)
     for summary in summaries:
         totals.pdus += 1
+        if summary.get("power_w") is None:
+            totals.unknown.append(str(summary.get("pdu_id")))
         totals.power_w += summary.get("power_w") or 0.0
         totals.energy_kwh += summary.get("energy_kwh") or 0.0
         totals.outlets_on += summary.get("outlets_on") or 0

@@ -16,6 +16,7 @@ from dash import Dash, dcc, html
 
 from energydash.auth.secrets import read_token
 from energydash.config import Settings
+from energydash.dashboard.components.alerts import alert_counts
 from energydash.dashboard.components.status import connection_badge
 from energydash.dashboard.context import DashboardContext
 from energydash.dashboard.control import BackendControl
@@ -37,6 +38,7 @@ PAGES = (
     ("map", "/map", "Map"),
     ("market", "/market", "Market"),
     ("sites", "/sites", "Sites"),
+    ("analytics", "/analytics", "Analytics"),
 )
 
 
@@ -164,6 +166,7 @@ def shell() -> html.Div:
                         className="brand",
                     ),
                     html.Nav(links, className="nav"),
+                    alert_counts(),
                     connection_badge(),
                     user_menu(),
                 ],

@@ -128,6 +128,13 @@ class BackendControl:
         action = "enabled" if enabled else "disabled"
         return await self._post(f"/api/v1/devices/{device_id}/command", body, token, action)
 
+    async def acknowledge_alert(self, alert_id: str, token: str) -> ControlResult:
+        return await self._post(f"/api/v1/alerts/{alert_id}/ack", {}, token, "acknowledged")
+
+    async def apply_suggestion(self, suggestion_id: str, token: str) -> ControlResult:
+        path = f"/api/v1/suggestions/{suggestion_id}/apply"
+        return await self._post(path, {}, token, "applied")
+
 
 def _message(response: httpx.Response) -> str:
     try:

@@ -37,6 +37,11 @@ UPSTREAM_TOPICS: tuple[str, ...] = (
     "site/+",
     "site/+/devices",
     "cost/pdu/+",
+    "alerts",
+    "analytics/scores",
+    "analytics/risk",
+    "analytics/suggestions",
+    "analytics/faults",
 )
 
 ConnectionState = Literal["connecting", "live", "reconnecting"]
@@ -91,6 +96,8 @@ def _keep(topic: str, data: dict[str, Any]) -> Any:
         return {"interval": data.get("interval"), "regions": data.get("regions")}
     if topic.startswith("site/") and topic.count("/") == 1:
         return {"net_grid_flow_w": data.get("net_grid_flow_w")}
+    if topic == "analytics/scores":
+        return data.get("score")
     return None
 
 

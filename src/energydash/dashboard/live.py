@@ -19,6 +19,7 @@ from typing import Any
 from dash import Input, callback, ctx, set_props
 from dash.exceptions import PreventUpdate, WebsocketDisconnected
 
+from energydash.dashboard.components.alerts import count_updates
 from energydash.dashboard.components.status import describe
 from energydash.dashboard.context import DashboardContext, get_context
 
@@ -62,6 +63,7 @@ def register_pump_once() -> None:
         memo: dict[str, Any] = {}
         seen_version = -1
         last_badge: tuple[str, str] | None = None
+        last_counts: Any = None
         last_view: Any = None
         beat = 0
         try:
@@ -74,6 +76,11 @@ def register_pump_once() -> None:
                     set_props("conn-text", {"children": badge[0]})
                     set_props("conn-status", {"className": badge[1]})
                     last_badge = badge
+                counts = count_updates(feed.latest("alerts"))
+                if counts != last_counts:  # the header's open alerts, on every page
+                    for component_id, props in counts:
+                        set_props(component_id, props)
+                    last_counts = counts
                 try:
                     view = await socket.get_prop("view", "data", timeout=VIEW_TIMEOUT_S)
                 except TimeoutError:

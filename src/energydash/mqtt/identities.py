@@ -251,12 +251,20 @@ def rules(identity: Identity, settings: Settings) -> list[tuple[Access, str]]:
             ("readwrite", f"{device}/+/data"),
             ("write", f"{device}/+/status"),
             ("read", f"{device}/+/commands"),
-            ("write", f"{pdu}/#"),
+            # readwrite: `energydash analytics` workers log in as the backend and consume these
+            ("readwrite", f"{pdu}/#"),
+            ("readwrite", settings.mqtt_equipment_topic),
+            ("readwrite", settings.mqtt_alerts_topic),
         ]
     elif identity.kind == "replay":
         out = [("readwrite", f"{facility}/#"), ("readwrite", f"{market}/#")]
     elif identity.kind == "commander":
-        out = [("read", f"{device}/+/status"), ("read", f"{device}/+/data"), ("read", f"{pdu}/#")]
+        out = [
+            ("read", f"{device}/+/status"),
+            ("read", f"{device}/+/data"),
+            ("read", f"{pdu}/#"),
+            ("read", settings.mqtt_alerts_topic),
+        ]
     else:
         out = [
             ("write", f"{device}/{identity.username}/data"),

@@ -125,9 +125,20 @@ class MqttPublisher:
     # ------------------------------------------------------------------ out
     def on_publish(self, state: TopicState) -> None:
         """Hub listener: forward simulator topics to MQTT (ingested ones are not echoed)."""
-        if state.source != "sim" or self.link is None:
+        if self.link is None:
             return
         topic = state.topic
+        if topic == "alerts" and state.source == "analytics":
+            self.link.publish(self.settings.mqtt_alerts_topic, state.data_bytes)
+            return
+        if state.source != "sim":
+            return
+        if topic == "analytics/equipment":
+            if self.link.can_take_droppable():
+                self.link.publish(self.settings.mqtt_equipment_topic, state.frame("update"))
+            else:
+                self.telemetry_dropped += 1
+            return
         telemetry = topic.startswith("pdu/") and topic.endswith("/outlets")
         device = topic.startswith("devices/")
         site_devices = topic.startswith("site/") and topic.endswith("/devices")

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from energydash.dashboard.aggregate import fleet_totals, grid_totals
 from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.components.alerts import alert_items
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
@@ -290,13 +291,46 @@ def _prices(market: dict[str, Any] | None) -> tuple[list[str], list[float]]:
     return [r.get("region") for r in regions], [r.get("price_aud_per_mwh") or 0.0 for r in regions]
 
 
+def last_data_ts(context: DashboardContext, pdu: str) -> str | None:
+    """When a PDU last reported a reading (its summary history), for "no data since"."""
+    for point in reversed(context.feed.history(f"pdu/{pdu}/summary")):
+        if point.values.get("power_w") is not None:
+            return point.ts
+    return None
+
+
+def unknown_lines(context: DashboardContext, fleet: Any) -> list[str]:
+    lines = []
+    for pdu in fleet.unknown:
+        since = last_data_ts(context, pdu)
+        when = f"no data since {since[11:19]} UTC" if since else "no data since it connected"
+        lines.append(f"PDU {pdu}: unknown · {when}")
+    return lines
+
+
+def alert_list(context: DashboardContext, fleet: Any) -> list[Any]:
+    """Open alerts from analytics (the ``alerts`` topic); PDU summary reasons without it."""
+    data = context.feed.latest("alerts")
+    unknown = [
+        html.Li(line, className="alert-item unknown") for line in unknown_lines(context, fleet)
+    ]
+    if data is None:
+        return unknown + [html.Li(a) for a in fleet.alerts[:50]] or [html.Li("No alerts")]
+    return unknown + alert_items(data.get("alerts") or [])
+
+
 def _kpi_text(context: DashboardContext, fleet: Any, grid: Any) -> dict[str, str]:
     feed = context.feed
     today = [feed.energy_today_kwh(f"pdu/{p}/summary") for p in feed.pdu_ids()]
     known = [e for e in today if e is not None]
+    partial = (
+        f" (partial: {fleet.pdus - len(fleet.unknown)} of {fleet.pdus} PDUs)"
+        if fleet.partial
+        else ""
+    )
     return {
-        "ov-power": f"{fleet.power_w / 1000:,.2f} kW",
-        "ov-energy": f"{sum(known):,.2f} kWh" if known else "—",
+        "ov-power": f"{fleet.power_w / 1000:,.2f} kW{partial}",
+        "ov-energy": f"{sum(known):,.2f} kWh{partial}" if known else "—",
         "ov-outlets": f"{fleet.outlets_on} / {fleet.outlets_total}",
         "ov-breakers": str(fleet.breakers_tripped),
         "ov-demand": f"{grid.demand_mw:,.0f} MW",
@@ -364,8 +398,9 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         updates.append(("ov-audit", {"children": audit_items(audit_records(context.feed))}))
         memo["overview_audit_ts"] = audit_ts
 
-    alerts = fleet.alerts or ["No alerts"]
-    if memo.get("overview_alerts") != alerts:
-        updates.append(("ov-alerts", {"children": [html.Li(a) for a in alerts[:50]]}))
-        memo["overview_alerts"] = alerts
+    alerts = alert_list(context, fleet)
+    key = [str(a) for a in alerts]
+    if memo.get("overview_alerts") != key:
+        updates.append(("ov-alerts", {"children": alerts}))
+        memo["overview_alerts"] = key
     return updates

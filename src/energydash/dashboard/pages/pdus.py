@@ -560,6 +560,13 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
 
 def _header_values(data: dict[str, Any], summary: dict[str, Any] | None) -> list[tuple[str, str]]:
     summary = summary or {}
+    if summary and summary.get("power_w") is None:  # comm lost: unknown, never 0 kW
+        return [
+            ("PDU", f"{data.get('name') or data.get('pdu_id')}"),
+            ("Model", str(data.get("model") or "—")),
+            ("Power", "unknown · no data"),
+            ("Health", str(summary.get("health") or "—")),
+        ]
     return [
         ("PDU", f"{data.get('name') or data.get('pdu_id')}"),
         ("Model", str(data.get("model") or "—")),
