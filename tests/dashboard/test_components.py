@@ -225,3 +225,38 @@ def test_badge_says_live_stale_with_age_or_reconnecting() -> None:
     text, css = describe(FeedStatus("reconnecting", 200.0, 1), 5.0)
     assert text == "Reconnecting · last update 3 min ago" and css.endswith("reconnecting")
     assert describe(FeedStatus("connecting", None, 0), 5.0)[0] == "Connecting…"
+
+
+def _apply(figure: dict, patch: object) -> dict:
+    """Apply a Patch's Append/Delete operations as dash-renderer does (the ones charts emits)."""
+    for op in patch.to_plotly_json()["operations"]:  # type: ignore[attr-defined]
+        *path, last = op["location"]
+        target = figure
+        for key in path:
+            target = target[key]
+        if op["operation"] == "Append":
+            target[last].append(op["params"]["value"])
+        elif op["operation"] == "Delete":
+            del target[last]
+        else:
+            raise AssertionError(f"unexpected operation {op['operation']}")
+    return figure
+
+
+def test_append_points_patches_each_trace_and_drops_the_oldest_beyond_the_limit() -> None:
+    from energydash.dashboard.components import charts
+
+    figure = {"data": [{"x": ["t0", "t1"], "y": [1, 2]}, {"x": ["t0", "t1"], "y": [10, 20]}]}
+    held = charts.points_held(figure)
+    patch, held = charts.append_points("t2", [3, 30], held, max_points=3)
+    assert held == 3
+    assert _apply(figure, patch)["data"] == [
+        {"x": ["t0", "t1", "t2"], "y": [1, 2, 3]},
+        {"x": ["t0", "t1", "t2"], "y": [10, 20, 30]},
+    ]
+    patch, held = charts.append_points("t3", [4, 40], held, max_points=3)
+    assert held == 3
+    assert _apply(figure, patch)["data"] == [
+        {"x": ["t1", "t2", "t3"], "y": [2, 3, 4]},
+        {"x": ["t1", "t2", "t3"], "y": [20, 30, 40]},
+    ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dash import Patch
+
 GRAPH_CONFIG = {"displayModeBar": False}
 FONT = {"family": "Inter, system-ui, -apple-system, Segoe UI, sans-serif", "size": 12}
 RANGE_BUTTONS = [
@@ -67,6 +69,33 @@ def time_figure(
         layout["xaxis"]["rangeselector"] = {"buttons": RANGE_BUTTONS, "x": 0, "y": 1.08}
         layout["margin"]["t"] = 36
     return {"data": traces, "layout": layout}
+
+
+def append_points(x: str, ys: list[float | None], held: int, max_points: int) -> tuple[Patch, int]:
+    """A figure ``Patch`` adding one point (same ``x``) to each of ``len(ys)`` traces.
+
+    The oldest points go once a trace would hold more than ``max_points``; ``held`` is how many
+    each trace holds now, and the second value how many after the patch. A ``Patch`` of the
+    figure is used instead of ``extendData``: in dash-core-components 4.4.1 an extension that
+    reaches a graph together with a new figure lands in an array shared by every graph and is
+    replayed onto other graphs later, so graphs that also get whole figures must never extend.
+    """
+    patch = Patch()
+    drop = max(0, held + 1 - max_points)
+    for index, y in enumerate(ys):
+        trace = patch["data"][index]
+        for _ in range(drop):
+            del trace["x"][0]
+            del trace["y"][0]
+        trace["x"].append(x)
+        trace["y"].append(y)
+    return patch, held + 1 - drop
+
+
+def points_held(figure: dict[str, Any]) -> int:
+    """How many points the first trace of ``figure`` holds (all traces share their x)."""
+    data = figure.get("data") or []
+    return len(data[0].get("x") or []) if data else 0
 
 
 def extend(x: str, ys: list[float | None], max_points: int) -> list[Any]:

@@ -326,6 +326,14 @@ def market_csv(points: list[Point], regions: list[str]) -> str:
     return buffer.getvalue()
 
 
+CHARTS = ("price", "demand", "emissions", "mix")
+METRICS = {
+    "price": "price_aud_per_mwh",
+    "demand": "demand_mw",
+    "emissions": "emissions_t_per_mwh",
+}
+
+
 @streamer(PAGE)
 def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]) -> Updates:
     topic = _topic(context)
@@ -347,30 +355,29 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     points = context.feed.history(topic, last=1)
     mix_now = _mix_series(points, regions)
     key = (tuple(regions), window_s)
-    # Whole figures when the selection changes or a new fueltech appears; else one point each.
+    # Whole figures when the selection changes or a new fueltech appears; else one point each,
+    # as a Patch of the figure (never extendData: see charts.append_points).
     if memo.get("key") != key or any(t not in memo.get("techs", []) for t in mix_now):
         figures = _figures(context, topic, regions, window_s)
         for name in ("price", "demand", "emissions", "mix"):
             updates.append((f"market-{name}", {"figure": figures[name]}))
+        memo["held"] = {name: charts.points_held(figures[name]) for name in CHARTS}
         memo["techs"] = figures["_techs"]
         memo["key"] = key
     elif ts != memo.get("ts") and points:
         max_points = max(2, min(context.settings.dashboard_history_points, window_s or 10**9))
-        for name, metric in (
-            ("price", "price_aud_per_mwh"),
-            ("demand", "demand_mw"),
-            ("emissions", "emissions_t_per_mwh"),
-        ):
-            series = _series(points, regions, metric)
-            updates.append(
-                (
-                    f"market-{name}",
-                    {"extendData": charts.extend(ts, [series[r][-1] for r in regions], max_points)},
-                )
-            )
         techs = memo.get("techs", [])
-        values = [(mix_now.get(t) or [0.0])[-1] for t in techs]
-        updates.append(("market-mix", {"extendData": charts.extend(ts, values, max_points)}))
+        latest = {
+            name: [_series(points, regions, metric)[r][-1] for r in regions]
+            for name, metric in METRICS.items()
+        }
+        latest["mix"] = [(mix_now.get(t) or [0.0])[-1] for t in techs]
+        held = memo.setdefault("held", {})
+        for name in CHARTS:
+            patch, held[name] = charts.append_points(
+                ts, latest[name], held.get(name, 0), max_points
+            )
+            updates.append((f"market-{name}", {"figure": patch}))
     memo["ts"] = ts
     if memo.get("top_ts") != context.feed.latest_ts("facilities"):
         updates.append(("market-top", {"children": _top_table(context, regions)}))
