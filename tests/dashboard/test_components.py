@@ -260,3 +260,33 @@ def test_append_points_patches_each_trace_and_drops_the_oldest_beyond_the_limit(
         {"x": ["t1", "t2", "t3"], "y": [2, 3, 4]},
         {"x": ["t1", "t2", "t3"], "y": [20, 30, 40]},
     ]
+
+
+def test_the_pump_never_forwards_an_extend_data() -> None:
+    from energydash.dashboard.live import refuse_extend
+
+    kept = refuse_extend(
+        [
+            ("a", {"extendData": [{"x": [["t"]]}, [0], 10]}),
+            ("b", {"figure": {"data": []}, "extendData": [{"x": [["t"]]}, [0], 10]}),
+            ("c", {"children": "x"}),
+        ]
+    )
+    assert kept == [("b", {"figure": {"data": []}}), ("c", {"children": "x"})]
+
+
+def test_no_dashboard_page_sends_extend_data_to_a_graph() -> None:
+    # The Market corruption came from a figure and an extendData reaching the same graph;
+    # every page now grows its charts with charts.append_points Patches.
+    from pathlib import Path
+
+    from energydash.dashboard import live
+
+    root = Path(live.__file__).parent
+    senders = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sorted(root.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if '"extendData":' in line or "'extendData':" in line
+    ]
+    assert senders == []

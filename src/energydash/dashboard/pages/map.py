@@ -394,19 +394,15 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
                     values = point.values.get("power_mw") or []
                     times.append(point.ts)
                     power.append(values[index] if index < len(values) else None)
-                updates.append(("facility-chart", {"figure": _chart(times, power, code)}))
+                figure = _chart(times, power, code)
+                updates.append(("facility-chart", {"figure": figure}))
+                memo["held"] = charts.points_held(figure)
             elif ts != memo.get("ts"):
                 power_now = _at(facilities.get("facilities") or {}, "power_mw", index)
-                updates.append(
-                    (
-                        "facility-chart",
-                        {
-                            "extendData": charts.extend(
-                                ts, [power_now], context.settings.dashboard_history_points
-                            )
-                        },
-                    )
+                patch, memo["held"] = charts.append_points(
+                    ts, [power_now], memo.get("held", 0), context.settings.dashboard_history_points
                 )
+                updates.append(("facility-chart", {"figure": patch}))
     memo["selected"] = code
     memo["ts"] = ts
     return updates

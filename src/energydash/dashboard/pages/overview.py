@@ -326,16 +326,17 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     # Fleet power: a full series on entering the page, then one point per new tick.
     times, _ = _fleet_power_history(context)
     last_ts = times[-1] if times else None
+    # Both as figures (whole, then Patches), never extendData: see charts.append_points.
     if memo.get("page") != PAGE:
-        updates.append(("ov-power-chart", {"figure": _snapshot(context)["power"]}))
+        figure = _snapshot(context)["power"]
+        updates.append(("ov-power-chart", {"figure": figure}))
+        memo["overview_held"] = charts.points_held(figure)
     elif last_ts and last_ts != memo.get("overview_last_ts"):
         max_points = context.settings.dashboard_history_points
-        updates.append(
-            (
-                "ov-power-chart",
-                {"extendData": charts.extend(last_ts, [fleet.power_w / 1000], max_points)},
-            )
+        patch, memo["overview_held"] = charts.append_points(
+            last_ts, [fleet.power_w / 1000], memo.get("overview_held", 0), max_points
         )
+        updates.append(("ov-power-chart", {"figure": patch}))
     memo["overview_last_ts"] = last_ts
     memo["page"] = PAGE
 

@@ -536,22 +536,18 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             updates.append(("outlet-detail", {"style": SHOWN}))
             label = name if outlet in str(name) else f"{name} ({outlet})"
             updates.append(("outlet-title", {"children": f"{label} · PDU {pdu}"}))
-            updates.append(("outlet-chart", {"figure": _outlet_chart(context, pdu, index)}))
+            figure = _outlet_chart(context, pdu, index)
+            updates.append(("outlet-chart", {"figure": figure}))
+            memo["outlet_held"] = charts.points_held(figure)
             memo["outlet"] = (pdu, outlet)
             memo["outlet_shown"] = True
         elif ts != memo.get("outlet_ts"):
             power = (outlets.get("power_w") or [None] * (index + 1))[index]
             energy = (outlets.get("energy_kwh") or [None] * (index + 1))[index]
-            updates.append(
-                (
-                    "outlet-chart",
-                    {
-                        "extendData": charts.extend(
-                            ts, [power, energy], settings.dashboard_history_points
-                        )
-                    },
-                )
+            patch, memo["outlet_held"] = charts.append_points(
+                ts, [power, energy], memo.get("outlet_held", 0), settings.dashboard_history_points
             )
+            updates.append(("outlet-chart", {"figure": patch}))
         updates.append(("outlet-readings", {"children": _readings(data, index)}))
         memo["outlet_ts"] = ts
     memo["pdu"] = pdu
