@@ -2,8 +2,9 @@
 
 In dash-core-components 4.4.1 an ``extendData`` that reaches a graph together with a new figure
 is replayed onto other graphs later, so Price and Emissions once showed demand values. No page
-extends a graph any more (every live point is a ``Patch`` of the figure, see
-``charts.append_points``); this drives the case that broke it, on a CPU throttled 6x.
+extends a graph any more: every live point is a ``Patch`` of the figure
+(``charts.append_points``), and regions and range live in the URL, so a change reloads the page
+from the stored history. This drives the case that broke it, on a CPU throttled 6x.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ RANGES = {
     "market-demand": (0.0, 60000.0),
     "market-mix": (-20000.0, 60000.0),
 }
-WINDOW_LABELS = ("Last 5 min", "Last 15 min", "Last hour", "All kept")
+PRESETS = ("5m", "1h", "6h", "24h")
 
 
 def chart_problems(driver) -> list[str]:
@@ -56,14 +57,14 @@ def wait_for_beat(driver) -> None:
     )
 
 
-def choose_window(driver, label: str) -> None:
-    driver.find_element("css selector", "#market-window").click()
-    option = wait_until(
-        lambda: driver.find_element("xpath", f"//*[@role='option'][normalize-space()='{label}']"),
-        timeout_s=10,
-        every_s=0.05,
-    )
-    option.click()
+def click(driver, css: str) -> None:
+    """Click ``css``, finding it again if the page re-rendered under the pointer."""
+
+    def attempt() -> bool:
+        driver.find_element("css selector", css).click()
+        return True
+
+    wait_until(attempt, timeout_s=10, every_s=0.05)
 
 
 def test_market_traces_keep_their_own_values_through_rapid_region_and_range_changes(
@@ -83,12 +84,9 @@ def test_market_traces_keep_their_own_values_through_rapid_region_and_range_chan
         rng = random.Random(7)
         for step in range(16):
             if step % 2:
-                choose_window(driver, rng.choice(WINDOW_LABELS))
+                click(driver, f"#tp-range input[value='{rng.choice(PRESETS)}']")
             else:
-                region = rng.choice(regions)
-                driver.find_element(
-                    "css selector", f"#market-regions input[value='{region}']"
-                ).click()
+                click(driver, f"#market-regions input[value='{rng.choice(regions)}']")
             if step % 4 == 3:
                 # Sometimes a live round lands between changes, as a user clicking around.
                 wait_for_beat(driver)

@@ -181,6 +181,8 @@ def shell() -> html.Div:
             ),
             # A callback that finds the user's backend session gone sends the tab to the login.
             dcc.Location(id="login-redirect", refresh=True),
+            # The time picker and page selections write the URL here; Dash pages re-renders.
+            dcc.Location(id="tp-url", refresh="callback-nav"),
             dcc.Store(id="view", data={}),
             dcc.Store(id="pump-kick", data=0),
             html.Main(dash.page_container, className="content"),

@@ -97,6 +97,30 @@ class BackendControl:
             body["speed"] = speed
         return await self._post("/api/v1/simulation", body, token, "simulation updated")
 
+    def history(
+        self, topic: str, params: dict[str, Any], token: str
+    ) -> tuple[dict[str, Any] | None, str]:
+        """GET /api/v1/history/{topic} as the user: (body, "") or (None, why not)."""
+        try:
+            with httpx.Client(
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                verify=self.verify,
+                headers={"User-Agent": USER_AGENT},
+            ) as client:
+                response = client.get(
+                    f"/api/v1/history/{topic}", params=params, headers={"X-Auth-Token": token}
+                )
+        except httpx.HTTPError as error:
+            return None, f"backend unreachable: {type(error).__name__}"
+        if not response.is_success:
+            return None, f"HTTP {response.status_code}: {_message(response)}"
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return None, "history answer is not JSON"
+        return (body, "") if isinstance(body, dict) else (None, "history answer is not an object")
+
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.base_url,
