@@ -38,15 +38,26 @@ def load(
     time_range: TimeRange,
     now: datetime,
 ) -> Loaded:
+    """The rows of ``time_range`` at ``now``, at the range's step."""
+    start, end = time_range.bounds(now)
+    return load_window(context, topic, names, start, end, time_range.step_s(now))
+
+
+def load_window(
+    context: DashboardContext,
+    topic: str,
+    names: list[str] | None,
+    start: datetime,
+    end: datetime,
+    step_s: float | None,
+) -> Loaded:
+    """GET /api/v1/history/{topic} for [start, end] as the logged-in user."""
     session = current_session()
     if session is None:
         return Loaded(error="not logged in")
-    start, end = time_range.bounds(now)
-    params: dict[str, Any] = {
-        "start": iso_z(start),
-        "end": iso_z(end),
-        "step_s": time_range.step_s(now),
-    }
+    params: dict[str, Any] = {"start": iso_z(start), "end": iso_z(end)}
+    if step_s is not None:
+        params["step_s"] = step_s
     if names:
         params["series"] = ",".join(names)
     body, error = context.control.history(topic, params, session.token)
