@@ -330,3 +330,13 @@ def test_backend_summary_counts_outlets_on_a_tripped_branch_as_off(settings) -> 
     summary = pdu_summary(engine.fleet, pdu, outlets)
     all_on = sum(1 for s in outlets["outlets"]["power_state"] if s == "On")
     assert on_branch and summary["outlets_on"] == all_on - len(on_branch)
+
+
+def test_facility_emissions_are_a_rate_that_states_its_period() -> None:
+    from energydash.dashboard.aggregate import emissions_rate, tick_seconds
+
+    period = tick_seconds(["2026-12-01T00:00:00Z", "2026-12-01T00:00:05Z"])
+    assert period == 5.0
+    assert emissions_rate(0.5, period) == "360.0 t/h (5 s tick)"
+    assert emissions_rate(0.5, None) == "0.50 t (last tick)"
+    assert emissions_rate(None, period) == "—"

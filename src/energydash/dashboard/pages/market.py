@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from energydash.dashboard.aggregate import grid_totals
+from energydash.dashboard.aggregate import emissions_rate, grid_totals, tick_seconds
 from energydash.dashboard.components import charts, fueltech
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
@@ -306,6 +306,7 @@ def _top_table(context: DashboardContext, regions: list[str], limit: int = 10) -
         values = columns.get(name) or []
         return values[i] if i < len(values) else None
 
+    period = tick_seconds([p.ts for p in context.feed.history("facilities", last=2)])
     body = []
     for power, i, code in rows[:limit]:
         tech = col("fueltech", i) or ""
@@ -327,7 +328,7 @@ def _top_table(context: DashboardContext, regions: list[str], limit: int = 10) -
                     html.Td(f"{power:,.1f}", className="num"),
                     html.Td(f"{capacity:,.0f}", className="num"),
                     html.Td(f"{(power / capacity if capacity else 0):.0%}", className="num"),
-                    html.Td("—" if emissions is None else f"{emissions:,.2f}", className="num"),
+                    html.Td(emissions_rate(emissions, period), className="num"),
                 ]
             )
         )
@@ -340,7 +341,7 @@ def _top_table(context: DashboardContext, regions: list[str], limit: int = 10) -
                 html.Th("Output MW", className="num"),
                 html.Th("Capacity MW", className="num"),
                 html.Th("Load", className="num"),
-                html.Th("Emissions t", className="num"),
+                html.Th("Emissions (rate over the last tick)", className="num"),
             ]
         )
     )
