@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from dash import (
     ALL,
@@ -25,6 +26,7 @@ from dash import (
     html,
     no_update,
 )
+from dash.exceptions import PreventUpdate
 
 from energydash.dashboard.components import charts
 from energydash.dashboard.components.charts import GRAPH_CONFIG
@@ -575,3 +577,19 @@ def _header(parts: list[tuple[str, str]]) -> list[Any]:
         )
         for k, v in parts
     ]
+
+
+@callback(
+    Output("tp-url", "search", allow_duplicate=True),
+    Input("pdu-select", "value"),
+    State("tp-url", "search"),
+    prevent_initial_call=True,
+)
+def pdu_to_url(pdu: str | None, search: str | None) -> str:
+    """``?pdu=`` follows the chosen PDU, so a reload or a shared link opens the same one."""
+    pairs = parse_qsl((search or "").lstrip("?"), keep_blank_values=True)
+    if not pdu or dict(pairs).get("pdu") == pdu:
+        raise PreventUpdate
+    if "pdu" not in dict(pairs) and pdu == (get_context().feed.pdu_ids() or [None])[0]:
+        raise PreventUpdate  # the page's default PDU: the URL need not say it
+    return "?" + urlencode([*[(k, v) for k, v in pairs if k != "pdu"], ("pdu", pdu)])
