@@ -175,6 +175,12 @@ def shell() -> html.Div:
                     ),
                     html.Nav(links, className="nav"),
                     connection_badge(),
+                    html.Button(
+                        "◐",
+                        id="theme-toggle",
+                        className="btn btn-theme",
+                        **{"aria-label": "Dark theme"},
+                    ),
                     user_menu(),
                 ],
                 className="topbar",

@@ -1,6 +1,7 @@
 """A titled card: the panel every page lays its figures out in.
 
-A card whose body is a chart (``dcc.Graph``) also gets a **CSV** button: ``assets/export.js``
+A card whose body is a chart (``dcc.Graph``) is labelled for screen readers (``role=figure``,
+``aria-label``) and gets a **CSV** button: ``assets/export.js``
 turns the rows the chart shows into a CSV file in the browser, so every chart exports exactly
 what is on screen.
 """
@@ -27,4 +28,6 @@ def card(title: str, body: Any) -> html.Section:
             ],
             className="card-head",
         )
+        # Screen readers get the chart's name (a plotly SVG has none of its own).
+        body = html.Div(body, role="figure", **{"aria-label": f"Chart: {title}"})
     return html.Section([heading, body], className="card")

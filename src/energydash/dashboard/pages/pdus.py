@@ -114,10 +114,28 @@ def layout(pdu: str | None = None, **_query: str) -> html.Div:
                                 ],
                                 className="legend",
                             ),
-                            dcc.Graph(
-                                id="pdu-heatmap",
-                                figure=heatmap,
-                                config={"displayModeBar": False},
+                            # Focusable: arrow keys move between outlets (assets/keys.js).
+                            html.Div(
+                                [
+                                    dcc.Graph(
+                                        id="pdu-heatmap",
+                                        figure=heatmap,
+                                        config={"displayModeBar": False},
+                                    ),
+                                    html.Div(
+                                        id="pdu-heatmap-announce",
+                                        className="sr-only",
+                                        **{"aria-live": "polite"},
+                                    ),
+                                ],
+                                id="pdu-heatmap-keys",
+                                tabIndex="0",
+                                role="grid",
+                                className="heatmap-keys",
+                                **{
+                                    "aria-label": "Outlets heat map: arrow keys choose an "
+                                    "outlet, its details open below"
+                                },
                             ),
                         ],
                         className="card grow",
