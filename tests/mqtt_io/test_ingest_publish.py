@@ -109,7 +109,12 @@ def test_facility_row_published_over_mqtt_reaches_ws_and_rest(
     body = httpx.get(f"{backend.url}/api/v1/snapshots/facilities").json()
     assert body["data"]["facilities"]["code"] == ["TESTPS1"]  # ingest owns the topic now
     history = httpx.get(
-        f"{backend.url}/api/v1/history/facilities", params={"series": "TESTPS1.power_mw"}
+        f"{backend.url}/api/v1/history/facilities",
+        params={"series": "TESTPS1.power_mw"},
+        auth=(  # history is a read for a caller
+            backend.app.state.settings.redfish_user,
+            backend.app.state.settings.redfish_password.get_secret_value(),
+        ),
     ).json()
     assert history["series"]["TESTPS1.power_mw"][-1] == 312.5
 
