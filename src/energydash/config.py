@@ -157,7 +157,7 @@ class Settings(BaseSettings):
         1.0, description="Write queued history in one transaction this often."
     )
     history_queue_max: int = Field(
-        200_000, ge=1000, le=10_000_000, description="Messages queued for writing; oldest go."
+        20_000, ge=100, le=1_000_000, description="Messages queued for writing; oldest go."
     )
     history_query_max_rows: int = Field(
         10_000, ge=10, le=1_000_000, description="Rows one history answer holds at most."

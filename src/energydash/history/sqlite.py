@@ -101,7 +101,7 @@ class SqliteHistoryStore(HistoryStore):
         tiers: tuple[Tier, ...],
         *,
         flush_s: float = 1.0,
-        queue_max: int = 200_000,
+        queue_max: int = 20_000,
         prune_every_s: float = 60.0,
     ) -> None:
         self.path = Path(path)
