@@ -59,7 +59,16 @@ def test_market_range_zone_and_live_follow_live_in_the_url(stack, operator, scre
 
     driver.find_element("css selector", "#tp-live input").click()
     wait_until(lambda: query(driver).get("live") == ["0"], timeout_s=20)
-    fixed = wait_until(lambda: price_times(driver), timeout_s=20)
+    # The fixed page has rendered once its axis shows exactly the window.
+    wait_until(
+        lambda: driver.execute_script(
+            "const g = document.querySelector('#market-price .js-plotly-plot');"
+            "return !!(g && g.layout && g.layout.xaxis.range && !g.layout.xaxis.autorange"
+            " && (g.data[0].x || []).length);"
+        ),
+        timeout_s=20,
+    )
+    fixed = price_times(driver)
     for _ in range(3):  # live rounds pass; a fixed window does not move
         beat = driver.find_element("id", "conn-status").get_attribute("data-beat")
         wait_until(

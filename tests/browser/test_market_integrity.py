@@ -90,16 +90,22 @@ def test_market_traces_keep_their_own_values_through_rapid_region_and_range_chan
             if step % 4 == 3:
                 # Sometimes a live round lands between changes, as a user clicking around.
                 wait_for_beat(driver)
+
+        # Each price trace is its own region's: once the last change has re-rendered the page
+        # (slow on this CPU), the legend names are exactly the selected regions.
+        def settled() -> bool:
+            chosen = driver.execute_script(
+                "return Array.from(document.querySelectorAll('#market-regions input:checked'))"
+                ".map(i => i.value)"
+            )
+            names = [t.get("name") for t in graph_data(driver, "market-price") or []]
+            return sorted(names) == sorted(chosen)
+
+        wait_until(settled, timeout_s=30)
         for _ in range(3):  # several more live rounds after the last change
             wait_for_beat(driver)
         assert chart_problems(driver) == []
-        # Each price trace is its own region's: its legend name is a selected region.
-        chosen = driver.execute_script(
-            "return Array.from(document.querySelectorAll('#market-regions input:checked'))"
-            ".map(i => i.value)"
-        )
-        names = [t.get("name") for t in graph_data(driver, "market-price") or []]
-        assert sorted(names) == sorted(chosen)
+        assert settled()
     finally:
         driver.execute_cdp_cmd("Emulation.setCPUThrottlingRate", {"rate": 1})
     assert [e for e in console_errors(driver) if "indices" in e] == []

@@ -133,6 +133,8 @@ def layout(**query: str) -> html.Div:
         "techs": figures["_techs"],
         "held": len(points),
         "last_ts": points[-1].ts if points else None,
+        "regions_in_url": "regions" in query,
+        "regions": regions,  # what the figures were drawn for
     }
     return html.Div(
         [
@@ -221,16 +223,16 @@ clientside_callback(
     Output("tp-url", "search", allow_duplicate=True),
     Input("market-regions", "value"),
     State("tp-url", "search"),
+    State("market-range", "data"),
     prevent_initial_call=True,
 )
-def regions_to_url(regions: list[str] | None, search: str | None) -> str:
+def regions_to_url(
+    regions: list[str] | None, search: str | None, rendered: dict[str, Any] | None
+) -> str:
     """The chosen regions go into the URL too: the page reloads them from history."""
+    if sorted((rendered or {}).get("regions") or []) == sorted(regions or []):
+        raise PreventUpdate  # the figures show these already (a re-rendered page, not a user)
     pairs = parse_qsl((search or "").lstrip("?"), keep_blank_values=True)
-    context = get_context()
-    topic = _topic(context)
-    shown = _chosen_regions(dict(pairs), _regions(context.feed.latest(topic) if topic else None))
-    if sorted(shown) == sorted(regions or []):
-        raise PreventUpdate  # the URL says so already (a re-rendered page, not a user)
     kept = [(k, v) for k, v in pairs if k != "regions"]
     return "?" + urlencode([*kept, ("regions", ",".join(regions or []))])
 
@@ -434,6 +436,11 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         updates.append(
             ("market-regions", {"options": [{"label": r, "value": r} for r in all_regions]})
         )
+        view_range = view.get("range") or {}
+        if all_regions and not view.get("regions") and not view_range.get("regions_in_url"):
+            # The page rendered before the first market frame: show every region, which
+            # goes into the URL and reloads the page's range from history.
+            updates.append(("market-regions", {"value": all_regions}))
         memo["all_regions"] = all_regions
     regions = [r for r in view.get("regions") or [] if r in all_regions]
     view_range = view.get("range") or {}
