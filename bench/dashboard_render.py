@@ -10,6 +10,11 @@ on free loopback ports, logs in as the seeded Operator, then for the PDU and map
   network log;
 - update-to-paint p50/p95: backend frame timestamp (wall clock in realtime mode) until the
   browser has drawn it (plotly_afterplot of the heat map; redraw of the facility markers).
+
+Before that, each of Overview, PDUs and Market is loaded cold (browser cache disabled), which
+prints the bytes transferred over HTTP (compressed size on the wire, how many answers were
+gzip) and the time from navigation start to data on screen (performance.now() when the page
+shows live numbers). Goals (issue 15): under 2 MB, under 1.5 s.
 """
 
 from __future__ import annotations
@@ -54,6 +59,26 @@ new MutationObserver(() => {
   }
 }).observe(pane, {childList: true, subtree: true});
 """
+# Data on screen: the page shows live numbers (a KPI / chart with points), for the first-load run.
+DATA_ON_SCREEN = {
+    "Overview": (
+        "/",
+        "const g = document.querySelector('#ov-power-chart .js-plotly-plot');"
+        "const k = document.getElementById('ov-power');"
+        "return !!(k && k.innerText.includes('kW') && g && g.data && g.data[0]"
+        " && (g.data[0].x || []).length > 0);",
+    ),
+    "PDUs": (
+        "/pdus",
+        "const g = document.querySelector('#pdu-heatmap .js-plotly-plot');"
+        "return !!(g && g.data && g.data[0] && g.data[0].z && g.data[0].z.length === 3);",
+    ),
+    "Market": (
+        "/market",
+        "const g = document.querySelector('#market-price .js-plotly-plot');"
+        "return !!(g && g.data && g.data[0] && (g.data[0].x || []).length > 0);",
+    ),
+}
 FIRST_RENDER = {
     "PDUs": (
         "/pdus",
@@ -100,6 +125,44 @@ def ws_bytes(driver) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     return int(counted[0]), int(counted[1])
 
 
+def transferred(driver) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    """(bytes on the wire, responses, gzip responses) of HTTP since the last call."""
+    import json
+
+    total = responses = gzipped = 0
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.loadingFinished":
+            total += int(message["params"].get("encodedDataLength") or 0)
+        elif message["method"] == "Network.responseReceived":
+            responses += 1
+            headers = {k.lower(): v for k, v in message["params"]["response"]["headers"].items()}
+            gzipped += headers.get("content-encoding") == "gzip"
+    return total, responses, gzipped
+
+
+def first_loads(driver, base_url: str) -> Table:  # type: ignore[no-untyped-def]
+    """Each page loaded cold (browser cache off): bytes transferred, time to data on screen."""
+    table = Table(title="First load (cache disabled): transferred, data on screen")
+    for column in ("page", "transferred kB", "responses", "gzip", "data on screen ms"):
+        table.add_column(column, justify="right" if column != "page" else "left")
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
+    for page, (path, ready_js) in DATA_ON_SCREEN.items():
+        driver.get("about:blank")
+        transferred(driver)
+        driver.get(base_url + path)
+        wait_until(lambda js=ready_js: driver.execute_script(js), timeout_s=60, every_s=0.02)
+        # performance.now() counts from this navigation's start (not from about:blank).
+        on_screen_ms = driver.execute_script("return performance.now()")
+        total, responses, gzipped = transferred(driver)
+        table.add_row(
+            page, f"{total / 1000:,.0f}", str(responses), str(gzipped), f"{on_screen_ms:,.0f}"
+        )
+    driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
+    return table
+
+
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
@@ -134,6 +197,7 @@ def main() -> int:
                     ),
                     timeout_s=60,
                 )
+            console.print(first_loads(driver, web.url))
             table = Table(
                 title=f"Dashboard, {PDUS} PDUs x 48 outlets, {FACILITIES} facilities, 1 Hz"
             )

@@ -37,6 +37,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     settings = settings or get_settings()
     engine = engine or Engine.from_settings(settings)
     hub = Hub(settings)
+    from energydash.history import open_store
+
+    hub.store = open_store(settings)
     auth = AuthStore.from_settings(settings)
     auditor = Auditor(settings, publish=hub.publish)
 
@@ -49,6 +52,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop_parts: list[Any] = []
+        if hub.store is not None:
+            hub.store.start()
         app.state.last_tick_wall = time.monotonic()
 
         def mark_tick(_: Engine) -> None:
@@ -91,6 +96,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             detach_snapshots()
             detach_tick()
             auditor.close()
+            if hub.store is not None:  # the last queued values and open buckets go to disk
+                await asyncio.to_thread(hub.store.close)
 
     app = FastAPI(
         title="EnergyDash backend",
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.hub = hub
+    app.state.history_store = hub.store
     app.state.auth = auth
     app.state.auditor = auditor
     app.state.read_token = read_token(settings).value

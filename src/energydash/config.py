@@ -144,6 +144,32 @@ class Settings(BaseSettings):
     history_length: int = Field(3600, ge=10, le=1_000_000, description="Points kept per series.")
     history_resolution_s: PositiveSeconds = Field(5.0, description="Seconds per history point.")
 
+    # --- stored history (dashboard, issue 15) -----------------------------------------
+    history_store: Literal["sqlite", "none"] = Field(
+        "sqlite", description="Where every topic's series is stored: <DATA_DIR>/history/ or off."
+    )
+    history_raw_keep_s: PositiveSeconds = Field(
+        6 * 3600.0, description="Keep every message's values this long."
+    )
+    history_1m_keep_s: PositiveSeconds = Field(
+        30 * 86400.0, description="Keep 1-minute means this long."
+    )
+    history_5m_keep_s: PositiveSeconds = Field(
+        365 * 86400.0, description="Keep 5-minute means this long."
+    )
+    history_30m_keep_s: PositiveSeconds = Field(
+        10 * 365 * 86400.0, description="Keep 30-minute means this long."
+    )
+    history_flush_s: PositiveSeconds = Field(
+        1.0, description="Write queued history in one transaction this often."
+    )
+    history_queue_max: int = Field(
+        20_000, ge=100, le=1_000_000, description="Messages queued for writing; oldest go."
+    )
+    history_query_max_rows: int = Field(
+        10_000, ge=10, le=1_000_000, description="Rows one history answer holds at most."
+    )
+
     # --- WebSocket stream --------------------------------------------------------------
     ws_queue_size: int = Field(
         16, ge=1, le=10_000, description="Frames queued per client and subscribed topic."

@@ -23,6 +23,12 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+def admin(client: TestClient) -> tuple[str, str]:
+    """Basic credentials of the first Administrator (history reads need a caller)."""
+    cfg = client.app.state.settings
+    return cfg.redfish_user, cfg.redfish_password.get_secret_value()
+
+
 def step(client: TestClient, n: int = 1) -> None:
     engine = client.app.state.engine
     for _ in range(n):
@@ -53,17 +59,21 @@ def test_unknown_topic_is_404_with_a_reason(client: TestClient) -> None:
 def test_history_downsamples_and_exports_csv(client: TestClient) -> None:
     step(client, 30)  # 30 s of sim time at 5 s resolution
     body = client.get(
-        "/api/v1/history/pdu/1/summary", params={"series": "power_w,energy_kwh"}
+        "/api/v1/history/pdu/1/summary", params={"series": "power_w,energy_kwh"}, auth=admin(client)
     ).json()
     assert len(body["timestamps"]) >= 6
     energy = body["series"]["energy_kwh"]
     assert all(b >= a for a, b in itertools.pairwise(energy))  # meters never run back
     coarse = client.get(
-        "/api/v1/history/pdu/1/summary", params={"series": "power_w", "step_s": 15}
+        "/api/v1/history/pdu/1/summary",
+        params={"series": "power_w", "step_s": 15},
+        auth=admin(client),
     ).json()
     assert len(coarse["timestamps"]) < len(body["timestamps"])
     response = client.get(
-        "/api/v1/history/pdu/1/summary", params={"series": "power_w", "format": "csv"}
+        "/api/v1/history/pdu/1/summary",
+        params={"series": "power_w", "format": "csv"},
+        auth=admin(client),
     )
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.text)))
@@ -72,10 +82,19 @@ def test_history_downsamples_and_exports_csv(client: TestClient) -> None:
 
 
 def test_history_rejects_unknown_series_and_bad_times(client: TestClient) -> None:
-    response = client.get("/api/v1/history/pdu/1/summary", params={"series": "nope"})
+    response = client.get(
+        "/api/v1/history/pdu/1/summary", params={"series": "nope"}, auth=admin(client)
+    )
     assert response.status_code == 422 and response.json()["field"] == "series"
-    response = client.get("/api/v1/history/pdu/1/summary", params={"start": "yesterday"})
+    response = client.get(
+        "/api/v1/history/pdu/1/summary", params={"start": "yesterday"}, auth=admin(client)
+    )
     assert response.status_code == 422 and "start" in response.json()["reason"]
+
+
+def test_history_needs_a_caller(client: TestClient) -> None:
+    response = client.get("/api/v1/history/pdu/1/summary", auth=None)  # no credential
+    assert response.status_code == 401 and "WWW-Authenticate" in response.headers
 
 
 def test_device_lifecycle_create_update_command_delete(client: TestClient) -> None:

@@ -29,7 +29,7 @@ def trace_length(driver, graph_id: str, trace: int = 0) -> int:
 
 def test_overview_renders_and_its_figures_grow_live(stack, operator, driver, screenshot) -> None:
     _, web = stack
-    open_page(driver, web.url, "/")
+    open_page(driver, web.url, "/?range=5m")  # 5 minutes: one chart point per second
     wait_until(lambda: "kW" in text(driver, "ov-power") and "MW" in text(driver, "ov-demand"))
     before = trace_length(driver, "ov-power-chart")
     wait_until(lambda: trace_length(driver, "ov-power-chart") >= before + 2, timeout_s=15)

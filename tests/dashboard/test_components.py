@@ -16,6 +16,7 @@ from energydash.dashboard.components.heatmap import (
     heatmap_figure,
     heatmap_patch,
     outlet_grid,
+    outlets_live,
 )
 from energydash.dashboard.control import BackendControl, _message
 from energydash.dashboard.feed import Point
@@ -78,7 +79,8 @@ def test_outlets_are_laid_out_bank_by_bank() -> None:
 def test_off_outlets_get_the_grey_cover_and_hatching_faults_get_a_marker() -> None:
     arrays = heatmap_arrays(outlets_frame(states={"B2": "Off"}, health={"A3": "Critical"}))
     assert arrays["off"][1][1] == 1 and arrays["off"][0][0] is None
-    assert len(arrays["hatch_x"]) == 3 and set(arrays["hatch_y"]) == {1}
+    # B2 is Off, and B1/B3 sit on the frame's tripped branch B: all three are hatched.
+    assert len(arrays["hatch_x"]) == 9 and set(arrays["hatch_y"]) == {1}
     assert arrays["fault_colour"] == ["#b91c1c"] and arrays["fault_y"][0] < 0  # top of row 0
     assert arrays["custom"][1][1][:3] == ["B2", "srv-B2", "Off"]
     assert arrays["z"][0][2] == 200.0
@@ -260,3 +262,81 @@ def test_append_points_patches_each_trace_and_drops_the_oldest_beyond_the_limit(
         {"x": ["t1", "t2", "t3"], "y": [2, 3, 4]},
         {"x": ["t1", "t2", "t3"], "y": [20, 30, 40]},
     ]
+
+
+def test_the_pump_never_forwards_an_extend_data() -> None:
+    from energydash.dashboard.live import refuse_extend
+
+    kept = refuse_extend(
+        [
+            ("a", {"extendData": [{"x": [["t"]]}, [0], 10]}),
+            ("b", {"figure": {"data": []}, "extendData": [{"x": [["t"]]}, [0], 10]}),
+            ("c", {"children": "x"}),
+        ]
+    )
+    assert kept == [("b", {"figure": {"data": []}}), ("c", {"children": "x"})]
+
+
+def test_no_dashboard_page_sends_extend_data_to_a_graph() -> None:
+    # The Market corruption came from a figure and an extendData reaching the same graph;
+    # every page now grows its charts with charts.append_points Patches.
+    from pathlib import Path
+
+    from energydash.dashboard import live
+
+    root = Path(live.__file__).parent
+    senders = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sorted(root.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if '"extendData":' in line or "'extendData':" in line
+    ]
+    assert senders == []
+
+
+def test_outlets_without_power_are_grey_a_power_cycle_and_a_tripped_branch_too() -> None:
+    frame = outlets_frame(states={"A2": "PoweringOn"})  # branch B is tripped in the frame
+    arrays = heatmap_arrays(frame)
+    assert arrays["off"][0] == [None, 1, None]  # A2 is in a power cycle's off period
+    assert arrays["off"][1] == [1, 1, 1]  # every outlet of the tripped branch
+    assert arrays["custom"][1][0][2] == "On, no power (branch B tripped)"
+    assert outlets_live(frame) == 2  # A1 and A3: the ones that deliver power
+
+
+def test_an_empty_outlet_has_no_colour_and_says_empty() -> None:
+    frame = outlets_frame()
+    frame["outlets"]["device"][0] = None
+    arrays = heatmap_arrays(frame)
+    assert arrays["z"][0][0] is None and arrays["custom"][0][0][9] == "empty"
+    assert arrays["z"][0][1] == 100.0
+
+
+def test_backend_summary_counts_outlets_on_a_tripped_branch_as_off(settings) -> None:
+    from energydash.hub.snapshots import pdu_outlets, pdu_summary
+    from energydash.sim.engine import Engine
+
+    engine = Engine.from_settings(settings)
+    pdu = engine.fleet.pdus[0]
+    outlets = pdu_outlets(engine.fleet, pdu)
+    branch = outlets["branches"][0]
+    branch["breaker_state"] = "Tripped"
+    on_branch = [
+        s
+        for s, b in zip(
+            outlets["outlets"]["power_state"], outlets["outlets"]["branch_id"], strict=True
+        )
+        if b == branch["id"] and s == "On"
+    ]
+    summary = pdu_summary(engine.fleet, pdu, outlets)
+    all_on = sum(1 for s in outlets["outlets"]["power_state"] if s == "On")
+    assert on_branch and summary["outlets_on"] == all_on - len(on_branch)
+
+
+def test_facility_emissions_are_a_rate_that_states_its_period() -> None:
+    from energydash.dashboard.aggregate import emissions_rate, tick_seconds
+
+    period = tick_seconds(["2026-12-01T00:00:00Z", "2026-12-01T00:00:05Z"])
+    assert period == 5.0
+    assert emissions_rate(0.5, period) == "360.0 t/h (5 s tick)"
+    assert emissions_rate(0.5, None) == "0.50 t (last tick)"
+    assert emissions_rate(None, period) == "—"

@@ -206,9 +206,10 @@ async def site_history(
     visible_site(engine, caller, site_id)
     return await topic_history(
         f"site/{site_id}",
-        hub,
-        request,
-        caller,
+        request=request,
+        _caller=caller,
+        hub=hub,
+        settings=request.app.state.settings,
         series=series,
         start=start,
         end=end,

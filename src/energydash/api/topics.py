@@ -1,7 +1,8 @@
-"""Topics, latest snapshots and history (time range, downsampling, CSV export)."""
+"""Topics, latest snapshots and stored history (time range, tiers, CSV/Parquet export)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime
@@ -12,9 +13,10 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from energydash.api.deps import CallerDep, HubDep, caller_of
+from energydash.api.deps import CallerDep, HubDep, SettingsDep, caller_of
 from energydash.api.errors import ApiError
 from energydash.api.responses import OrjsonResponse
+from energydash.history import HistoryStore
 from energydash.hub.history import downsample
 from energydash.hub.hub import iso
 
@@ -66,12 +68,12 @@ async def snapshot(topic: str, hub: HubDep, request: Request, _: CallerDep) -> R
     return Response(state.frame("snapshot"), media_type="application/json")
 
 
-def content_disposition(topic: str) -> str:
+def content_disposition(topic: str, suffix: str = ".csv") -> str:
     """An attachment header for any topic: headers are Latin-1, ids may be any Unicode.
 
     An ASCII ``filename`` for old clients and the exact name in RFC 6266 ``filename*``.
     """
-    name = topic.replace("/", "_") + ".csv"
+    name = topic.replace("/", "_") + suffix
     fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
@@ -91,12 +93,15 @@ def _parse_time(value: str | None, name: str) -> float | None:
         raise ApiError(422, f"{name}: out of range: {value!r}", name) from None
 
 
-@router.get("/history/{topic:path}", summary="History of a topic's series; JSON or CSV")
+@router.get(
+    "/history/{topic:path}", summary="Stored history of a topic's series; JSON, CSV or Parquet"
+)
 async def history(
     topic: str,
-    hub: HubDep,
     request: Request,
-    _: CallerDep,
+    _caller: CallerDep,
+    hub: HubDep,
+    settings: SettingsDep,
     series: Annotated[
         list[str] | None,
         Query(description="Series names (repeat or comma-separate); all when omitted."),
@@ -112,11 +117,17 @@ async def history(
             description=f"Average into buckets of {MIN_STEP_S:g} to {MAX_STEP_S:g} seconds",
         ),
     ] = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
+    format: Annotated[Literal["json", "csv", "parquet"], Query()] = "json",
 ) -> Response:
     guard_site_topic(request, topic)
+    store: HistoryStore | None = request.app.state.history_store
     ring = hub.history(topic)
-    if ring is None:
+    known = (
+        await asyncio.to_thread(store.series, topic)
+        if store
+        else sorted(ring.series if ring else [])
+    )
+    if not known:
         if hub.latest(topic) is None:
             raise ApiError(404, f"no topic {topic!r}; GET /api/v1/topics lists them", "topic")
         raise ApiError(404, f"topic {topic!r} keeps no history", "topic")
@@ -124,20 +135,36 @@ async def history(
     if len(names) > MAX_SERIES:
         raise ApiError(422, f"series: at most {MAX_SERIES} names, got {len(names)}", "series")
     if not names:
-        names = sorted(ring.series)
-    unknown = [n for n in names if n not in ring.series]
+        names = sorted(known)
+    known_set = set(known)
+    unknown = [n for n in names if n not in known_set]
     if unknown:
         raise ApiError(
             422,
-            f"series: unknown {unknown[:5]} for {topic!r}; known: {sorted(ring.series)[:20]}",
+            f"series: unknown {unknown[:5]} for {topic!r}; known: {sorted(known)[:20]}",
             "series",
         )
     start_s, end_s = _parse_time(start, "start"), _parse_time(end, "end")
     if start_s is not None and end_s is not None and end_s < start_s:
         raise ApiError(422, "end: before start", "end")
-    times, columns = ring.window(names, start_s, end_s)
-    if step_s is not None:
-        times, columns = downsample(times, columns, step_s)
+    if store is not None:
+        answer = await asyncio.to_thread(
+            store.query,
+            topic,
+            names,
+            start_s,
+            end_s,
+            step_s=step_s,
+            max_rows=settings.history_query_max_rows,
+        )
+        times, columns, tier = answer.times, answer.columns, answer.tier.name
+        resolution_s = answer.tier.step_s or None
+    else:
+        assert ring is not None
+        times, columns = ring.window(names, start_s, end_s)
+        if step_s is not None:
+            times, columns = downsample(times, columns, step_s)
+        tier, resolution_s = "memory", ring.resolution_s
     if times.size * max(len(names), 1) > MAX_POINTS * 10:
         raise ApiError(
             422, "too many points; narrow the range, the series or raise step_s", "step_s"
@@ -157,12 +184,31 @@ async def history(
             media_type="text/csv",
             headers={"Content-Disposition": content_disposition(topic)},
         )
+    if format == "parquet":
+        return Response(
+            _parquet(times, names, columns),
+            media_type="application/vnd.apache.parquet",
+            headers={"Content-Disposition": content_disposition(topic, ".parquet")},
+        )
     return OrjsonResponse(
         {
             "topic": topic,
-            "resolution_s": ring.resolution_s,
+            "tier": tier,
+            "resolution_s": resolution_s,
             "step_s": step_s,
             "timestamps": stamps,
-            "series": {n: columns[n].tolist() for n in names},
+            "series": {n: columns[n].tolist() for n in names},  # orjson writes NaN as null
         }
     )
+
+
+def _parquet(times: np.ndarray, names: list[str], columns: dict[str, np.ndarray]) -> bytes:
+    """One Parquet file: a UTC ``timestamp`` column and one float64 column per series."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stamps = pa.array((times * 1000).astype("int64"), type=pa.timestamp("ms", tz="UTC"))
+    table = pa.table({"timestamp": stamps, **{n: pa.array(columns[n]) for n in names}})
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()

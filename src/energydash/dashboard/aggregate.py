@@ -84,3 +84,26 @@ def grid_totals(market: dict[str, Any] | None, regions: list[str] | None = None)
         totals.emissions_t_per_mwh = intensity_weighted / totals.generation_mw
     totals.generation_by_fueltech_mw = dict(mix)
     return totals
+
+
+def tick_seconds(timestamps: list[str]) -> float | None:
+    """Seconds of data time between the last two frames: the period a per-tick figure covers."""
+    if len(timestamps) < 2:
+        return None
+    from datetime import datetime
+
+    try:
+        a, b = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in timestamps[-2:])
+    except ValueError:
+        return None
+    seconds = (b - a).total_seconds()
+    return seconds if seconds > 0 else None
+
+
+def emissions_rate(emissions_t: float | None, period_s: float | None) -> str:
+    """A facility's emissions of one tick as a rate with its period: "1.23 t/h (5 s tick)"."""
+    if emissions_t is None:
+        return "—"
+    if not period_s:
+        return f"{emissions_t:,.2f} t (last tick)"
+    return f"{emissions_t * 3600 / period_s:,.1f} t/h ({period_s:g} s tick)"

@@ -41,6 +41,7 @@ class BackendControl:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
         self.verify = verify
+        self._sync_client: httpx.Client | None = None
 
     async def outlet_power(
         self, pdu_id: str, outlet_id: str, action: str, token: str
@@ -96,6 +97,36 @@ class BackendControl:
         if speed is not None:
             body["speed"] = speed
         return await self._post("/api/v1/simulation", body, token, "simulation updated")
+
+    def history(
+        self, topic: str, params: dict[str, Any], token: str
+    ) -> tuple[dict[str, Any] | None, str]:
+        """GET /api/v1/history/{topic} as the user: (body, "") or (None, why not)."""
+        try:
+            response = self._sync().get(
+                f"/api/v1/history/{topic}", params=params, headers={"X-Auth-Token": token}
+            )
+        except httpx.HTTPError as error:
+            return None, f"backend unreachable: {type(error).__name__}"
+        if not response.is_success:
+            return None, f"HTTP {response.status_code}: {_message(response)}"
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            return None, "history answer is not JSON"
+        return (body, "") if isinstance(body, dict) else (None, "history answer is not an object")
+
+    def _sync(self) -> httpx.Client:
+        """One kept-alive client for the page layouts' history reads (they run in threads;
+        httpx.Client is safe to share), so a page's several reads reuse one connection."""
+        if self._sync_client is None:
+            self._sync_client = httpx.Client(
+                base_url=self.base_url,
+                timeout=self.timeout_s,
+                verify=self.verify,
+                headers={"User-Agent": USER_AGENT},
+            )
+        return self._sync_client
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(

@@ -3,7 +3,8 @@
 It has no Output; Dash starts it when the tab loads (its only Input, the shell's ``pump-kick``
 store, is in the layout). Each round it waits on the shared backend feed, asks the tab which
 page and selection it shows (the ``view`` store), and pushes only that page's changes with
-``set_props``: `Patch`es and ``extendData``, never whole figures per tick. It beats once a
+``set_props``: `Patch`es, never whole figures per tick and never ``extendData`` (see
+``refuse_extend``). It beats once a
 round (``data-beat`` on the connection badge); ``assets/watchdog.js`` marks the badge stale
 and kicks the pump again when the beat stops (socket re-established, tab reloaded while the
 shared socket lived on). Its local variables are the tab's own memory of what it sent, so
@@ -30,6 +31,24 @@ Updates = list[tuple[str, dict[str, Any]]]
 Streamer = Callable[[dict[str, Any], DashboardContext, dict[str, Any]], Updates]
 STREAMERS: dict[str, Streamer] = {}
 VIEW_TIMEOUT_S = 5.0
+
+
+def refuse_extend(updates: Updates) -> Updates:
+    """``updates`` without any ``extendData``, each one dropped logged as an error.
+
+    In dash-core-components 4.4.1 an extension reaching a graph together with a new figure is
+    replayed onto other graphs later (issue 15: Price showed demand values), so live points go
+    as figure ``Patch``es (``charts.append_points``) and an extension never reaches the page.
+    """
+    kept: Updates = []
+    for component_id, props in updates:
+        if "extendData" in props:
+            log.error("dropped extendData for %s: send a figure Patch instead", component_id)
+            props = {k: v for k, v in props.items() if k != "extendData"}
+            if not props:
+                continue
+        kept.append((component_id, props))
+    return kept
 
 
 def streamer(page: str) -> Callable[[Streamer], Streamer]:
@@ -99,7 +118,7 @@ def register_pump_once() -> None:
                     memo.clear()
                     memo["mount"] = view.get("mount")
                 try:
-                    updates = STREAMERS[view["page"]](view, context, memo)
+                    updates = refuse_extend(STREAMERS[view["page"]](view, context, memo))
                 except Exception:  # a bad frame must not end the tab's stream
                     log.exception("live update of page %s failed", view.get("page"))
                     continue

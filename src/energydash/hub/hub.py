@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -20,6 +20,9 @@ from energydash.hub import series
 from energydash.hub.history import SeriesRing
 from energydash.hub.message import Message
 from energydash.hub.topics import is_pattern, matches
+
+if TYPE_CHECKING:
+    from energydash.history import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,8 @@ class Hub:
         self._patterns: dict[Subscriber, set[str]] = {}
         self._routes: dict[str, set[Subscriber]] = {}
         self._history: dict[str, SeriesRing] = {}
+        # The stored history (energydash.history) gets the same values as the rings.
+        self.store: HistoryStore | None = None
         self._listeners: list[Listener] = []
         self.published_total = 0
         self.delivered_total = 0
@@ -135,6 +140,8 @@ class Hub:
             ring = SeriesRing(self.settings.history_length, self.settings.history_resolution_s)
             self._history[state.topic] = ring
         ring.record(state.ts, values)
+        if self.store is not None:
+            self.store.record(state.topic, state.ts.timestamp(), values)
 
     # ------------------------------------------------------------------ reading
     def latest(self, topic: str) -> TopicState | None:

@@ -68,6 +68,9 @@ def extract(topic: str, data: Any) -> Values:
         for region in data.get("regions") or []:
             for name in MARKET_FIELDS:
                 out[f"{region.get('region')}.{name}"] = _num(region.get(name))
+            # The generation mix, so the dashboard's Market mix chart can load any range.
+            for tech, value in (region.get("generation_by_fueltech_mw") or {}).items():
+                out[f"{region.get('region')}.mix_mw.{tech}"] = _num(value)
     elif topic.startswith("devices/"):
         for name in DEVICE_FIELDS:
             out[name] = _num(data.get(name))

@@ -101,6 +101,7 @@ def pdu_summary(fleet: Fleet, pdu: PduInfo, outlets: dict[str, Any]) -> dict[str
     if not reading.comm_ok and "communication lost" not in " ".join(alerts).lower():
         alerts.append("communication lost")
     states = outlets["outlets"]["power_state"]
+    dead = {b["id"] for b in branches if b["breaker_state"] != "Normal"}
     return {
         "pdu_id": pdu.id,
         "name": pdu.name,
@@ -116,7 +117,12 @@ def pdu_summary(fleet: Fleet, pdu: PduInfo, outlets: dict[str, Any]) -> dict[str
             for label, phase in reading.phases.items()
         ],
         "breakers_tripped": len(tripped),
-        "outlets_on": sum(1 for s in states if s == "On"),
+        # An outlet on a tripped branch is switched On but delivers nothing: it is not on.
+        "outlets_on": sum(
+            1
+            for state, branch in zip(states, outlets["outlets"]["branch_id"], strict=True)
+            if state == "On" and branch not in dead
+        ),
         "outlets_total": len(states),
         "health": reading.health,
         "alerts": alerts,

@@ -98,11 +98,6 @@ def points_held(figure: dict[str, Any]) -> int:
     return len(data[0].get("x") or []) if data else 0
 
 
-def extend(x: str, ys: list[float | None], max_points: int) -> list[Any]:
-    """``extendData`` adding one point (same timestamp) to each of ``len(ys)`` traces."""
-    return [{"x": [[x] for _ in ys], "y": [[y] for y in ys]}, list(range(len(ys))), max_points]
-
-
 def bar_figure(
     labels: list[str],
     values: list[float],

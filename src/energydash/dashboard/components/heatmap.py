@@ -2,8 +2,9 @@
 
 Rows are branch circuits (the PDU's outlet banks), columns are positions within a bank. Four
 traces, always in this order, so a live update is a small `Patch` of arrays and never a new
-figure: 0 power (blue -> yellow -> red with a colour bar), 1 grey cover over Off outlets,
-2 hatch strokes over Off outlets, 3 fault markers.
+figure: 0 power (blue -> yellow -> red with a colour bar; empty outlets have none), 1 grey
+cover over outlets without power (Off, the off period of a power cycle, a tripped branch), 2
+hatch strokes over them, 3 fault markers.
 """
 
 from __future__ import annotations
@@ -75,6 +76,28 @@ def power_range_w(data: dict[str, Any], nominal_voltage_v: float) -> float:
     return max(ratings, default=10.0) * nominal_voltage_v
 
 
+def dead_branches(data: dict[str, Any]) -> dict[str, str]:
+    """Branches whose breaker is not closed (``Tripped``, ``Off``): id -> breaker state."""
+    return {
+        str(b.get("id")): str(b.get("breaker_state"))
+        for b in data.get("branches") or []
+        if b.get("breaker_state") not in (None, "Normal")
+    }
+
+
+def outlets_live(data: dict[str, Any]) -> int:
+    """Outlets that deliver power: On, on a branch whose breaker is closed."""
+    outlets = data.get("outlets") or {}
+    dead = dead_branches(data)
+    return sum(
+        1
+        for state, branch in zip(
+            outlets.get("power_state") or [], outlets.get("branch_id") or [], strict=False
+        )
+        if state == "On" and branch not in dead
+    )
+
+
 def heatmap_arrays(data: dict[str, Any], grid: OutletGrid | None = None) -> dict[str, Any]:
     """The per-tick arrays of the four traces, from one ``pdu/{id}/outlets`` frame."""
     grid = grid or outlet_grid(data)
@@ -101,9 +124,14 @@ def heatmap_arrays(data: dict[str, Any], grid: OutletGrid | None = None) -> dict
         col("health"),
         col("device"),
     )
+    dead = dead_branches(data)
+    branch_of = col("branch_id")
     for i, (row, column) in enumerate(grid.cells):
         state = states[i] or "Unknown"
-        z[row][column] = power[i] if power[i] is not None else None
+        if state == "On" and branch_of[i] in dead:
+            state = f"On, no power (branch {branch_of[i]} {dead[branch_of[i]].lower()})"
+        # An empty outlet is drawn empty (no colour), not as a 0 W device.
+        z[row][column] = power[i] if power[i] is not None and device[i] else None
         custom[row][column] = [
             str(ids[i]),
             str(names[i] or ids[i]),
@@ -116,7 +144,7 @@ def heatmap_arrays(data: dict[str, Any], grid: OutletGrid | None = None) -> dict
             str(health[i] or "OK"),
             str(device[i] or "empty"),
         ]
-        if state == "Off":
+        if state != "On":  # Off, PoweringOn (a power cycle's off period), dead branch
             off[row][column] = 1
             for dx in HATCH_OFFSETS:
                 hatch_x.append(column + 1 + dx)

@@ -13,6 +13,8 @@ def connection_badge() -> html.Div:
         id="conn-status",
         className="conn conn-connecting",
         title="Connection to the backend",
+        role="status",
+        **{"aria-label": "Connection to the backend", "aria-live": "polite"},
     )
 
 

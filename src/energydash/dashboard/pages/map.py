@@ -15,6 +15,7 @@ from typing import Any
 import dash_leaflet as dl
 from dash import Input, Output, Patch, State, callback, clientside_callback, dcc, html
 
+from energydash.dashboard.aggregate import emissions_rate, tick_seconds
 from energydash.dashboard.components import charts, fueltech
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.live import Updates, streamer
@@ -267,7 +268,9 @@ def apply_filters(
     return data, f"{len(data['features'])} of {total} facilities shown"
 
 
-def _facility_panel(facilities: dict[str, Any], code: str) -> tuple[list[Any], int] | None:
+def _facility_panel(
+    facilities: dict[str, Any], code: str, period_s: float | None = None
+) -> tuple[list[Any], int] | None:
     columns = facilities.get("facilities") or {}
     codes = columns.get("code") or []
     if code not in codes:
@@ -287,7 +290,7 @@ def _facility_panel(facilities: dict[str, Any], code: str) -> tuple[list[Any], i
             if power is None
             else f"{power:,.1f} MW ({(power / capacity if capacity else 0):.0%})",
         ),
-        ("Emissions this interval", "—" if emissions is None else f"{emissions:,.2f} t"),
+        ("Emissions", emissions_rate(emissions, period_s)),
     ]
     children: list[Any] = [
         html.H3(_at(columns, "name", i) or code),
@@ -384,7 +387,8 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
 
     ts = context.feed.latest_ts("facilities")
     if code:
-        panel = _facility_panel(facilities, code)
+        period = tick_seconds([p.ts for p in context.feed.history("facilities", last=2)])
+        panel = _facility_panel(facilities, code, period)
         if panel is not None:
             children, index = panel
             updates.append(("facility-info", {"children": children}))
@@ -394,19 +398,15 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
                     values = point.values.get("power_mw") or []
                     times.append(point.ts)
                     power.append(values[index] if index < len(values) else None)
-                updates.append(("facility-chart", {"figure": _chart(times, power, code)}))
+                figure = _chart(times, power, code)
+                updates.append(("facility-chart", {"figure": figure}))
+                memo["held"] = charts.points_held(figure)
             elif ts != memo.get("ts"):
                 power_now = _at(facilities.get("facilities") or {}, "power_mw", index)
-                updates.append(
-                    (
-                        "facility-chart",
-                        {
-                            "extendData": charts.extend(
-                                ts, [power_now], context.settings.dashboard_history_points
-                            )
-                        },
-                    )
+                patch, memo["held"] = charts.append_points(
+                    ts, [power_now], memo.get("held", 0), context.settings.dashboard_history_points
                 )
+                updates.append(("facility-chart", {"figure": patch}))
     memo["selected"] = code
     memo["ts"] = ts
     return updates

@@ -6,18 +6,31 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
+from dash.exceptions import PreventUpdate
 
-from energydash.dashboard.aggregate import grid_totals
+from energydash.dashboard.aggregate import emissions_rate, grid_totals, tick_seconds
 from energydash.dashboard.components import charts, fueltech
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
+from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.feed import Point
+from energydash.dashboard.history import Loaded, load
 from energydash.dashboard.live import Updates, streamer
+from energydash.dashboard.timerange import (
+    ZONES,
+    TimeRange,
+    axis_title,
+    from_query,
+    local,
+    parse_utc,
+    points_for,
+)
 
 PAGE = "market"
 REGION_COLOURS = [
@@ -29,12 +42,6 @@ REGION_COLOURS = [
     "#0891b2",
     "#db2777",
     "#65a30d",
-]
-WINDOWS = [
-    {"label": "Last 5 min", "value": 300},
-    {"label": "Last 15 min", "value": 900},
-    {"label": "Last hour", "value": 3600},
-    {"label": "All kept", "value": 0},
 ]
 
 
@@ -48,16 +55,91 @@ def _regions(market: dict[str, Any] | None) -> list[str]:
     return [r.get("region") for r in (market or {}).get("regions") or [] if r.get("region")]
 
 
-def layout(**_query: str) -> html.Div:
+def _now(context: DashboardContext, topic: str | None) -> datetime:
+    """The data's clock (the newest frame), which a replayed or sped-up clock may set."""
+    ts = context.feed.latest_ts(topic) if topic else None
+    try:
+        return parse_utc(ts) if ts else datetime.now(UTC)
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def _chosen_regions(query: dict[str, Any], all_regions: list[str]) -> list[str]:
+    """``?regions=NSW1,VIC1`` (empty: none); every region when the URL does not say."""
+    if "regions" not in query:
+        return list(all_regions)
+    wanted = [r for r in str(query["regions"]).split(",") if r]
+    return [r for r in all_regions if r in wanted] + [r for r in wanted if r not in all_regions]
+
+
+def _loaded_points(loaded: Loaded, regions: list[str]) -> list[Point]:
+    """History rows shaped like the feed's market frames, so one code path draws both."""
+    count = len(loaded.timestamps)
+    missing: list[float | None] = [None] * count
+    mixes: dict[str, dict[str, list[float | None]]] = {r: {} for r in regions}
+    for name, values in loaded.series.items():
+        region, _, rest = name.partition(".")
+        if region in mixes and rest.startswith("mix_mw."):
+            mixes[region][rest.removeprefix("mix_mw.")] = values
+    points = []
+    for i, ts in enumerate(loaded.timestamps):
+        rows = []
+        for region in regions:
+            row: dict[str, Any] = {"region": region}
+            for metric in EXPORTED_METRICS:
+                row[metric] = loaded.series.get(f"{region}.{metric}", missing)[i]
+            row["generation_by_fueltech_mw"] = {
+                tech: values[i] for tech, values in mixes[region].items() if values[i] is not None
+            }
+            rows.append(row)
+        points.append(Point(ts, {"interval": None, "regions": rows}))
+    return points
+
+
+def _range_points(
+    context: DashboardContext,
+    topic: str | None,
+    regions: list[str],
+    time_range: TimeRange,
+    now: datetime,
+) -> tuple[list[Point], str]:
+    """The range's market rows from stored history; else the feed's own frames, and why."""
+    if topic is None:
+        return [], ""
+    loaded = load(context, topic, None, time_range, now)
+    if not loaded.error:
+        return _loaded_points(loaded, regions), ""
+    start, end = time_range.bounds(now)
+    points = [p for p in context.feed.history(topic) if start <= parse_utc(p.ts) <= end]
+    return points, f"Stored history unavailable ({loaded.error}); showing recent live data."
+
+
+def layout(**query: str) -> html.Div:
     context = get_context()
     topic = _topic(context)
     market = context.feed.latest(topic) if topic else None
-    regions = _regions(market)
-    figures = _figures(context, topic, regions, 0)
+    all_regions = _regions(market)
+    regions = _chosen_regions(query, all_regions)
+    time_range = from_query(query)
+    now = _now(context, topic)
+    points, note = _range_points(context, topic, regions, time_range, now)
+    figures = _figures(points, regions, time_range, now)
     network = (market or {}).get("network") or context.settings.grid_network
+    view_range = {
+        "live": time_range.live,
+        "step_s": time_range.step_s(now),
+        "max_points": points_for(time_range, now),
+        "zone": time_range.zone,
+        "techs": figures["_techs"],
+        "held": len(points),
+        "last_ts": points[-1].ts if points else None,
+        "regions_in_url": "regions" in query,
+        "regions": regions,  # what the figures were drawn for
+    }
     return html.Div(
         [
             dcc.Store(id="market-mount", data=uuid.uuid4().hex),
+            dcc.Store(id="market-range", data=view_range),
             html.Div(
                 [
                     html.H1(
@@ -69,18 +151,10 @@ def layout(**_query: str) -> html.Div:
                             html.Label("Regions", className="control-label"),
                             dcc.Checklist(
                                 id="market-regions",
-                                options=[{"label": r, "value": r} for r in regions],
+                                options=[{"label": r, "value": r} for r in all_regions],
                                 value=regions,
                                 inline=True,
                                 className="checklist",
-                            ),
-                            html.Label("Range", className="control-label"),
-                            dcc.Dropdown(
-                                id="market-window",
-                                options=WINDOWS,
-                                value=0,
-                                clearable=False,
-                                style={"width": "160px"},
                             ),
                             html.Button(
                                 "Export CSV",
@@ -92,6 +166,8 @@ def layout(**_query: str) -> html.Div:
                         ],
                         className="controls",
                     ),
+                    time_picker(time_range),
+                    html.P(note, id="market-history-note", className="hint"),
                 ],
                 className="page-head",
             ),
@@ -132,33 +208,33 @@ def layout(**_query: str) -> html.Div:
 
 
 clientside_callback(
-    """function(mount, regions, win) {
-        return {page: 'market', mount: mount, regions: regions || [], window_s: win || 0};
+    """function(mount, regions, range) {
+        return {page: 'market', mount: mount, regions: regions || [], range: range || {}};
     }""",
     Output("view", "data", allow_duplicate=True),
     Input("market-mount", "data"),
     Input("market-regions", "value"),
-    Input("market-window", "value"),
+    Input("market-range", "data"),
     prevent_initial_call="initial_duplicate",
 )
 
 
-def _windowed(points: list[Point], window_s: int) -> list[Point]:
-    if not window_s or not points:
-        return points
-    try:
-        end = datetime.fromisoformat(points[-1].ts.replace("Z", "+00:00"))
-    except ValueError:
-        return points
-    kept = []
-    for point in points:
-        try:
-            at = datetime.fromisoformat(point.ts.replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        if (end - at).total_seconds() <= window_s:
-            kept.append(point)
-    return kept
+@callback(
+    Output("tp-url", "search", allow_duplicate=True),
+    Input("market-regions", "value"),
+    State("tp-url", "search"),
+    State("market-range", "data"),
+    prevent_initial_call=True,
+)
+def regions_to_url(
+    regions: list[str] | None, search: str | None, rendered: dict[str, Any] | None
+) -> str:
+    """The chosen regions go into the URL too: the page reloads them from history."""
+    if sorted((rendered or {}).get("regions") or []) == sorted(regions or []):
+        raise PreventUpdate  # the figures show these already (a re-rendered page, not a user)
+    pairs = parse_qsl((search or "").lstrip("?"), keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if k != "regions"]
+    return "?" + urlencode([*kept, ("regions", ",".join(regions or []))])
 
 
 def _series(points: list[Point], regions: list[str], metric: str) -> dict[str, list[Any]]:
@@ -181,12 +257,12 @@ def _mix_series(points: list[Point], regions: list[str]) -> dict[str, list[float
 
 
 def _figures(
-    context: DashboardContext, topic: str | None, regions: list[str], window_s: int
+    points: list[Point], regions: list[str], time_range: TimeRange, now: datetime
 ) -> dict[str, Any]:
-    points = _windowed(context.feed.history(topic), window_s) if topic else []
-    times = [p.ts for p in points]
+    zone = time_range.tz
+    times = [local(p.ts, zone) for p in points]
     colour = {r: REGION_COLOURS[i % len(REGION_COLOURS)] for i, r in enumerate(regions)}
-    figures = {}
+    figures: dict[str, Any] = {}
     for name, metric, unit in (
         ("price", "price_aud_per_mwh", "AUD/MWh"),
         ("demand", "demand_mw", "MW"),
@@ -196,7 +272,6 @@ def _figures(
         figures[name] = charts.time_figure(
             [{"name": r, "x": times, "y": series[r], "colour": colour[r]} for r in regions],
             y_title=unit,
-            range_selector=name == "price",
         )
     mix = _mix_series(points, regions)
     figures["mix"] = charts.time_figure(
@@ -208,6 +283,12 @@ def _figures(
         stacked=True,
         height=300,
     )
+    start, end = time_range.bounds(now)
+    for name in CHARTS:
+        xaxis = figures[name]["layout"]["xaxis"]
+        xaxis["title"] = {"text": axis_title(time_range.zone)}
+        if not time_range.live:  # a fixed window shows exactly its bounds
+            xaxis["range"] = [local(start, zone), local(end, zone)]
     figures["_techs"] = list(mix)
     return figures
 
@@ -227,6 +308,7 @@ def _top_table(context: DashboardContext, regions: list[str], limit: int = 10) -
         values = columns.get(name) or []
         return values[i] if i < len(values) else None
 
+    period = tick_seconds([p.ts for p in context.feed.history("facilities", last=2)])
     body = []
     for power, i, code in rows[:limit]:
         tech = col("fueltech", i) or ""
@@ -248,7 +330,7 @@ def _top_table(context: DashboardContext, regions: list[str], limit: int = 10) -
                     html.Td(f"{power:,.1f}", className="num"),
                     html.Td(f"{capacity:,.0f}", className="num"),
                     html.Td(f"{(power / capacity if capacity else 0):.0%}", className="num"),
-                    html.Td("—" if emissions is None else f"{emissions:,.2f}", className="num"),
+                    html.Td(emissions_rate(emissions, period), className="num"),
                 ]
             )
         )
@@ -261,7 +343,7 @@ def _top_table(context: DashboardContext, regions: list[str], limit: int = 10) -
                 html.Th("Output MW", className="num"),
                 html.Th("Capacity MW", className="num"),
                 html.Th("Load", className="num"),
-                html.Th("Emissions t", className="num"),
+                html.Th("Emissions (rate over the last tick)", className="num"),
             ]
         )
     )
@@ -272,14 +354,15 @@ def _top_table(context: DashboardContext, regions: list[str], limit: int = 10) -
     Output("market-download", "data"),
     Input("market-export", "n_clicks"),
     State("market-regions", "value"),
-    State("market-window", "value"),
+    State("tp-url", "search"),
     prevent_initial_call=True,
 )
-def export_csv(_clicks: int, regions: list[str], window_s: int) -> dict[str, Any]:
+def export_csv(_clicks: int, regions: list[str], search: str | None) -> dict[str, Any]:
     """The rows behind the charts: one per timestamp and region, mix columns per fueltech."""
     context = get_context()
     topic = _topic(context)
-    points = _windowed(context.feed.history(topic), window_s or 0) if topic else []
+    time_range = from_query(dict(parse_qsl((search or "").lstrip("?"))))
+    points, _ = _range_points(context, topic, regions or [], time_range, _now(context, topic))
     return dcc.send_string(market_csv(points, regions or []), "energydash-market.csv")
 
 
@@ -327,6 +410,13 @@ def market_csv(points: list[Point], regions: list[str]) -> str:
 
 
 CHARTS = ("price", "demand", "emissions", "mix")
+EXPORTED_METRICS = (
+    "price_aud_per_mwh",
+    "demand_mw",
+    "generation_mw",
+    "net_interchange_mw",
+    "emissions_t_per_mwh",
+)
 METRICS = {
     "price": "price_aud_per_mwh",
     "demand": "demand_mw",
@@ -346,38 +436,42 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         updates.append(
             ("market-regions", {"options": [{"label": r, "value": r} for r in all_regions]})
         )
-        if not view.get("regions"):
+        view_range = view.get("range") or {}
+        if all_regions and not view.get("regions") and not view_range.get("regions_in_url"):
+            # The page rendered before the first market frame: show every region, which
+            # goes into the URL and reloads the page's range from history.
             updates.append(("market-regions", {"value": all_regions}))
         memo["all_regions"] = all_regions
     regions = [r for r in view.get("regions") or [] if r in all_regions]
-    window_s = int(view.get("window_s") or 0)
+    view_range = view.get("range") or {}
+    if "held" not in memo:  # a freshly rendered page: its figures hold the loaded range
+        memo["held"] = int(view_range.get("held") or 0)
+        memo["last"] = view_range.get("last_ts")
+        memo["regions"] = regions
     ts = context.feed.latest_ts(topic)
-    points = context.feed.history(topic, last=1)
-    mix_now = _mix_series(points, regions)
-    key = (tuple(regions), window_s)
-    # Whole figures when the selection changes or a new fueltech appears; else one point each,
-    # as a Patch of the figure (never extendData: see charts.append_points).
-    if memo.get("key") != key or any(t not in memo.get("techs", []) for t in mix_now):
-        figures = _figures(context, topic, regions, window_s)
-        for name in ("price", "demand", "emissions", "mix"):
-            updates.append((f"market-{name}", {"figure": figures[name]}))
-        memo["held"] = {name: charts.points_held(figures[name]) for name in CHARTS}
-        memo["techs"] = figures["_techs"]
-        memo["key"] = key
-    elif ts != memo.get("ts") and points:
-        max_points = max(2, min(context.settings.dashboard_history_points, window_s or 10**9))
-        techs = memo.get("techs", [])
-        latest = {
-            name: [_series(points, regions, metric)[r][-1] for r in regions]
-            for name, metric in METRICS.items()
-        }
-        latest["mix"] = [(mix_now.get(t) or [0.0])[-1] for t in techs]
-        held = memo.setdefault("held", {})
-        for name in CHARTS:
-            patch, held[name] = charts.append_points(
-                ts, latest[name], held.get(name, 0), max_points
-            )
-            updates.append((f"market-{name}", {"figure": patch}))
+    # Live: one point per step of the range (the same density as the loaded past), each as a
+    # Patch of the figures (never extendData: see charts.append_points). A region change
+    # reloads the page from history (the regions are in the URL), so the traces stay put.
+    if view_range.get("live") and ts and ts != memo.get("ts") and regions == memo["regions"]:
+        step_s = float(view_range.get("step_s") or 1.0)
+        last = memo.get("last")
+        due = last is None or (parse_utc(ts) - parse_utc(last)).total_seconds() >= step_s - 0.5
+        points = context.feed.history(topic, last=1)
+        if due and points:
+            zone = ZONES.get(str(view_range.get("zone")), UTC)
+            x = local(ts, zone)
+            mix_now = _mix_series(points, regions)
+            latest = {
+                name: [_series(points, regions, metric)[r][-1] for r in regions]
+                for name, metric in METRICS.items()
+            }
+            latest["mix"] = [(mix_now.get(t) or [0.0])[-1] for t in view_range.get("techs") or []]
+            max_points = int(view_range.get("max_points") or 2)
+            held = memo["held"]
+            for name in CHARTS:
+                patch, memo["held"] = charts.append_points(x, latest[name], held, max_points)
+                updates.append((f"market-{name}", {"figure": patch}))
+            memo["last"] = ts
     memo["ts"] = ts
     if memo.get("top_ts") != context.feed.latest_ts("facilities"):
         updates.append(("market-top", {"children": _top_table(context, regions)}))

@@ -7,6 +7,7 @@ control (start, stop, speed), which only a role with ConfigureManager may use.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dash import (
@@ -29,16 +30,28 @@ from energydash.dashboard.components.alerts import alert_items
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
+from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.feed import BackendFeed
+from energydash.dashboard.history import load, load_window
 from energydash.dashboard.live import Updates, streamer
 from energydash.dashboard.sessions import SIMULATION_PRIVILEGE
+from energydash.dashboard.timerange import (
+    ZONES,
+    TimeRange,
+    axis_title,
+    day_start,
+    from_query,
+    local,
+    parse_utc,
+    points_for,
+)
 from energydash.models.audit import AUDIT_TOPIC, AuditData, AuditRecord
 
 PAGE = "overview"
 KPIS = (
     ("ov-power", "Fleet power"),
-    ("ov-energy", "Energy today"),
+    ("ov-energy", "Energy today"),  # since midnight of the time picker's zone
     ("ov-outlets", "Outlets on"),
     ("ov-breakers", "Breakers tripped"),
     ("ov-demand", "Grid demand"),
@@ -48,6 +61,9 @@ KPIS = (
 )
 PHASE_COLOURS = {"L1": "#2563eb", "L2": "#f59e0b", "L3": "#10b981"}
 RECENT_ACTIONS = 20
+# Fleet power history is the sum of each PDU's stored summary; past this many PDUs the page
+# shows the feed's recent frames instead of asking the backend once per PDU.
+HISTORY_PDUS = 50
 MAX_SPEED = 100_000.0  # the backend's bound on the clock speed
 
 
@@ -58,14 +74,105 @@ def kpi(card_id: str, label: str) -> html.Div:
     )
 
 
-def layout(**_query: str) -> html.Div:
+def _now(context: DashboardContext) -> datetime:
+    """The data's clock: the newest PDU summary frame (else the wall clock)."""
+    stamps = [context.feed.latest_ts(f"pdu/{p}/summary") for p in context.feed.pdu_ids()]
+    known = [parse_utc(t) for t in stamps if t]
+    return max(known) if known else datetime.now(UTC)
+
+
+def _stored_power(
+    context: DashboardContext, time_range: TimeRange, now: datetime
+) -> tuple[list[str], list[float], str]:
+    """Fleet power (kW) over the range from each PDU's stored summary; else the feed's."""
+    pdus = context.feed.pdu_ids()
+    error = f"more than {HISTORY_PDUS} PDUs" if len(pdus) > HISTORY_PDUS else ""
+    by_ts: dict[str, float] = {}
+    for pdu in [] if error else pdus:
+        loaded = load(context, f"pdu/{pdu}/summary", ["power_w"], time_range, now)
+        if loaded.error:
+            error = loaded.error
+            break
+        for ts, value in zip(loaded.timestamps, loaded.series.get("power_w") or [], strict=False):
+            if value is not None:
+                by_ts[ts] = by_ts.get(ts, 0.0) + value
+    if error:
+        start, end = time_range.bounds(now)
+        times, power = _fleet_power_history(context)
+        kept = [(t, p) for t, p in zip(times, power, strict=True) if start <= parse_utc(t) <= end]
+        note = f"Stored history unavailable ({error}); showing recent live data."
+        return [t for t, _ in kept], [p for _, p in kept], note
+    times = sorted(by_ts)
+    return times, [round(by_ts[t] / 1000.0, 3) for t in times], ""
+
+
+def _energy_bases(
+    context: DashboardContext, time_range: TimeRange, now: datetime
+) -> tuple[dict[str, float], str]:
+    """Each PDU's meter reading at the start of today in the chosen zone, from history.
+
+    The second value is the wall time the first of them was read at when history starts later
+    than midnight (a backend started today), so the card can say "since 10:05".
+    """
+    midnight = day_start(now, time_range.tz)
+    bases: dict[str, float] = {}
+    since = ""
+    for pdu in context.feed.pdu_ids()[:HISTORY_PDUS]:
+        loaded = load_window(
+            context,
+            f"pdu/{pdu}/summary",
+            ["energy_kwh"],
+            midnight,
+            min(now, midnight + timedelta(hours=24)),
+            None,
+        )
+        values = loaded.series.get("energy_kwh") or []
+        first = next((i for i, v in enumerate(values) if v is not None), None)
+        if loaded.error or first is None:
+            continue
+        bases[pdu] = float(values[first])
+        at = parse_utc(loaded.timestamps[first])
+        if at - midnight > timedelta(minutes=5):
+            since = local(at, time_range.tz)[11:16]
+    return bases, since
+
+
+def layout(**query: str) -> html.Div:
     context = get_context()
-    snapshot = _snapshot(context)
+    time_range = from_query(query)
+    now = _now(context)
+    times, power_kw, note = _stored_power(context, time_range, now)
+    snapshot = _snapshot(context, time_range, now, times, power_kw)
+    bases, since = _energy_bases(context, time_range, now)
+    view_range = {
+        "live": time_range.live,
+        "step_s": time_range.step_s(now),
+        "max_points": points_for(time_range, now),
+        "zone": time_range.zone,
+        "held": len(times),
+        "last_ts": times[-1] if times else None,
+        "energy_bases": bases,
+        "energy_since": since,
+    }
     return html.Div(
         [
             dcc.Store(id="ov-mount", data=uuid.uuid4().hex),
-            html.H1("Overview", className="page-title"),
-            html.Div([kpi(i, label) for i, label in KPIS[:4]], className="kpi-row"),
+            dcc.Store(id="ov-range", data=view_range),
+            html.Div(
+                [
+                    html.H1("Overview", className="page-title"),
+                    time_picker(time_range),
+                    html.P(note, id="ov-history-note", className="hint"),
+                ],
+                className="page-head",
+            ),
+            html.Div(
+                [
+                    kpi(i, f"{label} ({time_range.zone})" if i == "ov-energy" else label)
+                    for i, label in KPIS[:4]
+                ],
+                className="kpi-row",
+            ),
             html.Div([kpi(i, label) for i, label in KPIS[4:]], className="kpi-row"),
             html.Div(
                 [
@@ -213,9 +320,10 @@ def audit_items(records: list[AuditRecord]) -> list[html.Li]:
 
 
 clientside_callback(
-    "function(mount) { return {page: 'overview', mount: mount}; }",
+    "function(mount, range) { return {page: 'overview', mount: mount, range: range || {}}; }",
     Output("view", "data", allow_duplicate=True),
     Input("ov-mount", "data"),
+    Input("ov-range", "data"),
     prevent_initial_call="initial_duplicate",
 )
 
@@ -243,16 +351,31 @@ def _fleet_power_history(context: DashboardContext) -> tuple[list[str], list[flo
     return times, [by_ts[t] / 1000.0 for t in times]
 
 
-def _snapshot(context: DashboardContext) -> dict[str, Any]:
+def _snapshot(
+    context: DashboardContext,
+    time_range: TimeRange,
+    now: datetime,
+    times: list[str],
+    power_kw: list[float],
+) -> dict[str, Any]:
     fleet = fleet_totals(_summaries(context))
     grid = grid_totals(_market(context))
-    times, power_kw = _fleet_power_history(context)
     power = charts.time_figure(
-        [{"name": "Fleet power", "x": times, "y": power_kw, "colour": "#2563eb"}],
+        [
+            {
+                "name": "Fleet power",
+                "x": [local(t, time_range.tz) for t in times],
+                "y": power_kw,
+                "colour": "#2563eb",
+            }
+        ],
         y_title="kW",
-        range_selector=True,
     )
     power["layout"]["showlegend"] = False
+    power["layout"]["xaxis"]["title"] = {"text": axis_title(time_range.zone)}
+    if not time_range.live:
+        start, end = time_range.bounds(now)
+        power["layout"]["xaxis"]["range"] = [local(start, time_range.tz), local(end, time_range.tz)]
     phases = list(fleet.phase_current_a)
     phase_fig = charts.bar_figure(
         phases,
@@ -319,18 +442,37 @@ def alert_list(context: DashboardContext, fleet: Any) -> list[Any]:
     return unknown + alert_items(data.get("alerts") or [])
 
 
-def _kpi_text(context: DashboardContext, fleet: Any, grid: Any) -> dict[str, str]:
+def _energy_today(context: DashboardContext, view_range: dict[str, Any]) -> str:
+    """Energy since midnight of the chosen zone: each meter now minus its reading then."""
     feed = context.feed
-    today = [feed.energy_today_kwh(f"pdu/{p}/summary") for p in feed.pdu_ids()]
+    bases = view_range.get("energy_bases") or {}
+    today = []
+    for pdu in feed.pdu_ids():
+        summary = feed.latest(f"pdu/{pdu}/summary") or {}
+        energy = summary.get("energy_kwh")
+        if pdu in bases and isinstance(energy, int | float):
+            today.append(max(float(energy) - float(bases[pdu]), 0.0))
+        else:  # no stored reading of today: since this dashboard first saw it (UTC day)
+            today.append(feed.energy_today_kwh(f"pdu/{pdu}/summary"))
     known = [e for e in today if e is not None]
+    if not known:
+        return "—"
+    since = view_range.get("energy_since")
+    return f"{sum(known):,.2f} kWh" + (f" since {since}" if since else "")
+
+
+def _kpi_text(
+    context: DashboardContext, fleet: Any, grid: Any, view_range: dict[str, Any]
+) -> dict[str, str]:
     partial = (
         f" (partial: {fleet.pdus - len(fleet.unknown)} of {fleet.pdus} PDUs)"
         if fleet.partial
         else ""
     )
+    energy = _energy_today(context, view_range)
     return {
         "ov-power": f"{fleet.power_w / 1000:,.2f} kW{partial}",
-        "ov-energy": f"{sum(known):,.2f} kWh{partial}" if known else "—",
+        "ov-energy": energy + (partial if energy != "—" else ""),
         "ov-outlets": f"{fleet.outlets_on} / {fleet.outlets_total}",
         "ov-breakers": str(fleet.breakers_tripped),
         "ov-demand": f"{grid.demand_mw:,.0f} MW",
@@ -350,27 +492,36 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     market = _market(context)
     grid = grid_totals(market)
     updates: Updates = []
-    texts = _kpi_text(context, fleet, grid)
+    view_range = view.get("range") or {}
+    texts = _kpi_text(context, fleet, grid, view_range)
     sent = memo.get("overview_kpis", {}) if memo.get("page") == PAGE else {}
     for card_id, text in texts.items():
         if sent.get(card_id) != text:
             updates.append((card_id, {"children": text}))
     memo["overview_kpis"] = texts
 
-    # Fleet power: a full series on entering the page, then one point per new tick.
-    times, _ = _fleet_power_history(context)
-    last_ts = times[-1] if times else None
+    # Fleet power: the range as the page loaded it from history, then (live) one point per
+    # step of the range, as a Patch of the figure (never extendData: see charts.append_points).
     if memo.get("page") != PAGE:
-        updates.append(("ov-power-chart", {"figure": _snapshot(context)["power"]}))
-    elif last_ts and last_ts != memo.get("overview_last_ts"):
-        max_points = context.settings.dashboard_history_points
-        updates.append(
-            (
-                "ov-power-chart",
-                {"extendData": charts.extend(last_ts, [fleet.power_w / 1000], max_points)},
-            )
+        memo["overview_held"] = int(view_range.get("held") or 0)
+        memo["overview_last"] = view_range.get("last_ts")
+    stamps = [context.feed.latest_ts(f"pdu/{p}/summary") for p in context.feed.pdu_ids()]
+    last_ts = max((t for t in stamps if t), default=None)
+    last = memo.get("overview_last")
+    step_s = float(view_range.get("step_s") or 1.0)
+    due = last_ts is not None and (
+        last is None or (parse_utc(last_ts) - parse_utc(last)).total_seconds() >= step_s - 0.5
+    )
+    if view_range.get("live") and due and last_ts:
+        zone = ZONES.get(str(view_range.get("zone")), UTC)
+        patch, memo["overview_held"] = charts.append_points(
+            local(last_ts, zone),
+            [round(fleet.power_w / 1000, 3)],
+            memo.get("overview_held", 0),
+            int(view_range.get("max_points") or 2),
         )
-    memo["overview_last_ts"] = last_ts
+        updates.append(("ov-power-chart", {"figure": patch}))
+        memo["overview_last"] = last_ts
     memo["page"] = PAGE
 
     phases = list(fleet.phase_current_a)

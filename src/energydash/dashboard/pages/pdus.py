@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from dash import (
     ALL,
@@ -25,6 +26,7 @@ from dash import (
     html,
     no_update,
 )
+from dash.exceptions import PreventUpdate
 
 from energydash.dashboard.components import charts
 from energydash.dashboard.components.charts import GRAPH_CONFIG
@@ -112,10 +114,28 @@ def layout(pdu: str | None = None, **_query: str) -> html.Div:
                                 ],
                                 className="legend",
                             ),
-                            dcc.Graph(
-                                id="pdu-heatmap",
-                                figure=heatmap,
-                                config={"displayModeBar": False},
+                            # Focusable: arrow keys move between outlets (assets/keys.js).
+                            html.Div(
+                                [
+                                    dcc.Graph(
+                                        id="pdu-heatmap",
+                                        figure=heatmap,
+                                        config={"displayModeBar": False},
+                                    ),
+                                    html.Div(
+                                        id="pdu-heatmap-announce",
+                                        className="sr-only",
+                                        **{"aria-live": "polite"},
+                                    ),
+                                ],
+                                id="pdu-heatmap-keys",
+                                tabIndex="0",
+                                role="grid",
+                                className="heatmap-keys",
+                                **{
+                                    "aria-label": "Outlets heat map: arrow keys choose an "
+                                    "outlet, its details open below"
+                                },
                             ),
                         ],
                         className="card grow",
@@ -536,22 +556,18 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             updates.append(("outlet-detail", {"style": SHOWN}))
             label = name if outlet in str(name) else f"{name} ({outlet})"
             updates.append(("outlet-title", {"children": f"{label} · PDU {pdu}"}))
-            updates.append(("outlet-chart", {"figure": _outlet_chart(context, pdu, index)}))
+            figure = _outlet_chart(context, pdu, index)
+            updates.append(("outlet-chart", {"figure": figure}))
+            memo["outlet_held"] = charts.points_held(figure)
             memo["outlet"] = (pdu, outlet)
             memo["outlet_shown"] = True
         elif ts != memo.get("outlet_ts"):
             power = (outlets.get("power_w") or [None] * (index + 1))[index]
             energy = (outlets.get("energy_kwh") or [None] * (index + 1))[index]
-            updates.append(
-                (
-                    "outlet-chart",
-                    {
-                        "extendData": charts.extend(
-                            ts, [power, energy], settings.dashboard_history_points
-                        )
-                    },
-                )
+            patch, memo["outlet_held"] = charts.append_points(
+                ts, [power, energy], memo.get("outlet_held", 0), settings.dashboard_history_points
             )
+            updates.append(("outlet-chart", {"figure": patch}))
         updates.append(("outlet-readings", {"children": _readings(data, index)}))
         memo["outlet_ts"] = ts
     memo["pdu"] = pdu
@@ -586,3 +602,19 @@ def _header(parts: list[tuple[str, str]]) -> list[Any]:
         )
         for k, v in parts
     ]
+
+
+@callback(
+    Output("tp-url", "search", allow_duplicate=True),
+    Input("pdu-select", "value"),
+    State("tp-url", "search"),
+    prevent_initial_call=True,
+)
+def pdu_to_url(pdu: str | None, search: str | None) -> str:
+    """``?pdu=`` follows the chosen PDU, so a reload or a shared link opens the same one."""
+    pairs = parse_qsl((search or "").lstrip("?"), keep_blank_values=True)
+    if not pdu or dict(pairs).get("pdu") == pdu:
+        raise PreventUpdate
+    if "pdu" not in dict(pairs) and pdu == (get_context().feed.pdu_ids() or [None])[0]:
+        raise PreventUpdate  # the page's default PDU: the URL need not say it
+    return "?" + urlencode([*[(k, v) for k, v in pairs if k != "pdu"], ("pdu", pdu)])

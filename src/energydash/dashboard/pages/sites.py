@@ -395,7 +395,9 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     if stats is not None:
         if entering:
             updates.append(("sites-flow", {"figure": flow_figure(stats)}))
-            updates.append(("sites-net", {"figure": net_figure(context, site_id)}))
+            figure = net_figure(context, site_id)
+            memo["sites_net_held"] = charts.points_held(figure)
+            updates.append(("sites-net", {"figure": figure}))
         else:
             sources, targets, values = flows(stats)
             patch = Patch()
@@ -403,9 +405,13 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             updates.append(("sites-flow", {"figure": patch}))
             ts = context.feed.latest_ts(f"site/{site_id}")
             if ts and ts != memo.get("sites_last_ts"):
-                point = [stats.net_grid_flow_w / 1000]
-                extend = charts.extend(ts, point, context.settings.dashboard_history_points)
-                updates.append(("sites-net", {"extendData": extend}))
+                patch, memo["sites_net_held"] = charts.append_points(
+                    ts,
+                    [stats.net_grid_flow_w / 1000],
+                    memo.get("sites_net_held", 0),
+                    context.settings.dashboard_history_points,
+                )
+                updates.append(("sites-net", {"figure": patch}))
         memo["sites_last_ts"] = context.feed.latest_ts(f"site/{site_id}")
     updates.append(("sites-devices", {"children": device_rows(devices)}))
     updates.append(("sites-pdu-costs", {"children": pdu_cost_rows(context, devices)}))
