@@ -10,7 +10,7 @@ from selenium.webdriver.common.keys import Keys
 from browser import graph_data, text, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-PAGES = ("/", "/pdus", "/map", "/market")
+PAGES = ("/", "/pdus", "/map", "/market", "/sites", "/analytics")
 WIDTHS = (390, 768, 1024, 1440)
 
 

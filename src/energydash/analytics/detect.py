@@ -19,7 +19,7 @@ to the scores: a reading identical to the previous one ``stuck_readings`` times 
 a row is a dropout. The first ``warmup_readings`` of a series only train the fit.
 
 Why this and not IsolationForest or river: ``bench/analytics.py --compare`` measures all
-three on the same seeded day; see docs/sections/analytics.md for the figures.
+three on the same seeded day; see "Analytics and alerts" in the README for the figures.
 """
 
 from __future__ import annotations

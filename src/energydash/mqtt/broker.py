@@ -118,7 +118,7 @@ def mosquitto_config(
             f"persistence_location {data_dir.resolve()}/",
             "autosave_interval 30",
             # Bounded, so no abandoned or stalled client can fill the broker: QoS 1 messages
-            # past these bounds are dropped for that client (see docs/sections/mqtt-identities.md).
+            # past these bounds are dropped for that client (see "MQTT identities" in the README).
             f"max_queued_messages {limits.max_queued_messages}",
             f"max_queued_bytes {limits.max_queued_bytes}",
             f"persistent_client_expiration {limits.persistent_client_expiration}",
