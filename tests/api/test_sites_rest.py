@@ -303,6 +303,25 @@ def test_ws_topics_site_and_site_devices_carry_their_models(
     assert {d.role for d in devices.devices} == {"production", "consumption", "storage"}
 
 
+def test_ws_gives_a_regular_user_only_their_own_sites(
+    client: TestClient, who: dict[str, dict[str, str]]
+) -> None:
+    building = site_named(client, who["admin"], "Building A")["site_id"]  # the admin's
+    own = client.get("/api/v1/sites", headers=who["operator"]).json()["sites"][0]["site_id"]
+    with client.websocket_connect("/ws", headers=who["operator"]) as ws:
+        for refused in (["site/+"], ["#"], [f"site/{building}"], ["+/+/devices"]):
+            ws.send_json({"op": "subscribe", "topics": refused})
+            frame = ws.receive_json()
+            assert frame["type"] == "error" and "nothing subscribed" in frame["reason"], refused
+        ws.send_json({"op": "subscribe", "topics": [f"site/{own}", "pdu/1/summary"]})
+        seen = set()
+        while len(seen) < 2:
+            frame = ws.receive_json()
+            assert frame["type"] == "snapshot", frame
+            seen.add(frame["topic"])
+    assert seen == {f"site/{own}", "pdu/1/summary"}
+
+
 def test_a_replayed_market_prices_the_sites_instead_of_the_simulated_grid(
     client: TestClient, who: dict[str, dict[str, str]]
 ) -> None:

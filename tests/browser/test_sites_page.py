@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from processes import ACCOUNTS
 
-from browser import console_errors, graph_data, text, wait_until
+from browser import console_errors, graph_data, log_in_as, text, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,15 +46,10 @@ def test_sites_page_shows_flows_storage_cost_and_devices_live(
             if b.text.startswith("Disable Home Battery")
         ]
 
-    shown_before = {b.get_attribute("id") for b in battery_buttons()}
     labels = driver.find_elements("css selector", "#sites-site label")
     home = next(label for label in labels if label.text.strip() == f"Home of {operator_name}")
     driver.execute_script("arguments[0].click()", home)
-    # Every home has a "Home Battery": wait for the controls of this home's own devices.
-    buttons = wait_until(
-        lambda: [b for b in battery_buttons() if b.get_attribute("id") not in shown_before],
-        timeout_s=20,
-    )
+    buttons = wait_until(battery_buttons, timeout_s=20)
     assert buttons[0].get_attribute("disabled") is None
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", buttons[0])
     buttons[0].click()
@@ -68,9 +63,26 @@ def test_sites_page_shows_flows_storage_cost_and_devices_live(
         timeout_s=15,
     )
 
-    # Building A: the five loads at building scale
-    labels = driver.find_elements("css selector", "#sites-site label")
-    building = next(label for label in labels if label.text.strip() == "Building A")
+    # The Operator sees only their own sites: Building A is the first Administrator's.
+    labels = [x.text.strip() for x in driver.find_elements("css selector", "#sites-site label")]
+    assert f"Home of {operator_name}" in labels and "Building A" not in labels
+    assert [x for x in labels if x.startswith("Home of")] == [f"Home of {operator_name}"]
+
+    # The Administrator sees every site; Building A has the five loads at building scale.
+    log_in_as(driver, web.url, *ACCOUNTS["Administrator"])
+    driver.get(web.url + "/sites")
+    wait_until(lambda: text(driver, "conn-text") == "Live", timeout_s=30)
+    building = wait_until(
+        lambda: next(
+            (
+                x
+                for x in driver.find_elements("css selector", "#sites-site label")
+                if x.text.strip() == "Building A"
+            ),
+            None,
+        ),
+        timeout_s=20,
+    )
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", building)
     driver.execute_script("arguments[0].click()", building)
     wait_until(lambda: "Production Line" in (text(driver, "sites-devices") or ""), timeout_s=20)

@@ -46,6 +46,7 @@ class DashSession:
     privileges: frozenset[str]
     csrf: str = field(repr=False)
     timeout_s: float
+    account_id: str | None = None  # the Redfish account's Id: owners of sites are account ids
     last_seen: float = field(default_factory=time.monotonic)
     last_backend: float = field(default_factory=time.monotonic)  # last use of the token
     cookie_id: str = field(default="", repr=False)  # its key in the SessionMap
@@ -217,7 +218,7 @@ class BackendLogin:
                 token = response.headers["X-Auth-Token"]
                 location = _path(response.headers.get("Location", ""))
                 headers = {"X-Auth-Token": token}
-                role, privileges = await _role_of(client, headers, username)
+                role, privileges, account_id = await _role_of(client, headers, username)
                 timeout_s = await _session_timeout(client, headers, self.default_timeout_s)
         except httpx.HTTPError as error:
             return LoginOutcome(None, f"Backend unreachable ({type(error).__name__}).")
@@ -230,6 +231,7 @@ class BackendLogin:
             privileges=privileges,
             csrf=secrets.token_urlsafe(24),
             timeout_s=timeout_s,
+            account_id=account_id,
         )
         return LoginOutcome(session)
 
@@ -263,9 +265,10 @@ def _locked_message(threshold: int, seconds: float | None) -> str:
 
 async def _role_of(
     client: httpx.AsyncClient, headers: dict[str, str], username: str
-) -> tuple[str, frozenset[str]]:
-    """The account's RoleId and that role's AssignedPrivileges, read as the user."""
+) -> tuple[str, frozenset[str], str | None]:
+    """The account's RoleId, that role's AssignedPrivileges and the account Id, read as the user."""
     role = "ReadOnly"
+    account_id: str | None = None
     collection = await client.get("/redfish/v1/AccountService/Accounts", headers=headers)
     members = collection.json().get("Members", []) if collection.is_success else []
     for member in members[:MAX_ACCOUNTS_SCANNED]:
@@ -275,12 +278,13 @@ async def _role_of(
         account = await client.get(uri, headers=headers)
         if account.is_success and account.json().get("UserName") == username:
             role = str(account.json().get("RoleId") or role)
+            account_id = str(account.json().get("Id") or "") or None
             break
     privileges = frozenset(ROLE_PRIVILEGES.get(role, ()))
     answer = await client.get(f"/redfish/v1/AccountService/Roles/{role}", headers=headers)
     if answer.is_success and isinstance(answer.json().get("AssignedPrivileges"), list):
         privileges = frozenset(str(p) for p in answer.json()["AssignedPrivileges"])
-    return role, privileges
+    return role, privileges, account_id
 
 
 async def _session_timeout(

@@ -228,11 +228,44 @@ async def _read(
                     )
                 )
                 continue
+            problem = site_topics_problem(websocket, caller, op.topics)
+            if problem:
+                stats.bad_frames_total += 1
+                client.push(error_frame(problem))
+                continue
             for state in hub.subscribe(client, op.topics):
                 client.see(state.topic)
                 client.push(state.message("snapshot"))
         else:
             hub.unsubscribe(client, op.topics)
+
+
+def site_topics_problem(websocket: WebSocket, caller: Caller, patterns: list[str]) -> str:
+    """Why ``caller`` may not subscribe ``patterns`` ('' when it may): a site is its owner's.
+
+    Administrators and the service read token read every site (the dashboard's shared feed
+    applies the ownership rule per user itself); anyone else names their own sites exactly,
+    since a wildcard over the first two segments would reach other accounts' sites.
+    """
+    from energydash.api.deps import READ_TOKEN_CALLER
+    from energydash.api.sites import can_see_topic, is_admin
+
+    if caller == READ_TOKEN_CALLER or is_admin(caller):
+        return ""
+    engine = websocket.app.state.engine
+    for pattern in patterns:
+        first, _, rest = pattern.partition("/")
+        if first not in ("site", "+", "#"):
+            continue
+        site = rest.split("/", 1)[0]
+        if first != "site" or site in ("", "+", "#"):
+            return (
+                f"topics: {pattern!r} would include other accounts' sites; subscribe to "
+                "site/<id> of your own; nothing subscribed"
+            )
+        if engine is None or not can_see_topic(caller, pattern, engine):
+            return f"topics: no site {site!r} of yours; nothing subscribed"
+    return ""
 
 
 async def _write(websocket: WebSocket, client: StreamClient) -> None:

@@ -32,6 +32,7 @@ from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
 from energydash.dashboard.context import DashboardContext, get_context
+from energydash.dashboard.gate import current_session
 from energydash.dashboard.live import Updates, streamer
 from energydash.dashboard.sessions import CONTROL_PRIVILEGE
 from energydash.models.sites import PduCostData, SiteDevicesData, SiteStats
@@ -49,8 +50,23 @@ NODE_COLOURS = ["#f59e0b", "#64748b", "#16a34a", "#2563eb", "#16a34a", "#7c3aed"
 
 
 def site_ids(context: DashboardContext) -> list[str]:
+    """The sites the logged-in user may see: their own, every one for an Administrator.
+
+    The shared feed carries every site (it reads with the service read token), so the page
+    applies the backend's ownership rule itself, as /api/v1/sites does.
+    """
+    session = current_session()
+    admin = session is not None and (
+        session.role == "Administrator" or session.may("ConfigureUsers")
+    )
     topics = context.feed.topics_matching("site/")
-    ids = [t.split("/")[1] for t in topics if t.count("/") == 1]
+    ids = []
+    for topic in topics:
+        if topic.count("/") != 1:
+            continue
+        stats = context.feed.latest(topic) or {}
+        if admin or (session is not None and stats.get("owner") == session.account_id):
+            ids.append(topic.split("/")[1])
     return sorted(ids, key=lambda s: (len(s), s))
 
 
