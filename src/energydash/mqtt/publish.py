@@ -241,22 +241,9 @@ class MqttPublisher:
             site_publisher = self.site_publisher
             if site_publisher is not None:
                 site_publisher.publish()
-        except senders.CommandDenied as denied:
-            user = denied.user
-            ack.update(message=denied.message)
-            if denied.kind == "forbidden":
-                self.commands_forbidden += 1
-            else:
-                self.commands_unauthenticated += 1
-        except CommandError as error:
-            ack.update(message=error.message, field=error.field)
-        except ValueError as error:
-            ack.update(message=str(error))
-        if ack["ok"]:
-            self.commands_ok += 1
-        else:
-            self.commands_refused += 1
-            log.info("mqtt command for site device %s refused: %s", device_id, ack.get("message"))
+        except (senders.CommandDenied, CommandError, ValueError) as error:
+            user = self._refusal(ack, error) or user
+        self._tally(ack, f"for site device {device_id}")
         self._last_command[device_id] = ack
         site_audit.record(
             None,
@@ -331,22 +318,9 @@ class MqttPublisher:
             result = "ok" if outcome.ok else "failed"
             if self.on_change is not None:
                 self.on_change()
-        except senders.CommandDenied as denied:
-            user = denied.user
-            ack.update(message=denied.message)
-            if denied.kind == "forbidden":
-                self.commands_forbidden += 1
-            else:
-                self.commands_unauthenticated += 1
-        except CommandError as error:
-            ack.update(message=error.message, field=error.field)
-        except ValueError as error:
-            ack.update(message=str(error))
-        if ack["ok"]:
-            self.commands_ok += 1
-        else:
-            self.commands_refused += 1
-            log.info("mqtt command on %s refused: %s", topic, ack.get("message"))
+        except (senders.CommandDenied, CommandError, ValueError) as error:
+            user = self._refusal(ack, error) or user
+        self._tally(ack, f"on {topic}")
         senders.record(
             user=user,
             role=role,
@@ -361,6 +335,29 @@ class MqttPublisher:
         while len(self._last_command) > self._max_devices:
             self._last_command.popitem(last=False)
         self.publish_status(device_id)
+
+    def _refusal(self, ack: dict[str, Any], error: Exception) -> str | None:
+        """A refused command's reason in its acknowledgement, counted by kind; the sender's
+        name when the refusal was about who sent it (outlet and site commands alike)."""
+        if isinstance(error, senders.CommandDenied):
+            ack.update(message=error.message)
+            if error.kind == "forbidden":
+                self.commands_forbidden += 1
+            else:
+                self.commands_unauthenticated += 1
+            return error.user
+        if isinstance(error, CommandError):
+            ack.update(message=error.message, field=error.field)
+        else:
+            ack.update(message=str(error))
+        return None
+
+    def _tally(self, ack: dict[str, Any], what: str) -> None:
+        if ack["ok"]:
+            self.commands_ok += 1
+        else:
+            self.commands_refused += 1
+            log.info("mqtt command %s refused: %s", what, ack.get("message"))
 
     @staticmethod
     def _parse(payload: bytes) -> MqttDeviceCommand:
