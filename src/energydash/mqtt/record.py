@@ -32,7 +32,7 @@ import paho.mqtt.client as paho
 from energydash.datasets.atomic import atomic_outputs, remove_stale_temps
 from energydash.datasets.tables import Table, parse_time
 from energydash.models.replay import TRACE_KEY, ReplayTrace
-from energydash.mqtt.toolclient import ToolConnectError, connect, make_client
+from energydash.mqtt.toolclient import ToolConnectError, ToolConnection, connect, make_client
 
 FileType = Literal["csv", "parquet"]
 
@@ -41,22 +41,14 @@ class RecordError(Exception):
     """A recording that cannot start or finish (broker, options, output)."""
 
 
-@dataclass
-class RecordOptions:
+@dataclass(kw_only=True)
+class RecordOptions(ToolConnection):
+    """Record options; the broker connection's fields are ToolConnection's."""
+
     out: Path
     topics: list[str]
     qos: int = 1
     file_type: FileType = "csv"
-    host: str = "127.0.0.1"
-    port: int = 1883
-    client_id: str = ""
-    username: str = ""
-    password: str = ""
-    tls: bool = False
-    tls_ca: str | None = None
-    tls_insecure: bool = False
-    keepalive_s: int = 30
-    mqtt_version: Literal["3.1.1", "5"] = "3.1.1"
     count: int = 0  # stop after this many messages (0: no limit)
     duration_s: float = 0.0  # stop after this long (0: no limit)
     idle_s: float = 0.0  # stop when nothing arrived for this long after a first message

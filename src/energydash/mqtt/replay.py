@@ -36,7 +36,13 @@ from paho.mqtt.enums import MQTTErrorCode
 from energydash.config import Settings
 from energydash.models.replay import TRACE_KEY, ReplayTrace
 from energydash.mqtt.replay_source import BadRow, CsvSource, Row
-from energydash.mqtt.toolclient import ToolConnectError, connect, make_client, publish_properties
+from energydash.mqtt.toolclient import (
+    ToolConnectError,
+    ToolConnection,
+    connect,
+    make_client,
+    publish_properties,
+)
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The converter's facility_metrics_wide.csv → the backend's facility ingest.
@@ -75,8 +81,10 @@ class ReplayError(Exception):
     """A replay that cannot go on (bad option, bad row with --on-error fail, no broker)."""
 
 
-@dataclass
-class ReplayOptions:
+@dataclass(kw_only=True)
+class ReplayOptions(ToolConnection):
+    """Replay options; the broker connection's fields are ToolConnection's."""
+
     path: Path
     topic: str
     timestamp_column: str | None = None
@@ -90,19 +98,10 @@ class ReplayOptions:
     payload_template: str | None = None
     qos: int = 1
     retain: bool = False
-    host: str = "127.0.0.1"
-    port: int = 1883
-    client_id: str = ""
-    username: str = ""
-    password: str = ""
-    tls: bool = False
-    tls_ca: str | None = None
-    tls_insecure: bool = False
     loops: int = 1  # 0: forever
     rebase: bool = False
     max_inflight: int = 100
     queue_size: int = 10_000
-    keepalive_s: int = 30
     verify: bool = False
     verify_topic: str | None = None
     verify_wait_s: float = 10.0
@@ -111,9 +110,6 @@ class ReplayOptions:
     limit: int = 0  # stop after this many messages (0: no limit)
     connections: int = 1
     shard_column: str | None = None  # default: facility_code if the file has it, else the topic
-    mqtt_version: Literal["3.1.1", "5"] = "3.1.1"
-    message_expiry_s: int = 0  # MQTT 5 only
-    user_properties: list[tuple[str, str]] = field(default_factory=list)  # MQTT 5 only
     latency: bool = False
 
 
