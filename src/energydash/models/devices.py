@@ -76,16 +76,6 @@ def split_device_id(device_id: str) -> tuple[str, str]:
     return pdu_id, outlet_id
 
 
-def _boolean(value: Any, command: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "on", "1", "yes"):
-        return True
-    if isinstance(value, str) and value.lower() in ("false", "off", "0", "no"):
-        return False
-    raise sim.CommandError(f"{command}: value must be true or false, got {value!r}", "value")
-
-
 def to_engine_command(device_id: str, request: DeviceCommand) -> sim.Command:
     """The engine command for a device command; CommandError naming ``value`` if it is bad."""
     try:
@@ -100,5 +90,9 @@ def to_engine_command(device_id: str, request: DeviceCommand) -> sim.Command:
             )
         return sim.OutletPower(pdu_id, outlet_id, request.value)
     if request.command == "set_enabled":
-        return sim.SetOutletEnabled(pdu_id, outlet_id, _boolean(request.value, "set_enabled"))
-    return sim.SetDeviceOnline(pdu_id, outlet_id, _boolean(request.value, "set_online"))
+        return sim.SetOutletEnabled(
+            pdu_id, outlet_id, sim.parse_flag(request.value, "set_enabled: value", "value")
+        )
+    return sim.SetDeviceOnline(
+        pdu_id, outlet_id, sim.parse_flag(request.value, "set_online: value", "value")
+    )

@@ -49,6 +49,20 @@ class CommandError(Exception):
         return self.message
 
 
+def parse_flag(value: Any, what: str, field: str) -> bool:
+    """A boolean from JSON or a command's text (true/false, on/off, 1/0, yes/no).
+
+    Anything else is a CommandError "``what`` must be true or false" naming ``field``.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "on", "1", "yes"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "off", "0", "no"):
+        return False
+    raise CommandError(f"{what} must be true or false, got {value!r}", field)
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     ok: bool

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from energydash.sim.commands import CommandError, CommandResult
+from energydash.sim.commands import CommandError, CommandResult, parse_flag
 from energydash.sim.grid import NETWORK_REGIONS, REGION_UTC_OFFSET_H, _solar_sin_elevation
 from energydash.sim.profiles import PROFILES, SPECS, ProfileState, demand_fraction
 
@@ -1433,16 +1433,6 @@ IOT_TYPES: dict[str, tuple[str, str | None]] = {  # IoT-mock device_type -> (kin
 }
 
 
-def _flag(value: Any, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "on", "1", "yes"):
-        return True
-    if isinstance(value, str) and value.lower() in ("false", "off", "0", "no"):
-        return False
-    raise CommandError(f"{where}: must be true or false, got {value!r}", where)
-
-
 def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise CommandError(f"{where}: must be a number, got {value!r}", where)
@@ -1487,7 +1477,7 @@ def command_spec(
         if raw is None:
             raise CommandError(f"{command}: give parameters {{{key!r}: bool}}", "parameters")
         where = f"parameters.{key}" if key in params else "value"
-        flag = _flag(raw, where)
+        flag = parse_flag(raw, f"{where}:", where)
         return DeviceSpec(enabled=flag) if key == "enabled" else DeviceSpec(online=flag)
     if command == "set_setpoint":
         raw = params.get("setpoint_w", value)
