@@ -12,7 +12,7 @@ from openelectricity.models.timeseries import TimeSeriesResponse
 
 from energydash.cli import main
 from energydash.datasets.generate import generate
-from energydash.sim.grid import REGION_BOUNDS
+from energydash.geo.outlines import in_region
 
 ROOT = Path(__file__).resolve().parents[2]
 START = datetime.fromisoformat("2025-01-13T00:00:00+10:00")
@@ -26,10 +26,7 @@ def test_generated_files_validate_against_the_sdk_models(dataset: Path) -> None:
     assert {s.metric for s in data.data} == {"power", "emissions"}
     assert {s.metric for s in market.data} == {"price", "demand"}
     for facility in facilities.data:
-        lat_lo, lat_hi, lng_lo, lng_hi = REGION_BOUNDS[facility.network_region]
-        assert (
-            lat_lo <= facility.location.lat <= lat_hi and lng_lo <= facility.location.lng <= lng_hi
-        )
+        assert in_region(facility.network_region, facility.location.lat, facility.location.lng)
         assert all(u.capacity_registered and u.capacity_registered > 0 for u in facility.units)
     first = data.data[0].results[0].data
     assert len(first) == 72 and first[0].timestamp == START

@@ -100,7 +100,7 @@ def test_solar_follows_the_sun_and_is_zero_at_night() -> None:
 
 def test_wind_is_autocorrelated() -> None:
     grid = Grid.generate(5, 200)
-    wind = np.flatnonzero(np.array(grid.unit_fueltech) == "wind")
+    wind = np.flatnonzero((np.array(grid.unit_fueltech) == "wind") & (grid.capacity_mw > 0))
     series = np.array(
         [grid.arrays.unit_power_mw[wind] / grid.capacity_mw[wind] for _ in run(grid, 200)]
     )

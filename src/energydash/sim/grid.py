@@ -37,15 +37,11 @@ from typing import Any
 import numpy as np
 import orjson
 
+from energydash.geo.outlines import REGION_CENTRES, in_region
+from energydash.geo.places import PLACE_MARGIN_DEG, Place, places_for
+
 NETWORK_REGIONS = ("NSW1", "QLD1", "VIC1", "SA1", "TAS1")
 REGION_UTC_OFFSET_H = {"NSW1": 10.0, "QLD1": 10.0, "VIC1": 10.0, "SA1": 9.5, "TAS1": 10.0}
-REGION_BOUNDS = {  # (lat min, lat max, lng min, lng max): where generated facilities sit
-    "NSW1": (-36.5, -29.0, 146.0, 153.0),
-    "QLD1": (-28.0, -17.0, 145.0, 152.5),
-    "VIC1": (-38.5, -35.0, 141.5, 148.5),
-    "SA1": (-37.5, -31.0, 135.0, 140.5),
-    "TAS1": (-43.3, -40.9, 145.0, 148.0),
-}
 REGION_DEMAND_SHARE = {"NSW1": 0.37, "QLD1": 0.30, "VIC1": 0.22, "SA1": 0.06, "TAS1": 0.05}
 REGION_NAMES = {
     "NSW1": "New South Wales",
@@ -174,24 +170,6 @@ REGION_MIX = {
     "TAS1": {"hydro": 8, "wind": 3, "gas_ocgt": 1, "solar_utility": 1},
 }
 REGION_WEIGHT = {"NSW1": 0.28, "QLD1": 0.25, "VIC1": 0.24, "SA1": 0.13, "TAS1": 0.10}
-NAME_PARTS = (
-    "Bluegum",
-    "Ironbark",
-    "Wattle",
-    "Saltbush",
-    "Kookaburra",
-    "Redgum",
-    "Coolabah",
-    "Mallee",
-    "Brigalow",
-    "Banksia",
-    "Jarrah",
-    "Spinifex",
-    "Tallowwood",
-    "Boronia",
-    "Waratah",
-    "Currawong",
-)
 KIND_NAMES = {
     "coal_black": "Power Station",
     "coal_brown": "Power Station",
@@ -294,6 +272,85 @@ def demand_shape(local_hour: float, weekday: int) -> float:
         - 0.08 * math.exp(-(((h - 4.0) / 2.5) ** 2))
     )
     return value * (0.93 if weekday >= 5 else 1.0)
+
+
+STATUSES = ("operating", "committed", "retired")  # OpenElectricity's unit status_id values
+# Generated fleets: the share of facilities not (or no longer) running, by kind.
+RETIRED_SHARE = {"coal_black": 0.12, "coal_brown": 0.12, "gas_steam": 0.15, "distillate": 0.1}
+COMMITTED_SHARE = {"wind": 0.08, "solar_utility": 0.08, "battery": 0.12}
+SITE_SPREAD_DEG = 0.12  # how far from its town a generated facility sits (1 sigma, ~13 km)
+
+
+def facility_status(units: list[UnitInfo]) -> str:
+    """A facility runs if any unit runs; it is committed while any unit is still to come."""
+    statuses = {u.status for u in units}
+    if "operating" in statuses:
+        return "operating"
+    return "committed" if "committed" in statuses else "retired"
+
+
+def _generated_status(rng: np.random.Generator, kind: str) -> str:
+    draw = float(rng.random())
+    if draw < RETIRED_SHARE.get(kind, 0.0):
+        return "retired"
+    if draw < COMMITTED_SHARE.get(kind, 0.0):
+        return "committed"
+    return "operating"
+
+
+def _ensure_statuses(facilities: list[FacilityInfo]) -> None:
+    """A fleet of 20 or more shows each status at least once (last fitting facility flips)."""
+    if len(facilities) < 20:
+        return
+    wanted = (
+        ("committed", ("wind", "solar_utility", "battery_discharging")),
+        ("retired", THERMAL),
+    )
+    for status, kinds in wanted:
+        if any(f.status == status for f in facilities):
+            continue
+        for facility in reversed(facilities):
+            fits = any(u.fueltech_id in kinds for u in facility.units)
+            if facility.status == "operating" and fits:
+                for unit in facility.units:
+                    unit.status = status
+                facility.status = status
+                break
+
+
+def _code_stem(place: str) -> str:
+    return "".join(c for c in place.upper() if c.isalpha())[:4]
+
+
+def _place_and_name(
+    rng: np.random.Generator, region: str, kind: str, taken: set[str]
+) -> tuple[Place, str]:
+    """A town of the region that suits the kind, and a name not yet taken ("Dubbo Solar Farm")."""
+    candidates = places_for(region, kind)
+    suffix = KIND_NAMES[kind]
+    free = [p for p in candidates if f"{p.name} {suffix}" not in taken]
+    if free:
+        place = free[int(rng.integers(len(free)))]
+        name = f"{place.name} {suffix}"
+    else:  # every town has one: a second stage, as real ones are named ("... Wind Farm 2")
+        place = candidates[int(rng.integers(len(candidates)))]
+        n = 2
+        while f"{place.name} {suffix} {n}" in taken:
+            n += 1
+        name = f"{place.name} {suffix} {n}"
+    taken.add(name)
+    return place, name
+
+
+def _position_near(rng: np.random.Generator, region: str, place: Place) -> tuple[float, float]:
+    """A seeded point near the town, inside the region's outline and off its edge."""
+    stretch = 1.0 / math.cos(math.radians(place.lat))
+    for _ in range(32):
+        d_lat, d_lng = rng.normal(0.0, SITE_SPREAD_DEG, size=2)
+        lat, lng = place.lat + float(d_lat), place.lng + float(d_lng) * stretch
+        if in_region(region, lat, lng, PLACE_MARGIN_DEG):
+            return round(lat, 4), round(lng, 4)
+    return place.lat, place.lng  # the town itself is checked to lie well inside
 
 
 class Grid:
@@ -402,43 +459,42 @@ class Grid:
         )
         if facility_count >= len(regions):  # every region gets at least one facility
             region_of[: len(regions)] = np.arange(len(regions))
+        names: set[str] = set()
         for i in range(facility_count):
             region = regions[int(region_of[i])]
             mix = REGION_MIX[region]
             kinds = list(mix)
             weights = np.array(list(mix.values()), dtype=float)
             kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
-            lat0, lat1, lng0, lng1 = REGION_BOUNDS[region]
-            lat = round(float(rng.uniform(lat0, lat1)), 4)
-            lng = round(float(rng.uniform(lng0, lng1)), 4)
-            stem = NAME_PARTS[int(rng.integers(len(NAME_PARTS)))]
-            name = f"{stem} {KIND_NAMES[kind]}"
-            code = f"{stem[:4].upper()}{i + 1:03d}"
+            place, name = _place_and_name(rng, region, kind, names)
+            lat, lng = _position_near(rng, region, place)
+            code = f"{_code_stem(place.name)}{i + 1:03d}"
+            status = _generated_status(rng, kind)
             units: list[UnitInfo] = []
             if kind == "battery":
                 mw = float(round(rng.uniform(20, 300)))
                 hours = float(rng.uniform(*BATTERY_HOURS))
                 storage = round(mw * hours, 1)
                 units.append(
-                    UnitInfo(f"{code}_DIS", "battery_discharging", "operating", mw, 0.0, storage)
+                    UnitInfo(f"{code}_DIS", "battery_discharging", status, mw, 0.0, storage)
                 )
-                units.append(
-                    UnitInfo(f"{code}_CHG", "battery_charging", "operating", mw, 0.0, storage)
-                )
+                units.append(UnitInfo(f"{code}_CHG", "battery_charging", status, mw, 0.0, storage))
             else:
                 tech = FUELTECHS[kind]
                 count = int(rng.integers(tech.units[0], tech.units[1] + 1))
                 size = float(round(rng.uniform(*tech.unit_mw)))
                 for u in range(count):
                     factor = tech.emissions_t_per_mwh * float(rng.uniform(0.95, 1.05))
-                    status = (
-                        "retired"
-                        if count > 1 and u == count - 1 and rng.random() < 0.1
-                        else "operating"
+                    unit_status = (
+                        "retired" if count > 1 and u == count - 1 and rng.random() < 0.1 else status
                     )
-                    units.append(UnitInfo(f"{code}_{u + 1}", kind, status, size, round(factor, 4)))
-            status = "operating" if any(u.status == "operating" for u in units) else "retired"
-            facilities.append(FacilityInfo(code, name, region, lat, lng, status, units, network))
+                    units.append(
+                        UnitInfo(f"{code}_{u + 1}", kind, unit_status, size, round(factor, 4))
+                    )
+            facilities.append(
+                FacilityInfo(code, name, region, lat, lng, facility_status(units), units, network)
+            )
+        _ensure_statuses(facilities)
         return cls(facilities, seed=seed, network=network)
 
     @classmethod
@@ -799,8 +855,7 @@ def _facility_from_record(path: Path, i: int, record: Any) -> FacilityInfo:
     location = record.get("location") or {}
     lat, lng = location.get("lat"), location.get("lng")
     if lat is None or lng is None:
-        lat0, lat1, lng0, lng1 = REGION_BOUNDS[region]
-        lat, lng = (lat0 + lat1) / 2.0, (lng0 + lng1) / 2.0
+        lat, lng = REGION_CENTRES[region]
     units = []
     for j, u in enumerate(units_raw or []):
         ft = u.get("fueltech_id")
@@ -820,7 +875,7 @@ def _facility_from_record(path: Path, i: int, record: Any) -> FacilityInfo:
                 storage_mwh=float(u["capacity_storage"]) if u.get("capacity_storage") else None,
             )
         )
-    status = "operating" if any(u.status == "operating" for u in units) else "retired"
+    status = facility_status(units)
     return FacilityInfo(
         code=code,
         name=str(record.get("name", code)),

@@ -2,8 +2,9 @@
 
 The map component is built once per page visit. Ticks change only the facility layer's
 ``hideout`` (live output as marker fill) and filters change only its filter keys, so pan and
-zoom stay where the user left them. The base layer is a set of Australian state outlines shipped
-in ``assets/`` (works offline); a tile layer is added when ``map_tile_url`` is set.
+zoom stay where the user left them. The base layer is the Australian state outlines of
+``energydash.geo`` (works offline), the same outlines the simulator places its facilities in;
+a tile layer is added when ``map_tile_url`` is set.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from energydash.dashboard.aggregate import emissions_rate, tick_seconds
 from energydash.dashboard.components import charts, fueltech
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.live import Updates, streamer
+from energydash.geo.outlines import outlines_geojson
 
 PAGE = "map"
 CENTRE = [-28.0, 134.0]
@@ -122,9 +124,7 @@ def layout(**_query: str) -> html.Div:
     if context.settings.map_tile_url:
         base.append(dl.TileLayer(url=context.settings.map_tile_url, maxZoom=18))
     base.append(
-        dl.GeoJSON(
-            url="/assets/au_states.geojson", options={"style": STATE_STYLE}, id="states-layer"
-        )
+        dl.GeoJSON(data=outlines_geojson(), options={"style": STATE_STYLE}, id="states-layer")
     )
     base.append(
         dl.GeoJSON(
