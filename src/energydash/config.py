@@ -136,8 +136,14 @@ class Settings(BaseSettings):
     # --- simulation: grid and market ---------------------------------------------------
     grid_network: str = "NEM"
     grid_facility_count: int = Field(120, ge=0, le=20_000, description="Generated facilities.")
-    grid_dataset: Path | None = Field(
-        None, description="Facilities JSON/CSV to load instead of generating them."
+    # grid facilities from a user's OpenElectricity dataset (map, issue 15)
+    grid_facilities: Path | None = Field(
+        None,
+        description="OpenElectricity facilities to simulate instead of generated ones: a "
+        "/facilities JSON response (acquire) or convert's facilities.csv/.parquet, or its folder.",
+    )
+    grid_facilities_max: int = Field(
+        20_000, ge=1, le=200_000, description="Facilities a GRID_FACILITIES dataset may hold."
     )
 
     # --- hub and history ---------------------------------------------------------------

@@ -58,6 +58,9 @@ class GridTotals:
     emissions_t_per_mwh: float | None = None  # generation-weighted across regions
     generation_by_fueltech_mw: dict[str, float] = field(default_factory=dict)
     regions: int = 0
+    renewables_share: float | None = None  # of gross generation (loads not netted off)
+    curtailed_mw: float | None = None
+    interconnectors: list[tuple[str, str, float]] = field(default_factory=list)  # from, to, MW
 
 
 def grid_totals(market: dict[str, Any] | None, regions: list[str] | None = None) -> GridTotals:
@@ -83,7 +86,37 @@ def grid_totals(market: dict[str, Any] | None, regions: list[str] | None = None)
     if totals.generation_mw > 0:
         totals.emissions_t_per_mwh = intensity_weighted / totals.generation_mw
     totals.generation_by_fueltech_mw = dict(mix)
+    _renewables_and_flows(totals, market, regions)
     return totals
+
+
+LOAD_FUELTECHS = frozenset({"battery_charging", "pumps"})
+
+
+def _renewables_and_flows(
+    totals: GridTotals, market: dict[str, Any] | None, regions: list[str] | None
+) -> None:
+    """Renewables share, curtailment and flows, where the source sends them (the simulator)."""
+    renewables: list[float] = []
+    curtailed: list[float] = []
+    for region in (market or {}).get("regions") or []:
+        if regions is not None and region.get("region") not in regions:
+            continue
+        if isinstance(region.get("renewables_mw"), int | float):
+            renewables.append(region["renewables_mw"])
+        if isinstance(region.get("curtailed_mw"), int | float):
+            curtailed.append(region["curtailed_mw"])
+    gross = sum(
+        mw for tech, mw in totals.generation_by_fueltech_mw.items() if tech not in LOAD_FUELTECHS
+    )
+    if renewables and gross > 0:
+        totals.renewables_share = sum(renewables) / gross
+    if curtailed:
+        totals.curtailed_mw = sum(curtailed)
+    for flow in (market or {}).get("interconnectors") or []:
+        a, b, mw = flow.get("from_region"), flow.get("to_region"), flow.get("flow_mw")
+        if isinstance(mw, int | float) and a and b:
+            totals.interconnectors.append((a, b, float(mw)) if mw >= 0 else (b, a, -float(mw)))
 
 
 def tick_seconds(timestamps: list[str]) -> float | None:

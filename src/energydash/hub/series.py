@@ -19,6 +19,8 @@ MARKET_FIELDS = (
     "generation_mw",
     "net_interchange_mw",
     "emissions_t_per_mwh",
+    "renewables_mw",
+    "curtailed_mw",
 )
 DEVICE_FIELDS = ("power_w", "energy_kwh")
 SITE_FIELDS = (
@@ -71,6 +73,8 @@ def extract(topic: str, data: Any) -> Values:
             # The generation mix, so the dashboard's Market mix chart can load any range.
             for tech, value in (region.get("generation_by_fueltech_mw") or {}).items():
                 out[f"{region.get('region')}.mix_mw.{tech}"] = _num(value)
+        for flow in data.get("interconnectors") or []:
+            out[f"{flow.get('id')}.flow_mw"] = _num(flow.get("flow_mw"))
     elif topic.startswith("devices/"):
         for name in DEVICE_FIELDS:
             out[name] = _num(data.get(name))

@@ -17,6 +17,14 @@ from typing import Any
 import numpy as np
 
 from energydash.hub.hub import Hub, iso
+from energydash.models.topics import (
+    FacilitiesData,
+    FacilityColumns,
+    InterconnectorFlow,
+    MarketData,
+    MarketRegion,
+    UnitColumns,
+)
 from energydash.sim.engine import Engine
 from energydash.sim.pdu import Fleet
 from energydash.sim.topology import PduInfo
@@ -158,6 +166,7 @@ def devices(
 
 
 def facilities(engine: Engine) -> dict[str, Any]:
+    """Topic ``facilities`` (FacilitiesData): each facility and each of its units, live."""
     grid = engine.grid
     arrays = grid.arrays
     rows = grid.facilities
@@ -169,42 +178,62 @@ def facilities(engine: Engine) -> dict[str, Any]:
             best[unit.fueltech_id] = best.get(unit.fueltech_id, 0.0) + unit.capacity_registered_mw
         fueltechs.append(max(best, key=best.__getitem__) if best else None)
         capacity.append(sum(u.capacity_registered_mw for u in facility.units))
-    return {
-        "network": grid.network,
-        "interval": iso(grid.interval_start) if grid.interval_start else None,
-        "facilities": {
-            "code": [f.code for f in rows],
-            "name": [f.name for f in rows],
-            "region": [f.network_region for f in rows],
-            "fueltech": fueltechs,
-            "status": [f.status for f in rows],
-            "lat": [f.lat for f in rows],
-            "lng": [f.lng for f in rows],
-            "capacity_mw": capacity,
-            "power_mw": arrays.facility_power_mw.tolist(),
-            "emissions_t": arrays.facility_emissions_t.tolist(),
-        },
-    }
+    units = grid.units
+    data = FacilitiesData(
+        network=grid.network,
+        interval=iso(grid.interval_start) if grid.interval_start else None,
+        facilities=FacilityColumns(
+            code=[f.code for f in rows],
+            name=[f.name for f in rows],
+            region=[f.network_region for f in rows],
+            fueltech=fueltechs,
+            status=[f.status for f in rows],
+            lat=[f.lat for f in rows],
+            lng=[f.lng for f in rows],
+            capacity_mw=capacity,
+            power_mw=arrays.facility_power_mw.tolist(),
+            emissions_t=arrays.facility_emissions_t.tolist(),
+        ),
+        units=UnitColumns(
+            facility=grid.unit_facility.tolist(),
+            code=[u.code for u in units],
+            fueltech=[u.fueltech_id for u in units],
+            status=[u.status for u in units],
+            capacity_mw=[u.capacity_registered_mw for u in units],
+            power_mw=arrays.unit_power_mw.tolist(),
+        ),
+    )
+    return data.model_dump()
 
 
 def market(engine: Engine) -> dict[str, Any]:
+    """Topic ``market/{network}`` (MarketData): regions and interconnector flows."""
     grid = engine.grid
-    return {
-        "network": grid.network,
-        "interval": iso(grid.interval_start) if grid.interval_start else None,
-        "regions": [
-            {
-                "region": code,
-                "price_aud_per_mwh": state.price_aud_per_mwh,
-                "demand_mw": state.demand_mw,
-                "generation_mw": state.generation_mw,
-                "net_interchange_mw": state.net_interchange_mw,
-                "emissions_t_per_mwh": state.emissions_t_per_mwh,
-                "generation_by_fueltech_mw": dict(state.generation_by_fueltech_mw),
-            }
+    data = MarketData(
+        network=grid.network,
+        interval=iso(grid.interval_start) if grid.interval_start else None,
+        regions=[
+            MarketRegion(
+                region=code,
+                price_aud_per_mwh=state.price_aud_per_mwh,
+                demand_mw=state.demand_mw,
+                generation_mw=state.generation_mw,
+                net_interchange_mw=state.net_interchange_mw,
+                emissions_t_per_mwh=state.emissions_t_per_mwh,
+                generation_by_fueltech_mw=dict(state.generation_by_fueltech_mw),
+                renewables_mw=state.renewables_mw,
+                curtailed_mw=state.curtailed_mw,
+                unserved_mw=state.unserved_mw,
+            )
             for code, state in grid.regions.items()
         ],
-    }
+        interconnectors=[
+            InterconnectorFlow(id=key, from_region=a, to_region=b, flow_mw=flow)
+            for key, flow in grid.interconnectors.items()
+            for a, b in [key.split("->")]
+        ],
+    )
+    return data.model_dump()
 
 
 class SnapshotPublisher:

@@ -82,12 +82,24 @@ class FacilityColumns(BaseModel):
     emissions_t: list[float | None]
 
 
+class UnitColumns(BaseModel):
+    """The units of every facility, one row per unit (``facility``: its facility's row)."""
+
+    facility: list[int]
+    code: list[str]
+    fueltech: list[str]
+    status: list[str]
+    capacity_mw: list[float]
+    power_mw: list[float | None] = Field(description="Live output; loads count positive.")
+
+
 class FacilitiesData(BaseModel):
     """Topic ``facilities``."""
 
     network: str
     interval: str | None
     facilities: FacilityColumns
+    units: UnitColumns | None = Field(None, description="Absent when the source has no units.")
 
 
 class MarketRegion(BaseModel):
@@ -98,6 +110,18 @@ class MarketRegion(BaseModel):
     net_interchange_mw: float | None = None
     emissions_t_per_mwh: float | None = None
     generation_by_fueltech_mw: dict[str, float] = Field(default_factory=dict)
+    renewables_mw: float | None = Field(None, description="Wind, solar, hydro and bioenergy.")
+    curtailed_mw: float | None = Field(None, description="Wind and solar held back.")
+    unserved_mw: float | None = None
+
+
+class InterconnectorFlow(BaseModel):
+    """Flow on one interconnector; positive from ``from_region`` to ``to_region``."""
+
+    id: str
+    from_region: str
+    to_region: str
+    flow_mw: float
 
 
 class MarketData(BaseModel):
@@ -106,6 +130,7 @@ class MarketData(BaseModel):
     network: str
     interval: str | None
     regions: list[MarketRegion]
+    interconnectors: list[InterconnectorFlow] = Field(default_factory=list)
 
 
 class DeviceData(BaseModel):

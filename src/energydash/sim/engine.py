@@ -22,7 +22,7 @@ from energydash.sim import control, counters, faults, state
 from energydash.sim.clock import Clock
 from energydash.sim.commands import ClearFault, Command, CommandError, CommandResult, InjectFault
 from energydash.sim.events import SimEvent
-from energydash.sim.grid import Grid
+from energydash.sim.grid import DatasetError, Grid
 from energydash.sim.pdu import Fleet
 from energydash.sim.sites import SITE_COMMANDS, SiteCommand, SiteFleet
 
@@ -79,12 +79,19 @@ class Engine:
     def from_settings(cls, settings: Settings, *, restore: bool = True) -> Engine:
         """Build the fleet and grid from settings, restore saved state, inject start-up faults.
 
-        Raises ValueError naming ENERGYDASH_FAULTS or ENERGYDASH_GRID_DATASET when unusable.
+        Raises ValueError naming ENERGYDASH_FAULTS or ENERGYDASH_GRID_FACILITIES when unusable.
         """
         fleet_seq, tick_seq = np.random.SeedSequence(settings.seed).spawn(2)
         fleet = Fleet(settings, np.random.default_rng(fleet_seq))
-        if settings.grid_dataset:
-            grid = Grid.from_dataset(settings.grid_dataset, seed=settings.seed)
+        if settings.grid_facilities:
+            try:
+                grid = Grid.from_dataset(
+                    settings.grid_facilities,
+                    seed=settings.seed,
+                    max_facilities=settings.grid_facilities_max,
+                )
+            except DatasetError as error:
+                raise ValueError(f"ENERGYDASH_GRID_FACILITIES: {error}") from None
         else:
             grid = Grid.generate(settings.seed, settings.grid_facility_count, settings.grid_network)
         start = settings.sim_start_time if settings.clock_mode == "stepped" else None

@@ -27,7 +27,7 @@ Every unit's output stays within [0, registered capacity]. Loads (``battery_char
 
 from __future__ import annotations
 
-import csv
+import logging
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 
-from energydash.geo.outlines import REGION_CENTRES, in_region
+from energydash.geo.outlines import in_region
 from energydash.geo.places import PLACE_MARGIN_DEG, Place, places_for
+
+log = logging.getLogger(__name__)
 
 NETWORK_REGIONS = ("NSW1", "QLD1", "VIC1", "SA1", "TAS1")
 REGION_UTC_OFFSET_H = {"NSW1": 10.0, "QLD1": 10.0, "VIC1": 10.0, "SA1": 9.5, "TAS1": 10.0}
@@ -72,9 +73,11 @@ FUELTECHS: dict[str, Fueltech] = {
         Fueltech("coal_brown", 1.20, 0.008, 0, (350, 560), (2, 4)),
         Fueltech("coal_black", 0.90, 0.010, 1, (300, 700), (2, 4)),
         Fueltech("bioenergy_biomass", 0.05, 0.020, 2, (5, 40), (1, 2)),
+        Fueltech("bioenergy_biogas", 0.05, 0.100, 2, (1, 10), (1, 4)),
         Fueltech("gas_ccgt", 0.40, 0.050, 3, (150, 400), (1, 2)),
         Fueltech("gas_steam", 0.55, 0.030, 4, (100, 250), (1, 3)),
         Fueltech("gas_recip", 0.55, 0.200, 5, (20, 60), (2, 6)),
+        Fueltech("gas_wcmg", 0.60, 0.200, 5, (5, 15), (2, 6)),
         Fueltech("gas_ocgt", 0.60, 0.200, 6, (40, 160), (1, 4)),
         Fueltech("distillate", 0.80, 0.200, 7, (10, 50), (1, 3)),
         Fueltech("hydro", 0.0, 0.500, -1, (40, 300), (1, 4)),
@@ -91,21 +94,33 @@ THERMAL = tuple(
     sorted((f.id for f in FUELTECHS.values() if f.merit >= 0), key=lambda i: FUELTECHS[i].merit)
 )
 COAL_MIN_STABLE = 0.35
+# What counts towards the renewables share (OpenElectricity's rule: storage and loads do not).
+RENEWABLE = (
+    "wind",
+    "solar_utility",
+    "solar_rooftop",
+    "hydro",
+    "bioenergy_biomass",
+    "bioenergy_biogas",
+)
 # Balancing: who covers a shortfall (after hydro), and who backs off in a surplus, in order.
 RAISE_ORDER = (
     "gas_ocgt",
     "gas_recip",
+    "gas_wcmg",
     "distillate",
     "gas_ccgt",
     "gas_steam",
     "coal_black",
     "coal_brown",
     "bioenergy_biomass",
+    "bioenergy_biogas",
 )
 LOWER_ORDER = (
     "distillate",
     "gas_ocgt",
     "gas_recip",
+    "gas_wcmg",
     "gas_steam",
     "gas_ccgt",
     "wind",
@@ -115,6 +130,7 @@ LOWER_ORDER = (
     "coal_black",
     "coal_brown",
     "bioenergy_biomass",
+    "bioenergy_biogas",
     "solar_rooftop",
 )
 BATTERY_EFFICIENCY = 0.9
@@ -219,6 +235,7 @@ class RegionState:
     emissions_t_per_mwh: float = 0.0
     unserved_mw: float = 0.0
     curtailed_mw: float = 0.0
+    renewables_mw: float = 0.0
 
 
 class GridArrays:
@@ -498,34 +515,16 @@ class Grid:
         return cls(facilities, seed=seed, network=network)
 
     @classmethod
-    def from_dataset(cls, path: str | Path, seed: int = 0) -> Grid:
-        """Load facilities from OpenElectricity JSON (``{"data": [...]}`` or a list) or CSV.
+    def from_dataset(cls, path: str | Path, seed: int = 0, max_facilities: int = 20_000) -> Grid:
+        """The facilities of a user's dataset: see ``sim.facility_files`` for what is read.
 
-        The CSV has one row per unit: facility_code, facility_name, network_region, lat, lng,
-        unit_code, fueltech_id, status_id, capacity_registered, emissions_factor_co2,
-        capacity_storage. Raises DatasetError naming the file and the record at fault.
+        Raises DatasetError naming the file and the line, row or JSON path at fault.
         """
-        path = Path(path)
-        if not path.exists():
-            raise DatasetError(f"{path}: no such facilities file")
-        if path.suffix.lower() == ".csv":
-            facilities = _read_facilities_csv(path)
-        else:
-            try:
-                payload = orjson.loads(path.read_bytes())
-            except orjson.JSONDecodeError as error:
-                raise DatasetError(f"{path}: not valid JSON: {error}") from None
-            records = (
-                payload.get("data", payload.get("facilities"))
-                if isinstance(payload, dict)
-                else payload
-            )
-            if not isinstance(records, list):
-                raise DatasetError(f"{path}: expected a list of facilities or {{'data': [...]}}")
-            facilities = [_facility_from_record(path, i, r) for i, r in enumerate(records)]
-        if not facilities:
-            raise DatasetError(f"{path}: no facilities")
-        return cls(facilities, seed=seed, network=facilities[0].network_id)
+        from energydash.sim import facility_files  # it builds this module's FacilityInfo
+
+        loaded = facility_files.load(Path(path), max_facilities=max_facilities)
+        log.info("grid facilities from %s", loaded.line(Path(path)))
+        return cls(loaded.facilities, seed=seed, network="NEM")
 
     def to_openelectricity(self) -> list[dict[str, Any]]:
         """The facilities as OpenElectricity v4 facility records (what ``/facilities`` returns)."""
@@ -735,6 +734,7 @@ class Grid:
             state.generation_by_fueltech_mw = {
                 ft: float(by_ft[r, c]) for c, ft in enumerate(FUELTECH_IDS) if self._present[r, c]
             }
+            state.renewables_mw = float(sum(by_ft[r, FUELTECH_IDS.index(ft)] for ft in RENEWABLE))
             gross = float(gross_r[r])
             state.emissions_t_per_mwh = float(emis_rate_r[r] / gross) if gross > 0 else 0.0
         self._flows(net_import)
@@ -836,89 +836,3 @@ def _allocate(
     take = np.clip(amount - before, 0.0, room)
     np.add.at(out, order, sign * take)
     return max(0.0, amount - float(take.sum()))
-
-
-def _facility_from_record(path: Path, i: int, record: Any) -> FacilityInfo:
-    where = f"{path}: facility [{i}]"
-    if not isinstance(record, dict):
-        raise DatasetError(f"{where}: expected an object")
-    try:
-        code = str(record["code"])
-        region = str(record["network_region"])
-        units_raw = record["units"]
-    except KeyError as missing:
-        raise DatasetError(f"{where}: missing field {missing.args[0]!r}") from None
-    if region not in NETWORK_REGIONS:
-        raise DatasetError(
-            f"{where} ({code}): network_region {region!r} is not one of {NETWORK_REGIONS}"
-        )
-    location = record.get("location") or {}
-    lat, lng = location.get("lat"), location.get("lng")
-    if lat is None or lng is None:
-        lat, lng = REGION_CENTRES[region]
-    units = []
-    for j, u in enumerate(units_raw or []):
-        ft = u.get("fueltech_id")
-        if ft not in FUELTECHS:
-            raise DatasetError(f"{where} ({code}) unit [{j}]: unknown fueltech_id {ft!r}")
-        cap = u.get("capacity_registered") or u.get("capacity_maximum") or 0.0
-        factor = u.get("emissions_factor_co2")
-        units.append(
-            UnitInfo(
-                code=str(u.get("code", f"{code}_{j + 1}")),
-                fueltech_id=ft,
-                status=str(u.get("status_id", "operating")),
-                capacity_registered_mw=float(cap),
-                emissions_factor_t_per_mwh=float(
-                    factor if factor is not None else FUELTECHS[ft].emissions_t_per_mwh
-                ),
-                storage_mwh=float(u["capacity_storage"]) if u.get("capacity_storage") else None,
-            )
-        )
-    status = facility_status(units)
-    return FacilityInfo(
-        code=code,
-        name=str(record.get("name", code)),
-        network_region=region,
-        lat=float(lat),
-        lng=float(lng),
-        status=status,
-        units=units,
-        network_id=str(record.get("network_id", "NEM")),
-    )
-
-
-def _read_facilities_csv(path: Path) -> list[FacilityInfo]:
-    records: dict[str, dict[str, Any]] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        for line, row in enumerate(reader, start=2):
-            try:
-                code = row["facility_code"]
-                record = records.setdefault(
-                    code,
-                    {
-                        "code": code,
-                        "name": row.get("facility_name") or code,
-                        "network_region": row["network_region"],
-                        "location": {"lat": float(row["lat"]), "lng": float(row["lng"])},
-                        "units": [],
-                    },
-                )
-                record["units"].append(
-                    {
-                        "code": row["unit_code"],
-                        "fueltech_id": row["fueltech_id"],
-                        "status_id": row.get("status_id") or "operating",
-                        "capacity_registered": float(row["capacity_registered"]),
-                        "emissions_factor_co2": float(row["emissions_factor_co2"])
-                        if row.get("emissions_factor_co2")
-                        else None,
-                        "capacity_storage": float(row["capacity_storage"])
-                        if row.get("capacity_storage")
-                        else None,
-                    }
-                )
-            except (KeyError, ValueError, TypeError) as error:
-                raise DatasetError(f"{path}:{line}: {error}") from None
-    return [_facility_from_record(path, i, r) for i, r in enumerate(records.values())]

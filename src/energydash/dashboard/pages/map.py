@@ -314,48 +314,56 @@ def _facility_panel(
             ]
         ),
     ]
-    units = _at(columns, "units", i)
-    if isinstance(units, list) and units:
-        children.append(
-            html.Table(
-                [
-                    html.Thead(
-                        html.Tr(
-                            [
-                                html.Th("Unit"),
-                                html.Th("Fuel tech"),
-                                html.Th("MW", className="num"),
-                                html.Th("Status"),
-                            ]
-                        )
-                    ),
-                    html.Tbody(
-                        [
-                            html.Tr(
-                                [
-                                    html.Td(u.get("code")),
-                                    html.Td(
-                                        fueltech.label(
-                                            str(u.get("fueltech_id") or u.get("fueltech") or "")
-                                        )
-                                    ),
-                                    html.Td(f"{_unit_mw(u):,.0f}", className="num"),
-                                    html.Td(u.get("status")),
-                                ]
-                            )
-                            for u in units
-                            if isinstance(u, dict)
-                        ]
-                    ),
-                ],
-                className="units",
-            )
-        )
+    table = _units_table(facilities, i)
+    if table is not None:
+        children.append(table)
     return children, i
 
 
-def _unit_mw(unit: dict[str, Any]) -> float:
-    return float(unit.get("capacity_registered_mw") or unit.get("capacity_mw") or 0.0)
+def facility_units(facilities: dict[str, Any], index: int) -> list[dict[str, Any]]:
+    """The units of the facility in row ``index`` with their live output (``units`` table)."""
+    units = facilities.get("units") or {}
+    rows = []
+    for k, owner in enumerate(units.get("facility") or []):
+        if owner == index:
+            rows.append({name: _at(units, name, k) for name in UNIT_FIELDS})
+    return rows
+
+
+UNIT_FIELDS = ("code", "fueltech", "status", "capacity_mw", "power_mw")
+
+
+def _mw(value: Any) -> str:
+    return "—" if not isinstance(value, int | float) else f"{value:,.1f}"
+
+
+def _units_table(facilities: dict[str, Any], index: int) -> html.Table | None:
+    units = facility_units(facilities, index)
+    if not units:
+        return None
+    head = ("Unit", "Fuel tech", "Status", "Capacity MW", "Output MW")
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h, className="num" if "MW" in h else None) for h in head])),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Td(u["code"]),
+                            html.Td(fueltech.label(str(u["fueltech"] or ""))),
+                            html.Td(u["status"], className=f"status status-{u['status']}"),
+                            html.Td(_mw(u["capacity_mw"]), className="num"),
+                            html.Td(_mw(u["power_mw"]), className="num unit-power"),
+                        ],
+                        **{"data-unit": str(u["code"])},
+                    )
+                    for u in units
+                ]
+            ),
+        ],
+        className="units",
+        id="facility-units",
+    )
 
 
 @streamer(PAGE)

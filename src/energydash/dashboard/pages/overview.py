@@ -59,6 +59,8 @@ KPIS = (
     ("ov-intensity", "Emissions intensity"),
     ("ov-generation", "Generation"),
 )
+# Grid figures the simulator computes (issue 15): shown as text, "—" for a source without them.
+GRID_KPIS = (("ov-renewables", "Renewables share"), ("ov-curtailed", "Curtailed (wind + solar)"))
 PHASE_COLOURS = {"L1": "#2563eb", "L2": "#f59e0b", "L3": "#10b981"}
 RECENT_ACTIONS = 20
 # Fleet power history is the sum of each PDU's stored summary; past this many PDUs the page
@@ -174,6 +176,7 @@ def layout(**query: str) -> html.Div:
                 className="kpi-row",
             ),
             html.Div([kpi(i, label) for i, label in KPIS[4:]], className="kpi-row"),
+            grid_flows_row(snapshot["grid"]),
             html.Div(
                 [
                     card(
@@ -224,6 +227,55 @@ def layout(**query: str) -> html.Div:
         ],
         className="page",
     )
+
+
+def grid_flows_row(grid: Any) -> html.Div:
+    """Renewables share and curtailment beside the interconnector flows."""
+    texts = grid_texts(grid)
+    figures = html.Div(
+        [
+            html.Div(
+                [
+                    html.Div(label, className="kpi-label"),
+                    html.Div(texts[i], id=i, className="kpi-value"),
+                ],
+                className="kpi",
+            )
+            for i, label in GRID_KPIS
+        ],
+        className="kpi-row",
+        style={"gridTemplateColumns": "1fr 1fr", "marginBottom": 0},
+    )
+    return html.Div(
+        [
+            card("Renewables and curtailment", figures),
+            card(
+                "Interconnector flows", html.Ul(flow_items(grid), id="ov-flows", className="flows")
+            ),
+        ],
+        className="grid-2",
+    )
+
+
+def grid_texts(grid: Any) -> dict[str, str]:
+    share, curtailed = grid.renewables_share, grid.curtailed_mw
+    return {
+        "ov-renewables": "—" if share is None else f"{share:.1%}",
+        "ov-curtailed": "—" if curtailed is None else f"{curtailed:,.0f} MW",
+    }
+
+
+def flow_items(grid: Any) -> list[html.Li]:
+    """One line per interconnector, arrow in the direction power flows now."""
+    if not grid.interconnectors:
+        return [html.Li("No interconnector data from this source", className="flow-empty")]
+    return [
+        html.Li(
+            [html.Span(f"{a} → {b}", className="flow-path"), f" {mw:,.0f} MW"],
+            className="flow",
+        )
+        for a, b, mw in grid.interconnectors
+    ]
 
 
 def simulation_panel() -> html.Div:
@@ -483,6 +535,7 @@ def _kpi_text(
         if grid.emissions_t_per_mwh is None
         else f"{grid.emissions_t_per_mwh:.3f} t/MWh",
         "ov-generation": f"{grid.generation_mw:,.0f} MW",
+        **grid_texts(grid),
     }
 
 
@@ -543,6 +596,11 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     price_patch["data"][0]["x"] = regions
     price_patch["data"][0]["y"] = [round(p, 2) for p in prices]
     updates.append(("ov-price-chart", {"figure": price_patch}))
+
+    flows = [f"{a}>{b}:{mw:.0f}" for a, b, mw in grid.interconnectors]
+    if memo.get("overview_flows") != flows:
+        updates.append(("ov-flows", {"children": flow_items(grid)}))
+        memo["overview_flows"] = flows
 
     audit_ts = context.feed.latest_ts(AUDIT_TOPIC)
     if memo.get("overview_audit_ts") != audit_ts:
