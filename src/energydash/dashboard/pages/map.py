@@ -337,33 +337,32 @@ def _mw(value: Any) -> str:
     return "—" if not isinstance(value, int | float) else f"{value:,.1f}"
 
 
-def _units_table(facilities: dict[str, Any], index: int) -> html.Table | None:
+def _units_table(facilities: dict[str, Any], index: int) -> html.Div | None:
     units = facility_units(facilities, index)
     if not units:
         return None
-    head = ("Unit", "Fuel tech", "Status", "Capacity MW", "Output MW")
-    return html.Table(
+    mixed = len({u["fueltech"] for u in units}) > 1  # e.g. a battery's charging half
+    head = ["Unit", "Status", "Output MW", "Capacity MW"] + (["Fuel tech"] if mixed else [])
+    rows = []
+    for u in units:
+        cells = [
+            html.Td(u["code"], className="unit-code"),
+            html.Td(u["status"], className=f"status status-{u['status']}"),
+            html.Td(_mw(u["power_mw"]), className="num unit-power"),
+            html.Td(_mw(u["capacity_mw"]), className="num"),
+        ]
+        if mixed:
+            cells.append(html.Td(fueltech.label(str(u["fueltech"] or ""))))
+        rows.append(html.Tr(cells, **{"data-unit": str(u["code"])}))
+    table = html.Table(
         [
             html.Thead(html.Tr([html.Th(h, className="num" if "MW" in h else None) for h in head])),
-            html.Tbody(
-                [
-                    html.Tr(
-                        [
-                            html.Td(u["code"]),
-                            html.Td(fueltech.label(str(u["fueltech"] or ""))),
-                            html.Td(u["status"], className=f"status status-{u['status']}"),
-                            html.Td(_mw(u["capacity_mw"]), className="num"),
-                            html.Td(_mw(u["power_mw"]), className="num unit-power"),
-                        ],
-                        **{"data-unit": str(u["code"])},
-                    )
-                    for u in units
-                ]
-            ),
+            html.Tbody(rows),
         ],
         className="units",
         id="facility-units",
     )
+    return html.Div(table, className="units-wrap")
 
 
 @streamer(PAGE)

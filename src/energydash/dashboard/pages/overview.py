@@ -271,7 +271,7 @@ def flow_items(grid: Any) -> list[html.Li]:
         return [html.Li("No interconnector data from this source", className="flow-empty")]
     return [
         html.Li(
-            [html.Span(f"{a} → {b}", className="flow-path"), f" {mw:,.0f} MW"],
+            [html.Span(f"{a} → {b}", className="flow-path"), html.Span(f"{mw:,.0f} MW")],
             className="flow",
         )
         for a, b, mw in grid.interconnectors
