@@ -87,7 +87,7 @@ def test_facility_panel_lists_its_units_with_live_output(
     # a running facility with the most units, and the one whose output moves the most
     best = max(
         (i for i, s in enumerate(columns["status"]) if s == "operating"),
-        key=lambda i: (columns["power_mw"][i] > 1.0, owned[i]),
+        key=lambda i: (owned[i] >= 2 and columns["power_mw"][i] > 1.0, owned[i]),
     )
     time.sleep(3)
     later = backend_topic(server, "facilities")["facilities"]["power_mw"]

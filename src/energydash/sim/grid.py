@@ -423,9 +423,12 @@ class Grid:
         self._coal = np.concatenate([self._by_tech["coal_black"], self._by_tech["coal_brown"]])
         # batteries: pair the charging and discharging units of a facility
         pairs: list[tuple[int, int, float]] = []
-        for f_i in range(len(facilities)):
-            dis = [k for k in self._by_tech["battery_discharging"] if self.unit_facility[k] == f_i]
-            chg = [k for k in self._by_tech["battery_charging"] if self.unit_facility[k] == f_i]
+        halves: dict[int, tuple[list[int], list[int]]] = {}  # facility -> (discharging, charging)
+        for side, ft in enumerate(("battery_discharging", "battery_charging")):
+            for k in self._by_tech[ft].tolist():
+                halves.setdefault(int(self.unit_facility[k]), ([], []))[side].append(k)
+        for f_i in sorted(halves):
+            dis, chg = halves[f_i]
             for k in dis:
                 c = chg.pop(0) if chg else -1
                 storage = self.units[k].storage_mwh or self.capacity_mw[k] * 2.0
