@@ -200,7 +200,7 @@ def facilities(engine: Engine) -> dict[str, Any]:
             fueltech=[u.fueltech_id for u in units],
             status=[u.status for u in units],
             capacity_mw=[u.capacity_registered_mw for u in units],
-            power_mw=arrays.unit_power_mw.tolist(),
+            power_mw=np.round(arrays.unit_power_mw, 3).tolist(),  # kW resolution: small frames
         ),
     )
     return data.model_dump()
