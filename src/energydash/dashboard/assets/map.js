@@ -14,6 +14,8 @@ window.energydash = Object.assign({}, window.energydash, {
         weight: selected ? 3 : 1.5,
         fillColor: p.colour,
         fillOpacity: 0.08 + 0.87 * Math.max(0, Math.min(1, fill)),
+        // committed (not yet running) and retired plant: a dashed ring, they produce nothing
+        dashArray: p.status && p.status !== "operating" ? "3 3" : null,
         className: "facility-marker",
       });
     },
