@@ -114,7 +114,8 @@ def test_the_engine_simulates_the_dataset_named_by_the_setting(
     data = FacilitiesData.model_validate(facilities_topic(engine))
     codes = [r["code"] for r in _sample()]
     assert data.facilities.code == codes
-    assert data.units is not None and set(data.units.code) >= {"BANK001_1"}
+    twins = {u["code"] for r in _sample() for u in r["units"] if u["fueltech_id"] != "battery"}
+    assert data.units is not None and set(data.units.code) == twins
     power = np.array(data.facilities.power_mw)
     status = np.array(data.facilities.status)
     assert power[status == "operating"].sum() > 0
