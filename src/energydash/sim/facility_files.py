@@ -183,7 +183,7 @@ def _facility(record: RawFacility, out: LoadedFacilities) -> FacilityInfo:
         network_region=record.region,
         lat=float(lat),
         lng=float(lng),
-        status=facility_status(units) if units else "retired",
+        status=facility_status(units),
         units=units,
         network_id="NEM",
     )

@@ -22,7 +22,12 @@ Per step (vectorised over units; loops only over a handful of fueltech groups):
   the network's) and turns negative when wind and solar dominate.
 
 Every unit's output stays within [0, registered capacity]. Loads (``battery_charging``,
-``pumps``) report their consumption as positive MW and count against generation.
+``pumps``) report their consumption as positive MW and count against generation. Only
+``operating`` units run: ``committed`` and ``retired`` ones produce nothing.
+
+A generated fleet is placed with ``energydash.geo``: each facility near a real town of its region
+that suits its kind, inside the region's outline (the map's), named after the town. A user's
+fleet comes from ``sim.facility_files`` (``ENERGYDASH_GRID_FACILITIES``).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from dash import (
 )
 from pydantic import ValidationError
 
-from energydash.dashboard.aggregate import fleet_totals, grid_totals
+from energydash.dashboard.aggregate import GridTotals, fleet_totals, grid_totals
 from energydash.dashboard.components import charts, fueltech
 from energydash.dashboard.components.alerts import alert_items
 from energydash.dashboard.components.card import card
@@ -229,7 +229,7 @@ def layout(**query: str) -> html.Div:
     )
 
 
-def grid_flows_row(grid: Any) -> html.Div:
+def grid_flows_row(grid: GridTotals) -> html.Div:
     """Renewables share and curtailment beside the interconnector flows."""
     texts = grid_texts(grid)
     figures = html.Div(
@@ -257,7 +257,7 @@ def grid_flows_row(grid: Any) -> html.Div:
     )
 
 
-def grid_texts(grid: Any) -> dict[str, str]:
+def grid_texts(grid: GridTotals) -> dict[str, str]:
     share, curtailed = grid.renewables_share, grid.curtailed_mw
     return {
         "ov-renewables": "—" if share is None else f"{share:.1%}",
@@ -265,7 +265,7 @@ def grid_texts(grid: Any) -> dict[str, str]:
     }
 
 
-def flow_items(grid: Any) -> list[html.Li]:
+def flow_items(grid: GridTotals) -> list[html.Li]:
     """One line per interconnector, arrow in the direction power flows now."""
     if not grid.interconnectors:
         return [html.Li("No interconnector data from this source", className="flow-empty")]
