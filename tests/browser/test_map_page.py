@@ -8,15 +8,18 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
-from processes import ACCOUNTS
+from processes import ACCOUNTS, backend, dashboard
 
-from browser import console_errors, text, wait_until
+from browser import console_errors, log_in_as, start_chromium, text, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+SAMPLE_TABLES = Path(__file__).resolve().parents[2] / "data" / "sample" / "csv"
 INTERCONNECTORS = {frozenset(p) for p in (("NSW1", "QLD1"), ("VIC1", "NSW1"), ("VIC1", "SA1"),
                                            ("VIC1", "TAS1"))}  # fmt: skip
 
@@ -160,3 +163,27 @@ def test_overview_shows_renewables_share_curtailment_and_flows(
     time.sleep(1.5)
     screenshot("overview")
     assert console_errors(driver) == []
+
+
+def test_the_map_shows_a_users_facilities_dataset(tmp_path: Path) -> None:
+    """ENERGYDASH_GRID_FACILITIES=<convert's tables>: the map draws exactly those facilities."""
+    server = backend(tmp_path, ENERGYDASH_GRID_FACILITIES=str(SAMPLE_TABLES)).start()
+    web = dashboard(tmp_path, server).start()
+    own = start_chromium()
+    try:
+        records = orjson.loads((SAMPLE_TABLES.parent / "facilities.json").read_bytes())["data"]
+        data = backend_topic(server, "facilities")
+        assert data["facilities"]["code"] == [r["code"] for r in records]
+        log_in_as(own, web.url, *ACCOUNTS["Operator"])
+        open_page(own, web.url, "/map")
+        total = len(records)
+        wait_until(lambda: text(own, "map-count") == f"{total} of {total} facilities shown")
+        select_facility(own, records[0]["code"])
+        wait_until(lambda: records[0]["name"] in (text(own, "facility-info") or ""))
+        shown = wait_until(lambda: [r[0] for r in unit_rows(own)])
+        assert shown == [u["code"] for u in records[0]["units"] if u["fueltech_id"] != "battery"]
+        assert console_errors(own) == []
+    finally:
+        own.quit()
+        web.stop()
+        server.stop()
