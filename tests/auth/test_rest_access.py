@@ -197,6 +197,14 @@ WRITES = [
         OPERATOR,
     ),
     Write(
+        "outlet rename",
+        "PATCH",
+        lambda s: "/api/v1/pdus/1/outlets/A4",
+        {"name": "db-primary (rack 3)"},
+        "ConfigureComponents",
+        OPERATOR,
+    ),
+    Write(
         "group power",
         "POST",
         lambda s: f"/api/v1/pdus/1/groups/{_group(s)}/power",

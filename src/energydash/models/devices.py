@@ -34,6 +34,14 @@ class DeviceUpdate(BaseModel):
     rated_power_w: float | None = Field(None, gt=0, le=MAX_RATED_POWER_W, allow_inf_nan=False)
 
 
+class OutletUpdate(BaseModel):
+    """``PATCH /api/v1/pdus/{pdu}/outlets/{outlet}``: the outlet's own name (its Redfish Name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=sim.MAX_OUTLET_NAME)
+
+
 class DeviceCommand(BaseModel):
     """``set_power`` On/Off/PowerCycle, ``set_enabled`` and ``set_online`` true/false."""
 
