@@ -493,6 +493,7 @@ def test_every_write_route_of_the_api_is_in_the_table(server: BackgroundServer) 
     }
     covered = {
         ("POST", "/api/v1/pdus/{pdu_id}/outlets/{outlet_id}/power"),
+        ("PATCH", "/api/v1/pdus/{pdu_id}/outlets/{outlet_id}"),
         ("POST", "/api/v1/pdus/{pdu_id}/groups/{group_id}/power"),
         ("POST", "/api/v1/pdus/{pdu_id}/circuits/{circuit_id}/breaker"),
         ("POST", "/api/v1/simulation"),

@@ -52,6 +52,20 @@ class BackendControl:
         path = f"/api/v1/pdus/{pdu_id}/outlets/{outlet_id}/power"
         return await self._post(path, {"action": action}, token, f"{action} accepted")
 
+    async def rename_outlet(
+        self, pdu_id: str, outlet_id: str, name: str, token: str
+    ) -> ControlResult:
+        """PATCH /api/v1/pdus/{pdu}/outlets/{outlet} {"name"}: the outlet's own name."""
+        path = f"/api/v1/pdus/{pdu_id}/outlets/{outlet_id}"
+        return await self._send("PATCH", path, {"name": name}, token, "renamed")
+
+    async def rename_device(
+        self, pdu_id: str, outlet_id: str, name: str, token: str
+    ) -> ControlResult:
+        """PATCH /api/v1/devices/{pdu}-{outlet} {"name"}: the plugged device's name."""
+        path = f"/api/v1/devices/{pdu_id}-{outlet_id}"
+        return await self._send("PATCH", path, {"name": name}, token, "renamed")
+
     async def breaker_reset(self, pdu_id: str, branch_id: str, token: str) -> ControlResult:
         """Close (reset) a branch breaker: Redfish ``Circuit.BreakerControl`` PowerState On."""
         path = f"{RACK_PDUS}/{pdu_id}/Branches/{branch_id}/Actions/Circuit.BreakerControl"
@@ -139,9 +153,16 @@ class BackendControl:
     async def _post(
         self, path: str, body: dict[str, Any], token: str, accepted: str
     ) -> ControlResult:
+        return await self._send("POST", path, body, token, accepted)
+
+    async def _send(
+        self, method: str, path: str, body: dict[str, Any], token: str, accepted: str
+    ) -> ControlResult:
         try:
             async with self._client() as client:
-                response = await client.post(path, json=body, headers={"X-Auth-Token": token})
+                response = await client.request(
+                    method, path, json=body, headers={"X-Auth-Token": token}
+                )
         except httpx.HTTPError as error:
             return ControlResult(False, f"backend unreachable: {type(error).__name__}")
         message = _message(response)

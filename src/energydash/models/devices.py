@@ -13,6 +13,7 @@ from energydash.sim import commands as sim
 
 MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 128
+MAX_OUTLET_NAME_LENGTH = sim.MAX_OUTLET_NAME
 MAX_RATED_POWER_W = 100_000.0  # far above any outlet: 10 A x 480 V is 4.8 kW
 
 
@@ -39,7 +40,7 @@ class OutletUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=sim.MAX_OUTLET_NAME)
+    name: str = Field(min_length=1, max_length=MAX_OUTLET_NAME_LENGTH)
 
 
 class DeviceCommand(BaseModel):
