@@ -165,10 +165,12 @@ def test_operator_renames_an_outlet_and_readonly_is_refused(stack, operator, dri
     open_pdus(driver, web.url + "/pdus?pdu=1")
     open_outlet(driver, row=2, position=4)  # C4
     field = driver.find_element("id", "outlet-name")
+    # the detail fills the field with the outlet's name; type once it has
+    wait_until(lambda: "C4" in (field.get_attribute("value") or ""), timeout_s=15)
     field.clear()
     field.send_keys("db-primary")
     driver.find_element("id", "outlet-rename").click()
-    wait_until(lambda: "rename" in (text(driver, "rename-result") or ""), timeout_s=15)
+    wait_until(lambda: "db-primary" in (text(driver, "rename-result") or ""), timeout_s=15)
     assert "refused" not in text(driver, "rename-result"), text(driver, "rename-result")
     wait_until(lambda: outlet_name(server, "C4") == "db-primary", timeout_s=10)
     wait_until(lambda: "db-primary (C4)" in (text(driver, "outlet-title") or ""), timeout_s=15)

@@ -11,6 +11,7 @@ consumption - production + storage flow, positive importing.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from dash import (
@@ -31,10 +32,20 @@ from energydash.dashboard.components import charts
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
+from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.gate import current_session
+from energydash.dashboard.history import load
 from energydash.dashboard.live import Updates, streamer
 from energydash.dashboard.sessions import CONTROL_PRIVILEGE
+from energydash.dashboard.timerange import (
+    TimeRange,
+    axis_title,
+    from_query,
+    local,
+    parse_utc,
+    points_for,
+)
 from energydash.models.sites import PduCostData, SiteDevicesData, SiteStats
 
 PAGE = "sites"
@@ -131,21 +142,56 @@ def flow_figure(stats: SiteStats | None) -> dict[str, Any]:
     }
 
 
-def net_figure(context: DashboardContext, site_id: str | None) -> dict[str, Any]:
-    points = context.feed.history(f"site/{site_id}") if site_id else []
-    xs = [p.ts for p in points]
-    ys = [
+def _data_now(context: DashboardContext, site_id: str) -> datetime:
+    ts = context.feed.latest_ts(f"site/{site_id}")
+    try:
+        return parse_utc(ts) if ts else datetime.now(UTC)
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def net_series(
+    context: DashboardContext, site_id: str, time_range: TimeRange, now: datetime
+) -> tuple[list[str], list[float | None], str]:
+    """(UTC times, net grid flow kW, note) over the range: stored history, else the feed's."""
+    loaded = load(context, f"site/{site_id}", ["net_grid_flow_w"], time_range, now)
+    if not loaded.error:
+        watts = loaded.series.get("net_grid_flow_w") or [None] * len(loaded.timestamps)
+        return loaded.timestamps, [None if w is None else w / 1000 for w in watts], ""
+    start, end = time_range.bounds(now)
+    points = [p for p in context.feed.history(f"site/{site_id}") if start <= parse_utc(p.ts) <= end]
+    kw = [
         None if p.values.get("net_grid_flow_w") is None else p.values["net_grid_flow_w"] / 1000
         for p in points
     ]
+    note = f"Stored history unavailable ({loaded.error}); showing recent live data."
+    return [p.ts for p in points], kw, note
+
+
+def net_figure(
+    context: DashboardContext, site_id: str | None, time_range: TimeRange
+) -> tuple[dict[str, Any], int, str | None, str]:
+    """The net-flow chart over the picker's range: (figure, points, last UTC time, note)."""
+    times: list[str] = []
+    kw: list[float | None] = []
+    note = ""
+    if site_id:
+        times, kw, note = net_series(context, site_id, time_range, _data_now(context, site_id))
     figure = charts.time_figure(
-        [{"name": "Net grid flow (+ import)", "x": xs, "y": ys, "colour": "#7c3aed"}],
+        [
+            {
+                "name": "Net grid flow (+ import)",
+                "x": [local(t, time_range.tz) for t in times],
+                "y": kw,
+                "colour": "#7c3aed",
+            }
+        ],
         y_title="kW",
-        range_selector=True,
     )
     figure["layout"]["yaxis"]["rangemode"] = "normal"
+    figure["layout"]["xaxis"]["title"] = {"text": axis_title(time_range.zone)}
     figure["layout"]["showlegend"] = False
-    return figure
+    return figure, len(times), (times[-1] if times else None), note
 
 
 def texts(stats: SiteStats | None) -> dict[str, str]:
@@ -255,8 +301,9 @@ def _structure(devices: SiteDevicesData | None) -> list[tuple[str, bool]]:
     return [(d.device_id, d.enabled) for d in (devices.devices if devices else [])]
 
 
-def layout(**_query: str) -> html.Div:
+def layout(**query: str) -> html.Div:
     context = get_context()
+    time_range = from_query(query)
     ids = site_ids(context)
     options = []
     for site_id in ids:
@@ -266,6 +313,7 @@ def layout(**_query: str) -> html.Div:
     stats = stats_of(context, chosen)
     devices = devices_of(context, chosen)
     values = texts(stats)
+    net, _, _, net_note = net_figure(context, chosen, time_range)
 
     def kpi(title: str, element_id: str) -> html.Div:
         return html.Div(
@@ -279,6 +327,7 @@ def layout(**_query: str) -> html.Div:
     return html.Div(
         [
             dcc.Store(id="sites-mount", data=uuid.uuid4().hex),
+            dcc.Store(id="sites-range", data={"query": time_range.query()}),
             html.Div(
                 [
                     html.H1("Sites", className="page-title"),
@@ -295,6 +344,8 @@ def layout(**_query: str) -> html.Div:
                         ],
                         className="controls",
                     ),
+                    time_picker(time_range),
+                    html.P(net_note, id="sites-history-note", className="hint"),
                 ],
                 className="page-head",
             ),
@@ -315,9 +366,7 @@ def layout(**_query: str) -> html.Div:
                     ),
                     card(
                         "Net grid flow (kW, + importing)",
-                        dcc.Graph(
-                            id="sites-net", figure=net_figure(context, chosen), config=GRAPH_CONFIG
-                        ),
+                        dcc.Graph(id="sites-net", figure=net, config=GRAPH_CONFIG),
                     ),
                 ],
                 className="grid-2",
@@ -355,10 +404,13 @@ def layout(**_query: str) -> html.Div:
 
 
 clientside_callback(
-    """function(mount, site) { return {page: 'sites', mount: mount, site: site}; }""",
+    """function(mount, site, range) {
+        return {page: 'sites', mount: mount, site: site, range: range || {}};
+    }""",
     Output("view", "data", allow_duplicate=True),
     Input("sites-mount", "data"),
     Input("sites-site", "value"),
+    State("sites-range", "data"),
     prevent_initial_call="initial_duplicate",
 )
 
@@ -409,24 +461,34 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             updates.append((element_id, {"children": text}))
             memo[element_id] = text
     if stats is not None:
+        time_range = from_query((view.get("range") or {}).get("query") or {})
         if entering:
             updates.append(("sites-flow", {"figure": flow_figure(stats)}))
-            figure = net_figure(context, site_id)
-            memo["sites_net_held"] = charts.points_held(figure)
+            figure, held, last, note = net_figure(context, site_id, time_range)
+            memo["sites_net_held"], memo["sites_net_last"] = held, last
             updates.append(("sites-net", {"figure": figure}))
+            updates.append(("sites-history-note", {"children": note}))
         else:
             sources, targets, values = flows(stats)
             patch = Patch()
             patch["data"][0]["link"] = {"source": sources, "target": targets, "value": values}
             updates.append(("sites-flow", {"figure": patch}))
+            # Live: one point per step of the range, as a Patch (see charts.append_points).
             ts = context.feed.latest_ts(f"site/{site_id}")
-            if ts and ts != memo.get("sites_last_ts"):
+            last = memo.get("sites_net_last")
+            due = ts is not None and (
+                last is None
+                or (parse_utc(ts) - parse_utc(last)).total_seconds()
+                >= time_range.step_s(parse_utc(ts)) - 0.5
+            )
+            if time_range.live and ts and due and ts != memo.get("sites_last_ts"):
                 patch, memo["sites_net_held"] = charts.append_points(
-                    ts,
+                    local(ts, time_range.tz),
                     [stats.net_grid_flow_w / 1000],
                     memo.get("sites_net_held", 0),
-                    context.settings.dashboard_history_points,
+                    points_for(time_range, parse_utc(ts)),
                 )
+                memo["sites_net_last"] = ts
                 updates.append(("sites-net", {"figure": patch}))
         memo["sites_last_ts"] = context.feed.latest_ts(f"site/{site_id}")
     updates.append(("sites-devices", {"children": device_rows(devices)}))
