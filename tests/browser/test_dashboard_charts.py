@@ -210,3 +210,27 @@ def test_operator_renames_an_outlet_and_readonly_is_refused(stack, operator, dri
     assert "ReadOnly" in text(driver, "rename-result")
     assert outlet_name(server, "C4") == "db-primary"
     log_in_as(driver, web.url, *ACCOUNTS["Operator"])  # the module's browser as it was
+
+
+def test_sites_picker_loads_the_net_flow_range_and_keeps_it_in_the_url(stack, operator) -> None:
+    _, web = stack
+    driver = operator
+
+    def axis() -> str:
+        return ((layout_of(driver, "sites-net").get("xaxis") or {}).get("title") or {}).get("text")
+
+    def net_x() -> list[str]:
+        traces = graph_data(driver, "sites-net") or []
+        return list(traces[0].get("x") or []) if traces else []
+
+    open_pdus(driver, web.url + "/sites?range=5m&tz=UTC")
+    wait_until(lambda: axis() == "Time (UTC)", timeout_s=20)
+    wait_until(lambda: len(net_x()) >= 2, timeout_s=30)
+    assert text(driver, "sites-history-note") == ""  # from stored history
+    driver.find_element("css selector", "#tp-tz input[value='AEST']").click()
+    wait_until(lambda: query(driver).get("tz") == ["AEST"], timeout_s=20)
+    wait_until(lambda: axis() == "Time (AEST, UTC+10)", timeout_s=20)
+    assert query(driver)["range"] == ["5m"]
+    grown = len(wait_until(lambda: net_x(), timeout_s=20))
+    wait_until(lambda: len(net_x()) > grown, timeout_s=20)  # follows live at the range's step
+    assert console_errors(driver) == []

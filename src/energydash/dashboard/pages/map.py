@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import dash_leaflet as dl
@@ -17,8 +18,18 @@ from dash import Input, Output, Patch, State, callback, clientside_callback, dcc
 
 from energydash.dashboard.aggregate import emissions_rate, tick_seconds
 from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
+from energydash.dashboard.history import load
 from energydash.dashboard.live import Updates, streamer
+from energydash.dashboard.timerange import (
+    TimeRange,
+    axis_title,
+    from_query,
+    local,
+    parse_utc,
+    points_for,
+)
 
 PAGE = "map"
 CENTRE = [-28.0, 134.0]
@@ -109,8 +120,9 @@ def _choices(facilities: dict[str, Any] | None, column: str) -> list[dict[str, s
     return [{"label": v, "value": v} for v in values]
 
 
-def layout(**_query: str) -> html.Div:
+def layout(**query: str) -> html.Div:
     context = get_context()
+    time_range = from_query(query)
     facilities = context.feed.latest("facilities")
     data = (
         facility_features(facilities)
@@ -143,7 +155,12 @@ def layout(**_query: str) -> html.Div:
         [
             dcc.Store(id="map-mount", data=uuid.uuid4().hex),
             dcc.Store(id="map-key", data=facility_key(facilities) if facilities else None),
-            html.H1("Facilities map", className="page-title"),
+            # The time picker's range: a facility's output chart loads it from history.
+            dcc.Store(id="map-range", data={"query": time_range.query()}),
+            html.Div(
+                [html.H1("Facilities map", className="page-title"), time_picker(time_range)],
+                className="page-head",
+            ),
             html.Div(
                 [
                     _filter("Region", "map-region", _choices(facilities, "region")),
@@ -182,6 +199,7 @@ def layout(**_query: str) -> html.Div:
                                 figure=charts.placeholder("No facility selected"),
                                 config=charts.GRAPH_CONFIG,
                             ),
+                            html.P(id="facility-chart-note", className="hint"),
                             html.Div(_legend(facilities), className="map-legend", id="map-legend"),
                         ],
                         className="card side",
@@ -228,14 +246,15 @@ def _chart(times: list[str], power: list[float | None], name: str) -> dict[str, 
 
 clientside_callback(
     """
-    function(mount, key, click, regions, fueltechs, statuses, view) {
+    function(mount, key, click, regions, fueltechs, statuses, view, timeRange) {
         const trig = (dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
-        let facility = (view && view.page === 'map' && view.mount === mount) ? view.facility : null;
+        // The time picker renders the page again: the chosen facility stays chosen.
+        let facility = (view && view.page === 'map') ? view.facility : null;
         if (trig.includes('facilities-layer.clickData') && click && click.properties
             && !click.properties.cluster) { facility = click.properties.code; }
         return {page: 'map', mount: mount, key: key, facility: facility,
                 filters: {regions: regions || [], fueltechs: fueltechs || [],
-                          statuses: statuses || []}};
+                          statuses: statuses || []}, range: timeRange || {}};
     }
     """,
     Output("view", "data", allow_duplicate=True),
@@ -246,6 +265,7 @@ clientside_callback(
     Input("map-fueltech", "value"),
     Input("map-status", "value"),
     State("view", "data"),
+    State("map-range", "data"),
     prevent_initial_call="initial_duplicate",
 )
 
@@ -354,6 +374,36 @@ def _facility_panel(
     return children, i
 
 
+def _facility_series(
+    context: DashboardContext, code: str, index: int, time_range: TimeRange, ts: str | None
+) -> tuple[list[str], list[float | None], str]:
+    """(UTC times, MW, note) of a facility over the range: stored history, else the feed's."""
+    now = parse_utc(ts) if ts else datetime.now(UTC)
+    loaded = load(context, "facilities", [f"{code}.power_mw"], time_range, now)
+    if not loaded.error:
+        power = loaded.series.get(f"{code}.power_mw") or [None] * len(loaded.timestamps)
+        return loaded.timestamps, power, ""
+    start, end = time_range.bounds(now)
+    times: list[str] = []
+    power = []
+    for point in context.feed.history("facilities"):
+        if start <= parse_utc(point.ts) <= end:
+            values = point.values.get("power_mw") or []
+            times.append(point.ts)
+            power.append(values[index] if index < len(values) else None)
+    return times, power, f"Stored history unavailable ({loaded.error}); recent live data."
+
+
+def _due(time_range: TimeRange, last: str | None, ts: str) -> bool:
+    """A live chart gets a point once per step of its range; a fixed one never."""
+    if not time_range.live:
+        return False
+    if last is None:
+        return True
+    step_s = time_range.step_s(parse_utc(ts))
+    return (parse_utc(ts) - parse_utc(last)).total_seconds() >= step_s - 0.5
+
+
 def _unit_mw(unit: dict[str, Any]) -> float:
     return float(unit.get("capacity_registered_mw") or unit.get("capacity_mw") or 0.0)
 
@@ -392,20 +442,24 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         if panel is not None:
             children, index = panel
             updates.append(("facility-info", {"children": children}))
+            time_range = from_query((view.get("range") or {}).get("query") or {})
             if memo.get("selected") != code:
-                times, power = [], []
-                for point in context.feed.history("facilities"):
-                    values = point.values.get("power_mw") or []
-                    times.append(point.ts)
-                    power.append(values[index] if index < len(values) else None)
-                figure = _chart(times, power, code)
+                times, power, note = _facility_series(context, code, index, time_range, ts)
+                figure = _chart([local(t, time_range.tz) for t in times], power, code)
+                figure["layout"]["xaxis"]["title"] = {"text": axis_title(time_range.zone)}
                 updates.append(("facility-chart", {"figure": figure}))
-                memo["held"] = charts.points_held(figure)
-            elif ts != memo.get("ts"):
+                updates.append(("facility-chart-note", {"children": note}))
+                memo["held"], memo["chart_last"] = len(times), (times[-1] if times else None)
+            elif ts and ts != memo.get("ts") and _due(time_range, memo.get("chart_last"), ts):
+                # Live: one point per step of the range, a Patch (see charts.append_points).
                 power_now = _at(facilities.get("facilities") or {}, "power_mw", index)
                 patch, memo["held"] = charts.append_points(
-                    ts, [power_now], memo.get("held", 0), context.settings.dashboard_history_points
+                    local(ts, time_range.tz),
+                    [power_now],
+                    memo.get("held", 0),
+                    points_for(time_range, parse_utc(ts)),
                 )
+                memo["chart_last"] = ts
                 updates.append(("facility-chart", {"figure": patch}))
     memo["selected"] = code
     memo["ts"] = ts
