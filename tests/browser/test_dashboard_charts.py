@@ -234,3 +234,57 @@ def test_sites_picker_loads_the_net_flow_range_and_keeps_it_in_the_url(stack, op
     grown = len(wait_until(lambda: net_x(), timeout_s=20))
     wait_until(lambda: len(net_x()) > grown, timeout_s=20)  # follows live at the range's step
     assert console_errors(driver) == []
+
+
+def click_biggest_facility(driver) -> None:
+    """Markers are redrawn every tick, so click where the biggest free one is."""
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    x, y = driver.execute_script(
+        "const free = Array.from(document.querySelectorAll('path.facility-marker')).map(p => {"
+        "  const r = p.getBoundingClientRect();"
+        "  const x = r.left + r.width / 2, y = r.top + r.height / 2;"
+        "  return [r.width, x, y, document.elementFromPoint(x, y) === p]; })"
+        ".filter(m => m[3]).sort((a, b) => b[0] - a[0]);"
+        "return [free[0][1], free[0][2]];"
+    )
+    click = ActionBuilder(driver)
+    click.pointer_action.move_to_location(int(x), int(y)).pause(0.1).click()
+    click.perform()
+
+
+def test_map_picker_loads_a_facility_range_and_keeps_the_facility(stack, operator) -> None:
+    _, web = stack
+    driver = operator
+
+    def axis() -> str:
+        chart = layout_of(driver, "facility-chart")
+        return ((chart.get("xaxis") or {}).get("title") or {}).get("text")
+
+    def facility_x() -> list[str]:
+        traces = graph_data(driver, "facility-chart") or []
+        return list(traces[0].get("x") or []) if traces else []
+
+    open_pdus(driver, web.url + "/map?range=5m&tz=UTC")
+    wait_until(lambda: driver.find_elements("css selector", "path.facility-marker"), timeout_s=30)
+    for _attempt in range(4):  # a tick may redraw the marker under the pointer
+        click_biggest_facility(driver)
+        try:
+            wait_until(lambda: "Capacity" in (text(driver, "facility-info") or ""), timeout_s=6)
+            break
+        except AssertionError:
+            continue
+    panel = wait_until(lambda: text(driver, "facility-info") or None)
+    wait_until(lambda: axis() == "Time (UTC)", timeout_s=20)
+    wait_until(lambda: len(facility_x()) >= 2, timeout_s=30)
+    assert text(driver, "facility-chart-note") == ""  # from stored history
+
+    driver.find_element("css selector", "#tp-range input[value='1h']").click()
+    wait_until(lambda: query(driver).get("range") == ["1h"], timeout_s=20)
+    # the page renders again; the same facility's panel and chart come back
+    first_line = panel.splitlines()[0]
+    wait_until(lambda: first_line in (text(driver, "facility-info") or ""), timeout_s=20)
+    wait_until(lambda: len(facility_x()) >= 2, timeout_s=30)
+    assert axis() == "Time (UTC)" and query(driver)["tz"] == ["UTC"]
+    assert text(driver, "facility-chart-note") == ""
+    assert console_errors(driver) == []
