@@ -12,7 +12,16 @@ import pytest
 from processes import ACCOUNTS, admin_auth
 from selenium.webdriver.common.keys import Keys
 
-from browser import console_errors, graph_data, log_in_as, open_outlet, text, wait_until
+from browser import (
+    click_biggest_facility,
+    click_cell,
+    console_errors,
+    graph_data,
+    log_in_as,
+    open_outlet,
+    text,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PLOT = "%Y-%m-%d %H:%M:%S"
@@ -50,6 +59,17 @@ def snapshot(server) -> dict:
 def outlet_name(server, outlet: str) -> str:
     data = snapshot(server)["outlets"]
     return data["name"][data["id"].index(outlet)]
+
+
+def breaker(server, branch: str, state: str) -> None:
+    """Open (Off) or close (On) a branch breaker through Redfish, as the Administrator."""
+    httpx.post(
+        f"{server.url}/redfish/v1/PowerEquipment/RackPDUs/1/Branches/{branch}"
+        "/Actions/Circuit.BreakerControl",
+        json={"PowerState": state},
+        auth=admin_auth(),
+        verify=server.verify,
+    ).raise_for_status()
 
 
 def open_pdus(driver, url: str) -> None:
@@ -140,22 +160,10 @@ def test_outlet_switch_and_breaker_open_are_drawn_as_markers(
     assert "off" in labels and "on" in labels
 
     # The branch breaker that feeds the outlet, opened through Redfish, is marked too.
-    httpx.post(
-        f"{server.url}/redfish/v1/PowerEquipment/RackPDUs/1/Branches/B"
-        "/Actions/Circuit.BreakerControl",
-        json={"PowerState": "Off"},
-        auth=admin_auth(),
-        verify=server.verify,
-    ).raise_for_status()
+    breaker(server, "B", "Off")
     wait_until(lambda: "event CircuitPoweredOff" in event_marks(driver), timeout_s=20)
     element_screenshot("pdus-outlet-events", "#outlet-detail")
-    httpx.post(
-        f"{server.url}/redfish/v1/PowerEquipment/RackPDUs/1/Branches/B"
-        "/Actions/Circuit.BreakerControl",
-        json={"PowerState": "On"},
-        auth=admin_auth(),
-        verify=server.verify,
-    ).raise_for_status()
+    breaker(server, "B", "On")
     wait_until(lambda: "event CircuitPoweredOn" in event_marks(driver), timeout_s=20)
     assert outlet == "B2"
     assert console_errors(driver) == []
@@ -192,8 +200,6 @@ def test_operator_renames_an_outlet_and_readonly_is_refused(stack, operator, dri
     log_in_as(driver, web.url, *ACCOUNTS["ReadOnly"])
     open_pdus(driver, web.url + "/pdus?pdu=1")
     driver.execute_script("window.scrollTo(0, 0)")
-    from browser import click_cell
-
     click_cell(driver, row=2, position=4)
     wait_until(lambda: "db-primary (C4)" in (text(driver, "outlet-title") or ""), timeout_s=20)
     rename = driver.find_element("id", "outlet-rename")
@@ -234,23 +240,6 @@ def test_sites_picker_loads_the_net_flow_range_and_keeps_it_in_the_url(stack, op
     grown = len(wait_until(lambda: net_x(), timeout_s=20))
     wait_until(lambda: len(net_x()) > grown, timeout_s=20)  # follows live at the range's step
     assert console_errors(driver) == []
-
-
-def click_biggest_facility(driver) -> None:
-    """Markers are redrawn every tick, so click where the biggest free one is."""
-    from selenium.webdriver.common.actions.action_builder import ActionBuilder
-
-    x, y = driver.execute_script(
-        "const free = Array.from(document.querySelectorAll('path.facility-marker')).map(p => {"
-        "  const r = p.getBoundingClientRect();"
-        "  const x = r.left + r.width / 2, y = r.top + r.height / 2;"
-        "  return [r.width, x, y, document.elementFromPoint(x, y) === p]; })"
-        ".filter(m => m[3]).sort((a, b) => b[0] - a[0]);"
-        "return [free[0][1], free[0][2]];"
-    )
-    click = ActionBuilder(driver)
-    click.pointer_action.move_to_location(int(x), int(y)).pause(0.1).click()
-    click.perform()
 
 
 def test_map_picker_loads_a_facility_range_and_keeps_the_facility(stack, operator) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import dash_leaflet as dl
@@ -25,6 +24,8 @@ from energydash.dashboard.live import Updates, streamer
 from energydash.dashboard.timerange import (
     TimeRange,
     axis_title,
+    data_now,
+    due,
     from_query,
     local,
     parse_utc,
@@ -378,7 +379,7 @@ def _facility_series(
     context: DashboardContext, code: str, index: int, time_range: TimeRange, ts: str | None
 ) -> tuple[list[str], list[float | None], str]:
     """(UTC times, MW, note) of a facility over the range: stored history, else the feed's."""
-    now = parse_utc(ts) if ts else datetime.now(UTC)
+    now = data_now(ts)
     loaded = load(context, "facilities", [f"{code}.power_mw"], time_range, now)
     if not loaded.error:
         power = loaded.series.get(f"{code}.power_mw") or [None] * len(loaded.timestamps)
@@ -392,16 +393,6 @@ def _facility_series(
             times.append(point.ts)
             power.append(values[index] if index < len(values) else None)
     return times, power, f"Stored history unavailable ({loaded.error}); recent live data."
-
-
-def _due(time_range: TimeRange, last: str | None, ts: str) -> bool:
-    """A live chart gets a point once per step of its range; a fixed one never."""
-    if not time_range.live:
-        return False
-    if last is None:
-        return True
-    step_s = time_range.step_s(parse_utc(ts))
-    return (parse_utc(ts) - parse_utc(last)).total_seconds() >= step_s - 0.5
 
 
 def _unit_mw(unit: dict[str, Any]) -> float:
@@ -450,7 +441,7 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
                 updates.append(("facility-chart", {"figure": figure}))
                 updates.append(("facility-chart-note", {"children": note}))
                 memo["held"], memo["chart_last"] = len(times), (times[-1] if times else None)
-            elif ts and ts != memo.get("ts") and _due(time_range, memo.get("chart_last"), ts):
+            elif ts and ts != memo.get("ts") and due(time_range, memo.get("chart_last"), ts):
                 # Live: one point per step of the range, a Patch (see charts.append_points).
                 power_now = _at(facilities.get("facilities") or {}, "power_mw", index)
                 patch, memo["held"] = charts.append_points(

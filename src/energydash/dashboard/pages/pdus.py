@@ -11,7 +11,7 @@ is disabled, with a tooltip saying why, for a role without ConfigureComponents.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -50,6 +50,8 @@ from energydash.dashboard.sessions import CONTROL_PRIVILEGE
 from energydash.dashboard.timerange import (
     TimeRange,
     axis_title,
+    data_now,
+    due,
     from_query,
     local,
     parse_utc,
@@ -553,12 +555,7 @@ def _readings(data: dict[str, Any], index: int) -> list[html.Div]:
 
 
 def _data_now(context: DashboardContext, pdu: str) -> datetime:
-    """The data's clock (the PDU's newest frame), which a sped-up or stepped clock may set."""
-    ts = context.feed.latest_ts(f"pdu/{pdu}/outlets")
-    try:
-        return parse_utc(ts) if ts else datetime.now(UTC)
-    except ValueError:
-        return datetime.now(UTC)
+    return data_now(context.feed.latest_ts(f"pdu/{pdu}/outlets"))
 
 
 def _outlet_series(
@@ -727,12 +724,7 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             # Live: one point per step of the range, as a Patch (never extendData: see
             # charts.append_points); the event markers change in the same Patch.
             patch = None
-            last = memo.get("outlet_last")
-            step_s = time_range.step_s(_data_now(context, pdu))
-            due = ts is not None and (
-                last is None or (parse_utc(ts) - parse_utc(last)).total_seconds() >= step_s - 0.5
-            )
-            if time_range.live and due and ts:
+            if ts and due(time_range, memo.get("outlet_last"), ts):
                 power = (outlets.get("power_w") or [None] * (index + 1))[index]
                 energy = (outlets.get("energy_kwh") or [None] * (index + 1))[index]
                 patch, memo["outlet_held"] = charts.append_points(

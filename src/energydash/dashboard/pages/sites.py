@@ -11,7 +11,7 @@ consumption - production + storage flow, positive importing.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from dash import (
@@ -41,6 +41,8 @@ from energydash.dashboard.sessions import CONTROL_PRIVILEGE
 from energydash.dashboard.timerange import (
     TimeRange,
     axis_title,
+    data_now,
+    due,
     from_query,
     local,
     parse_utc,
@@ -143,11 +145,7 @@ def flow_figure(stats: SiteStats | None) -> dict[str, Any]:
 
 
 def _data_now(context: DashboardContext, site_id: str) -> datetime:
-    ts = context.feed.latest_ts(f"site/{site_id}")
-    try:
-        return parse_utc(ts) if ts else datetime.now(UTC)
-    except ValueError:
-        return datetime.now(UTC)
+    return data_now(context.feed.latest_ts(f"site/{site_id}"))
 
 
 def net_series(
@@ -475,13 +473,8 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             updates.append(("sites-flow", {"figure": patch}))
             # Live: one point per step of the range, as a Patch (see charts.append_points).
             ts = context.feed.latest_ts(f"site/{site_id}")
-            last = memo.get("sites_net_last")
-            due = ts is not None and (
-                last is None
-                or (parse_utc(ts) - parse_utc(last)).total_seconds()
-                >= time_range.step_s(parse_utc(ts)) - 0.5
-            )
-            if time_range.live and ts and due and ts != memo.get("sites_last_ts"):
+            fresh = ts is not None and ts != memo.get("sites_last_ts")
+            if ts is not None and fresh and due(time_range, memo.get("sites_net_last"), ts):
                 patch, memo["sites_net_held"] = charts.append_points(
                     local(ts, time_range.tz),
                     [stats.net_grid_flow_w / 1000],
