@@ -205,6 +205,14 @@ WRITES = [
         OPERATOR,
     ),
     Write(
+        "pdu rename",
+        "PATCH",
+        lambda s: "/api/v1/pdus/2",
+        {"name": "Rack 7 feed A"},
+        "ConfigureComponents",
+        OPERATOR,
+    ),
+    Write(
         "group power",
         "POST",
         lambda s: f"/api/v1/pdus/1/groups/{_group(s)}/power",
@@ -494,6 +502,7 @@ def test_every_write_route_of_the_api_is_in_the_table(server: BackgroundServer) 
     covered = {
         ("POST", "/api/v1/pdus/{pdu_id}/outlets/{outlet_id}/power"),
         ("PATCH", "/api/v1/pdus/{pdu_id}/outlets/{outlet_id}"),
+        ("PATCH", "/api/v1/pdus/{pdu_id}"),
         ("POST", "/api/v1/pdus/{pdu_id}/groups/{group_id}/power"),
         ("POST", "/api/v1/pdus/{pdu_id}/circuits/{circuit_id}/breaker"),
         ("POST", "/api/v1/simulation"),

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 from processes import ACCOUNTS, admin_auth
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.keys import Keys
 
 from browser import (
@@ -61,6 +62,20 @@ def outlet_name(server, outlet: str) -> str:
     return data["name"][data["id"].index(outlet)]
 
 
+def rendered_again(driver, css: str):
+    """A condition: the element at ``css`` now was replaced (the page rendered again)."""
+    old = driver.find_element("css selector", css)
+
+    def replaced() -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        return False
+
+    return replaced
+
+
 def breaker(server, branch: str, state: str) -> None:
     """Open (Off) or close (On) a branch breaker through Redfish, as the Administrator."""
     httpx.post(
@@ -88,8 +103,10 @@ def test_pdu_picker_loads_the_outlet_range_from_history_and_keeps_it_in_the_url(
     assert layout_of(driver, "outlet-chart")["xaxis"]["title"]["text"] == "Time (AEST, UTC+10)"
 
     # A preset: into the URL, the page renders again with the outlet still open.
+    page_gone = rendered_again(driver, "#outlet-chart")
     driver.find_element("css selector", "#tp-range input[value='5m']").click()
     wait_until(lambda: query(driver).get("range") == ["5m"], timeout_s=20)
+    wait_until(page_gone, timeout_s=20)
     wait_until(lambda: "Outlet A5" in (text(driver, "outlet-title") or ""), timeout_s=20)
     wait_until(lambda: len(chart_x(driver)) >= 2, timeout_s=30)
     assert text(driver, "outlet-chart-note") == ""  # loaded from stored history
@@ -268,12 +285,14 @@ def test_map_picker_loads_a_facility_range_and_keeps_the_facility(stack, operato
     wait_until(lambda: len(facility_x()) >= 2, timeout_s=30)
     assert text(driver, "facility-chart-note") == ""  # from stored history
 
+    page_gone = rendered_again(driver, "#facility-chart")
     driver.find_element("css selector", "#tp-range input[value='1h']").click()
     wait_until(lambda: query(driver).get("range") == ["1h"], timeout_s=20)
+    wait_until(page_gone, timeout_s=20)
     # the page renders again; the same facility's panel and chart come back
     first_line = panel.splitlines()[0]
     wait_until(lambda: first_line in (text(driver, "facility-info") or ""), timeout_s=20)
-    wait_until(lambda: len(facility_x()) >= 2, timeout_s=30)
-    assert axis() == "Time (UTC)" and query(driver)["tz"] == ["UTC"]
+    wait_until(lambda: axis() == "Time (UTC)" and len(facility_x()) >= 2, timeout_s=30)
+    assert query(driver)["tz"] == ["UTC"]
     assert text(driver, "facility-chart-note") == ""
     assert console_errors(driver) == []

@@ -1,4 +1,4 @@
-"""Outlet names given by users: checked, shown by the snapshots, kept across a restart."""
+"""Outlet and PDU names given by users: checked, shown by the snapshots, kept across a restart."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from energydash.config import Settings
 from energydash.hub import Hub
 from energydash.hub.snapshots import SnapshotPublisher
-from energydash.sim.commands import MAX_OUTLET_NAME, CommandError, RenameOutlet
+from energydash.sim.commands import MAX_OUTLET_NAME, CommandError, RenameOutlet, RenamePdu
 from energydash.sim.engine import Engine
 
 
@@ -78,3 +78,26 @@ def test_state_file_with_a_bad_outlet_name_is_refused(settings: Settings) -> Non
     second = Engine.from_settings(settings)
     assert not second.restored
     assert any("outlets.name" in problem for problem in second.state_problems)
+
+
+def test_renamed_pdu_shows_its_name_and_survives_a_restart(settings: Settings) -> None:
+    first = Engine.from_settings(settings)
+    first.execute(RenamePdu("2", "Rack 7 feed A"))
+    hub = Hub(settings)
+    SnapshotPublisher(first, hub).publish()
+    assert hub.latest("pdu/2/outlets").data["name"] == "Rack 7 feed A"
+    assert hub.latest("pdu/2/summary").data["name"] == "Rack 7 feed A"
+    first.save_state()
+    second = Engine.from_settings(settings)
+    assert second.restored
+    assert second.fleet.pdu_info("2").name == "Rack 7 feed A"
+    assert second.fleet.pdu_info("1").name == first.fleet.pdu_info("1").name
+
+
+def test_bad_pdu_name_is_refused_and_nothing_changes(settings: Settings) -> None:
+    engine = Engine.from_settings(settings)
+    before = engine.fleet.pdu_info("1").name
+    with pytest.raises(CommandError) as refused:
+        engine.execute(RenamePdu("1", " \t "))
+    assert refused.value.field == "name"
+    assert engine.fleet.pdu_info("1").name == before

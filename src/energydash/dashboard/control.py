@@ -59,6 +59,10 @@ class BackendControl:
         path = f"/api/v1/pdus/{pdu_id}/outlets/{outlet_id}"
         return await self._send("PATCH", path, {"name": name}, token, "renamed")
 
+    async def rename_pdu(self, pdu_id: str, name: str, token: str) -> ControlResult:
+        """PATCH /api/v1/pdus/{pdu} {"name"}: the PDU's own name."""
+        return await self._send("PATCH", f"/api/v1/pdus/{pdu_id}", {"name": name}, token, "renamed")
+
     async def rename_device(
         self, pdu_id: str, outlet_id: str, name: str, token: str
     ) -> ControlResult:

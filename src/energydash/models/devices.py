@@ -43,6 +43,14 @@ class OutletUpdate(BaseModel):
     name: str = Field(min_length=1, max_length=MAX_OUTLET_NAME_LENGTH)
 
 
+class PduUpdate(BaseModel):
+    """``PATCH /api/v1/pdus/{pdu}``: the PDU's own name (its Redfish RackPDU Name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_OUTLET_NAME_LENGTH)
+
+
 class DeviceCommand(BaseModel):
     """``set_power`` On/Off/PowerCycle, ``set_enabled`` and ``set_online`` true/false."""
 

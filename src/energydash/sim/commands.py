@@ -25,7 +25,7 @@ FaultKind = Literal[
 POWER_ACTIONS: tuple[str, ...] = ("On", "Off", "PowerCycle")
 BREAKER_ACTIONS: tuple[str, ...] = ("On", "Off")
 METRICS_KINDS: tuple[str, ...] = ("outlet", "branch", "main", "group", "pdu")
-MAX_OUTLET_NAME = 64  # characters of a user-given outlet name (RenameOutlet)
+MAX_OUTLET_NAME = 64  # characters of a user-given outlet or PDU name (RenameOutlet, RenamePdu)
 FAULT_KINDS: tuple[str, ...] = (
     "sensor_stuck",
     "sensor_dropout",
@@ -181,6 +181,14 @@ class RenameOutlet:
 
 
 @dataclass(frozen=True, slots=True)
+class RenamePdu:
+    """The PDU's own name (Redfish RackPDU ``Name``, the dashboard's PDU selector and header)."""
+
+    pdu_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResetPeak:
     """Restart one Power sensor's peak (kind as ResetMetrics; ``phase`` for a mains phase)."""
 
@@ -225,6 +233,7 @@ Command = (
     | SetPowerOnDelay
     | SetRestorePolicy
     | RenameOutlet
+    | RenamePdu
     | ResetPeak
     | InjectFault
     | ClearFault

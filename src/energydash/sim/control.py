@@ -31,6 +31,7 @@ from energydash.sim.commands import (
     OutletPower,
     RemoveDevice,
     RenameOutlet,
+    RenamePdu,
     ResetMetrics,
     ResetPeak,
     SetDevice,
@@ -560,8 +561,9 @@ def _set_restore_policy(engine: Engine, c: SetRestorePolicy) -> CommandResult:
     return CommandResult(True, f"outlet {c.outlet_id} of {pdu.name}: {c.policy} after power loss")
 
 
-def outlet_name_problem(name: Any) -> str | None:
-    """Why ``name`` cannot name an outlet (None when it can): 1 to 64 printable characters."""
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot name an outlet or PDU (None when it can): 1 to 64 printable
+    characters, not only spaces."""
     if not isinstance(name, str):
         return f"name must be text, got {type(name).__name__}"
     if not name.strip() or len(name) > MAX_OUTLET_NAME:
@@ -575,11 +577,20 @@ def _rename_outlet(engine: Engine, c: RenameOutlet) -> CommandResult:
     # A name is a label on the box, not a command to it: a silent PDU can still be relabelled.
     pdu = _pdu(engine, c.pdu_id, allow_blind=True)
     _outlet_index(engine, pdu, c.outlet_id)  # an unknown outlet is refused by name
-    problem = outlet_name_problem(c.name)
+    problem = name_problem(c.name)
     if problem:
         raise CommandError(problem, field="name")
     engine.fleet.outlet_info(pdu.id, str(c.outlet_id)).name = c.name.strip()
     return CommandResult(True, f"outlet {c.outlet_id} of {pdu.name} is now {c.name.strip()!r}")
+
+
+def _rename_pdu(engine: Engine, c: RenamePdu) -> CommandResult:
+    pdu = _pdu(engine, c.pdu_id, allow_blind=True)
+    problem = name_problem(c.name)
+    if problem:
+        raise CommandError(problem, field="name")
+    before, pdu.name = pdu.name, c.name.strip()
+    return CommandResult(True, f"{before} is now {pdu.name!r}")
 
 
 def _reset_peak(engine: Engine, c: ResetPeak) -> CommandResult:
@@ -624,6 +635,7 @@ HANDLERS: dict[type, Callable[[Engine, Any], CommandResult]] = {
     SetRestorePolicy: _set_restore_policy,
     ResetPeak: _reset_peak,
     RenameOutlet: _rename_outlet,
+    RenamePdu: _rename_pdu,
 }
 
 

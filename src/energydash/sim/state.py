@@ -124,6 +124,8 @@ def to_payload(
             ]
             for p in fleet.pdus
         },
+        # PDU names given by users (RenamePdu); absent in files of older versions
+        "pdu_names": {p.id: p.name for p in fleet.pdus},
         "faults": faults,
         "fault_counter": fault_counter,
         "grid": grid,
@@ -326,6 +328,14 @@ def _restore(fleet: Fleet, payload: dict[str, Any], path: Path) -> Restored | No
             f"{path}: outlets.name must be {n} names of 1 to {MAX_OUTLET_NAME} characters"
         )
 
+    pdu_names = payload.get("pdu_names", {})
+    if not isinstance(pdu_names, dict) or any(
+        not isinstance(x, str) or not 0 < len(x) <= MAX_OUTLET_NAME for x in pdu_names.values()
+    ):
+        raise StateError(
+            f"{path}: pdu_names must map PDU ids to names of 1 to {MAX_OUTLET_NAME} characters"
+        )
+
     groups_raw = payload.get("groups", {})
     if not isinstance(groups_raw, dict):
         raise StateError(f"{path}: groups must be an object of PDU id to groups")
@@ -406,6 +416,9 @@ def _restore(fleet: Fleet, payload: dict[str, Any], path: Path) -> Restored | No
     if delays is not None:
         for cur, old in zip(o_cur.tolist(), o_old.tolist(), strict=True):
             fleet.set_power_on_delay(cur, float(delays[old]))
+    for pdu in fleet.pdus:
+        if pdu.id in pdu_names:
+            pdu.name = pdu_names[pdu.id]
     if outlet_names is not None:
         infos = [o for p in fleet.pdus for o in p.outlets]
         for cur, old in zip(o_cur.tolist(), o_old.tolist(), strict=True):

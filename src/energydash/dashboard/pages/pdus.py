@@ -97,6 +97,7 @@ def layout(pdu: str | None = None, **query: str) -> html.Div:
                                 clearable=False,
                                 className="pdu-select",
                             ),
+                            *_pdu_rename(str((data or {}).get("name") or "")),
                             html.Label("Colour range", className="control-label"),
                             dcc.RadioItems(
                                 id="pdu-range",
@@ -316,6 +317,23 @@ def _detail_panel() -> html.Section:
     )
 
 
+def _pdu_rename(name: str) -> list[Any]:
+    """The chosen PDU's name, editable by a role with ConfigureComponents."""
+    return [
+        dcc.Input(
+            id="pdu-name",
+            type="text",
+            value=name,
+            maxLength=MAX_OUTLET_NAME,
+            className="name-input",
+            disabled=bool(refusal(CONTROL_PRIVILEGE)),
+            **{"aria-label": "PDU name"},
+        ),
+        guarded_button("Rename PDU", "pdu-rename", CONTROL_PRIVILEGE, "btn btn-cycle"),
+        html.Span(id="pdu-rename-result", className="result"),
+    ]
+
+
 def _rename_panel() -> html.Div:
     """Outlet and device names, editable by a role with ConfigureComponents."""
 
@@ -431,6 +449,29 @@ async def rename(
     control = context.control
     send = control.rename_device if device else control.rename_outlet
     result = await send(view["pdu"], outlet, name, token())
+    return shown(target, f"rename to {name!r}", result)
+
+
+@callback(
+    Output("pdu-rename-result", "children"),
+    Output("pdu-rename-result", "className"),
+    Input("pdu-rename", "n_clicks"),
+    State("pdu-select", "value"),
+    State("pdu-name", "value"),
+    prevent_initial_call=True,
+)
+async def rename_pdu(clicks: int, pdu: str | None, name: str | None) -> tuple[str, str]:
+    """Rename the chosen PDU through the backend's REST API as the user."""
+    if not clicks or not pdu:
+        return no_update, no_update
+    target = f"PDU {pdu}"
+    name = (name or "").strip()
+    reason = refusal(CONTROL_PRIVILEGE)
+    if reason:
+        return f"✖ {target}: rename not sent — {reason}", "result result-error"
+    if not name:
+        return f"✖ {target}: rename not sent — give a name", "result result-error"
+    result = await get_context().control.rename_pdu(pdu, name, token())
     return shown(target, f"rename to {name!r}", result)
 
 
@@ -640,8 +681,10 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     settings = context.settings
     updates: Updates = []
     pdu_ids = feed.pdu_ids()
-    if memo.get("pdu_ids") != pdu_ids:
-        memo["pdu_ids"] = pdu_ids
+    # PDUs appear, or one is renamed: the selector's labels follow.
+    names = [(p, (feed.latest(f"pdu/{p}/outlets") or {}).get("name")) for p in pdu_ids]
+    if memo.get("pdu_ids") != names:
+        memo["pdu_ids"] = names
         props: dict[str, Any] = {"options": _options(context, pdu_ids)}
         if view.get("pdu") not in pdu_ids and pdu_ids:
             props["value"] = pdu_ids[0]
@@ -680,6 +723,10 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     if memo.get("breakers") != breakers or memo.get("breakers_pdu") != pdu:
         updates.append(("pdu-breakers", {"children": breaker_rows(data, current_session())}))
         memo["breakers"], memo["breakers_pdu"] = breakers, pdu
+
+    if memo.get("pdu_name") != (pdu, data.get("name")):
+        updates.append(("pdu-name", {"value": data.get("name") or ""}))
+        memo["pdu_name"] = (pdu, data.get("name"))
 
     header = _header_values(data, summary)
     if memo.get("header") != header:
