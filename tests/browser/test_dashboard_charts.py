@@ -213,16 +213,42 @@ def test_operator_renames_an_outlet_and_readonly_is_refused(stack, operator, dri
     ).json()
     assert redfish["Name"] == "db-primary"
 
+    # The PDU's own name: the selector, the header and Redfish RackPDU Name follow it.
+    pdu_field = driver.find_element("id", "pdu-name")
+    wait_until(lambda: pdu_field.get_attribute("value"), timeout_s=15)
+    pdu_field.send_keys(Keys.CONTROL, "a")
+    pdu_field.send_keys("Rack 1 row A")
+    driver.find_element("id", "pdu-rename").click()
+    wait_until(lambda: "Rack 1 row A" in (text(driver, "pdu-rename-result") or ""), timeout_s=15)
+    assert "refused" not in text(driver, "pdu-rename-result"), text(driver, "pdu-rename-result")
+    wait_until(lambda: "Rack 1 row A" in (text(driver, "pdu-header") or ""), timeout_s=15)
+    wait_until(lambda: "1 · Rack 1 row A" in (text(driver, "pdu-select") or ""), timeout_s=15)
+    rack = httpx.get(
+        f"{server.url}/redfish/v1/PowerEquipment/RackPDUs/1",
+        auth=admin_auth(),
+        verify=server.verify,
+    ).json()
+    assert rack["Name"] == "Rack 1 row A"
+
     # ReadOnly: the controls are disabled with the reason, and a forced click is refused.
     log_in_as(driver, web.url, *ACCOUNTS["ReadOnly"])
     open_pdus(driver, web.url + "/pdus?pdu=1")
+    wait_until(lambda: (graph_data(driver, "pdu-heatmap") or [{}])[0].get("z"))
     driver.execute_script("window.scrollTo(0, 0)")
-    click_cell(driver, row=2, position=4)
-    wait_until(lambda: "db-primary (C4)" in (text(driver, "outlet-title") or ""), timeout_s=20)
+    for _attempt in range(4):  # a tick may redraw the plot between hover and click
+        click_cell(driver, row=2, position=4)
+        try:
+            wait_until(lambda: "db-primary (C4)" in (text(driver, "outlet-title") or ""), 6)
+            break
+        except AssertionError:
+            continue
+    wait_until(lambda: "db-primary (C4)" in (text(driver, "outlet-title") or ""), timeout_s=6)
     rename = driver.find_element("id", "outlet-rename")
     assert not rename.is_enabled()
     assert rename.get_attribute("title") == "Your role (ReadOnly) lacks ConfigureComponents"
     assert not driver.find_element("id", "outlet-name").is_enabled()
+    assert not driver.find_element("id", "pdu-rename").is_enabled()
+    assert not driver.find_element("id", "pdu-name").is_enabled()
     driver.execute_script(
         "dash_clientside.set_props('outlet-rename', {disabled: false});"
         "dash_clientside.set_props('outlet-name', {disabled: false, value: 'hijacked'});"

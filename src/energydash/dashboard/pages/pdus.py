@@ -320,6 +320,7 @@ def _detail_panel() -> html.Section:
 def _pdu_rename(name: str) -> list[Any]:
     """The chosen PDU's name, editable by a role with ConfigureComponents."""
     return [
+        html.Label("Name", htmlFor="pdu-name", className="control-label"),
         dcc.Input(
             id="pdu-name",
             type="text",
@@ -327,7 +328,6 @@ def _pdu_rename(name: str) -> list[Any]:
             maxLength=MAX_OUTLET_NAME,
             className="name-input",
             disabled=bool(refusal(CONTROL_PRIVILEGE)),
-            **{"aria-label": "PDU name"},
         ),
         guarded_button("Rename PDU", "pdu-rename", CONTROL_PRIVILEGE, "btn btn-cycle"),
         html.Span(id="pdu-rename-result", className="result"),
