@@ -322,3 +322,36 @@ def test_map_picker_loads_a_facility_range_and_keeps_the_facility(stack, operato
     assert query(driver)["tz"] == ["UTC"]
     assert text(driver, "facility-chart-note") == ""
     assert console_errors(driver) == []
+
+
+def test_operator_renames_a_site_device_and_readonly_cannot(stack, operator, driver) -> None:
+    _, web = stack
+    open_pdus(driver, web.url + "/sites")
+    wait_until(lambda: "Rooftop PV" in (text(driver, "sites-devices") or ""), timeout_s=30)
+    choice = wait_until(
+        lambda: next(
+            (
+                label
+                for label in driver.find_elements("css selector", "#sites-rename-device label")
+                if label.text.strip() == "Rooftop PV"
+            ),
+            None,
+        ),
+        timeout_s=20,
+    )
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", choice)
+    choice.click()
+    field = driver.find_element("id", "sites-rename-name")
+    field.send_keys("Roof PV east")
+    driver.find_element("id", "sites-rename").click()
+    result = wait_until(lambda: text(driver, "sites-rename-result"), timeout_s=15)
+    assert result.startswith("✔") and "Roof PV east" in result, result
+    wait_until(lambda: "Roof PV east" in (text(driver, "sites-devices") or ""), timeout_s=15)
+
+    log_in_as(driver, web.url, *ACCOUNTS["ReadOnly"])
+    open_pdus(driver, web.url + "/sites")
+    button = driver.find_element("id", "sites-rename")
+    assert not button.is_enabled()
+    assert button.get_attribute("title") == "Your role (ReadOnly) lacks ConfigureComponents"
+    assert not driver.find_element("id", "sites-rename-name").is_enabled()
+    log_in_as(driver, web.url, *ACCOUNTS["Operator"])  # the module's browser as it was

@@ -184,6 +184,13 @@ class BackendControl:
         action = "enabled" if enabled else "disabled"
         return await self._post(f"/api/v1/devices/{device_id}/command", body, token, action)
 
+    async def rename_site_device(
+        self, site_id: str, device_id: str, name: str, token: str
+    ) -> ControlResult:
+        """PATCH /api/v1/sites/{site}/devices/{device} {"name"}; the backend checks the owner."""
+        path = f"/api/v1/sites/{site_id}/devices/{device_id}"
+        return await self._send("PATCH", path, {"name": name}, token, "renamed")
+
     async def acknowledge_alert(self, alert_id: str, token: str) -> ControlResult:
         return await self._post(f"/api/v1/alerts/{alert_id}/ack", {}, token, "acknowledged")
 

@@ -48,9 +48,12 @@ from energydash.dashboard.timerange import (
     parse_utc,
     points_for,
 )
-from energydash.models.sites import PduCostData, SiteDevicesData, SiteStats
+from energydash.models.sites import PduCostData, SiteDeviceFields, SiteDevicesData, SiteStats
 
 PAGE = "sites"
+SITE_DEVICE_NAME_MAX = next(
+    m.max_length for m in SiteDeviceFields.model_fields["name"].metadata if hasattr(m, "max_length")
+)
 NODES = [
     "Production",
     "Grid import",
@@ -295,8 +298,44 @@ def control_buttons(devices: SiteDevicesData | None) -> list[Any]:
     return buttons
 
 
-def _structure(devices: SiteDevicesData | None) -> list[tuple[str, bool]]:
-    return [(d.device_id, d.enabled) for d in (devices.devices if devices else [])]
+def _device_choices(devices: SiteDevicesData | None, locked: bool) -> list[dict[str, Any]]:
+    return [
+        {"label": d.name, "value": d.device_id, "disabled": locked}
+        for d in (devices.devices if devices else [])
+    ]
+
+
+def _rename_form(devices: SiteDevicesData | None) -> html.Div:
+    """A site device's name, editable by its owner with ConfigureComponents (the backend
+    decides owner and role: PATCH /api/v1/sites/{site}/devices/{device})."""
+    locked = bool(refusal(CONTROL_PRIVILEGE))
+    return html.Div(
+        [
+            html.Span("Rename", className="control-label"),
+            dcc.RadioItems(
+                id="sites-rename-device",
+                options=_device_choices(devices, locked),
+                inline=True,
+                className="checklist",
+            ),
+            dcc.Input(
+                id="sites-rename-name",
+                type="text",
+                maxLength=SITE_DEVICE_NAME_MAX,
+                placeholder="New name",
+                className="name-input",
+                disabled=locked,
+            ),
+            guarded_button("Rename device", "sites-rename", CONTROL_PRIVILEGE, "btn btn-cycle"),
+            html.Div(id="sites-rename-result", className="result"),
+        ],
+        className="rename",
+    )
+
+
+def _structure(devices: SiteDevicesData | None) -> list[tuple[str, bool, str]]:
+    """What the buttons and the rename choices show: a change (a rename too) redraws them."""
+    return [(d.device_id, d.enabled, d.name) for d in (devices.devices if devices else [])]
 
 
 def layout(**query: str) -> html.Div:
@@ -387,6 +426,7 @@ def layout(**query: str) -> html.Div:
                             control_buttons(devices), id="sites-controls", className="controls"
                         ),
                         html.Div(id="sites-control-result", className="result"),
+                        _rename_form(devices),
                     ]
                 ),
             ),
@@ -433,6 +473,35 @@ async def toggle_device(clicks: list[int], view: dict[str, Any]) -> tuple[str, s
         return f"✖ {target}: {action} not sent — {reason}", "result result-error"
     result = await get_context().control.site_device_enabled(device_id, enable, token())
     return shown(target, action, result)
+
+
+@callback(
+    Output("sites-rename-result", "children"),
+    Output("sites-rename-result", "className"),
+    Input("sites-rename", "n_clicks"),
+    State("sites-rename-device", "value"),
+    State("sites-rename-name", "value"),
+    State("view", "data"),
+    prevent_initial_call=True,
+)
+async def rename_device(
+    clicks: int, device_id: str | None, name: str | None, view: dict[str, Any] | None
+) -> tuple[str, str]:
+    """Rename a site device through the backend, as the dashboard's caller."""
+    site_id = (view or {}).get("site")
+    if not clicks or not site_id:
+        return no_update, no_update
+    target = f"device {device_id or '—'}"
+    name = (name or "").strip()
+    reason = refusal(CONTROL_PRIVILEGE)
+    if reason:
+        return f"✖ {target}: rename not sent — {reason}", "result result-error"
+    if not device_id or not name:
+        return f"✖ {target}: rename not sent — choose a device and give a name", (
+            "result result-error"
+        )
+    result = await get_context().control.rename_site_device(str(site_id), device_id, name, token())
+    return shown(target, f"rename to {name!r}", result)
 
 
 @streamer(PAGE)
@@ -489,6 +558,8 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     structure = _structure(devices)
     if entering or memo.get("sites_structure") != structure:
         updates.append(("sites-controls", {"children": control_buttons(devices)}))
+        locked = bool(refusal(CONTROL_PRIVILEGE))
+        updates.append(("sites-rename-device", {"options": _device_choices(devices, locked)}))
         memo["sites_structure"] = structure
     memo["page"] = PAGE
     memo["site"] = site_id
