@@ -179,6 +179,9 @@ def test_outlet_switch_and_breaker_open_are_drawn_as_markers(
     # The branch breaker that feeds the outlet, opened through Redfish, is marked too.
     breaker(server, "B", "Off")
     wait_until(lambda: "event CircuitPoweredOff" in event_marks(driver), timeout_s=20)
+    detail = driver.find_element("id", "outlet-detail")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", detail)
+    wait_until(lambda: detail.size["height"] > 300, timeout_s=10)
     element_screenshot("pdus-outlet-events", "#outlet-detail")
     breaker(server, "B", "On")
     wait_until(lambda: "event CircuitPoweredOn" in event_marks(driver), timeout_s=20)
