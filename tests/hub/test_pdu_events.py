@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from energydash.config import Settings
 from energydash.hub import Hub
 from energydash.hub.events import PduEventLog
@@ -10,12 +12,11 @@ from energydash.sim.commands import BreakerControl, OutletPower
 from energydash.sim.engine import Engine
 
 
-def _log(settings: Settings) -> tuple[Engine, Hub, PduEventLog]:
+def _log(settings: Settings) -> tuple[Engine, Hub, Callable[[], None]]:
+    """A fresh engine and hub with the event log attached; the third value stops it."""
     engine = Engine.from_settings(settings)
     hub = Hub(settings)
-    log = PduEventLog(engine, hub)
-    log.attach()
-    return engine, hub, log
+    return engine, hub, PduEventLog(engine, hub).attach()
 
 
 def test_every_pdu_has_an_events_topic_from_the_start(settings: Settings) -> None:
@@ -47,3 +48,24 @@ def test_events_kept_per_pdu_are_bounded(settings: Settings) -> None:
     events = PduEventsData.model_validate(hub.latest("pdu/1/events").data).events
     assert len(events) == 3
     assert events[-1].kind == "OutletPoweredOn"
+
+
+def test_kept_events_survive_a_restart_of_the_backend(settings: Settings) -> None:
+    engine, _, stop = _log(settings)
+    engine.execute(OutletPower("1", "A2", "Off"))
+    stop()  # the backend stops: the kept events are written
+    _, hub, _ = _log(settings)  # a new run reads them back before any new event
+    events = PduEventsData.model_validate(hub.latest("pdu/1/events").data).events
+    assert ("OutletPoweredOff", "A2") in [(e.kind, e.resource_id) for e in events]
+
+
+def test_an_unusable_events_file_is_left_alone_and_the_topics_start_empty(
+    settings: Settings, caplog
+) -> None:
+    path = settings.state_dir / "pdu_events.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"1": [{"kind": "no timestamp"}]}')
+    _, hub, _ = _log(settings)
+    assert PduEventsData.model_validate(hub.latest("pdu/1/events").data).events == []
+    assert "pdu_events.json" in caplog.text
+    assert path.read_text() == '{"1": [{"kind": "no timestamp"}]}'
