@@ -358,3 +358,37 @@ def test_operator_renames_a_site_device_and_readonly_cannot(stack, operator, dri
     assert button.get_attribute("title") == "Your role (ReadOnly) lacks ConfigureComponents"
     assert not driver.find_element("id", "sites-rename-name").is_enabled()
     log_in_as(driver, web.url, *ACCOUNTS["Operator"])  # the module's browser as it was
+
+
+def test_outlet_chart_keeps_its_past_and_markers_across_a_backend_restart(
+    stack, operator, driver
+) -> None:
+    """Last in the module: it restarts the backend."""
+    server, web = stack
+    httpx.post(
+        f"{server.url}/api/v1/pdus/1/outlets/A6/power",
+        json={"action": "Off"},
+        auth=admin_auth(),
+        verify=server.verify,
+    ).raise_for_status()
+
+    def a6_events() -> list[str]:
+        answer = httpx.get(
+            f"{server.url}/api/v1/snapshots/pdu/1/events", auth=admin_auth(), verify=server.verify
+        )
+        events = answer.json()["data"]["events"]
+        return [e["kind"] for e in events if e["resource_id"] == "A6"]
+
+    wait_until(lambda: "OutletPoweredOff" in a6_events(), timeout_s=15)
+    restarted_at = datetime.now(UTC)
+    server.stop()
+    server.start()
+    assert "OutletPoweredOff" in a6_events()  # read back from the saved events
+    # The backend's restart ended the user's Redfish session: log in again.
+    log_in_as(driver, web.url, *ACCOUNTS["Operator"])
+    open_pdus(driver, web.url + "/pdus?pdu=1&range=1h&tz=UTC")
+    open_outlet(driver, row=0, position=6)
+    wait_until(lambda: "event OutletPoweredOff" in event_marks(driver), timeout_s=20)
+    first = datetime.strptime(wait_until(lambda: chart_x(driver), timeout_s=20)[0], PLOT)
+    assert first.replace(tzinfo=UTC) < restarted_at  # the past from the stored history
+    assert text(driver, "outlet-chart-note") == ""
