@@ -57,6 +57,7 @@ from energydash.dashboard.timerange import (
     parse_utc,
     points_for,
 )
+from energydash.models.devices import MAX_NAME_LENGTH as MAX_DEVICE_NAME
 from energydash.models.devices import MAX_OUTLET_NAME_LENGTH as MAX_OUTLET_NAME
 from energydash.models.events import pdu_events_topic
 
@@ -337,14 +338,16 @@ def _pdu_rename(name: str) -> list[Any]:
 def _rename_panel() -> html.Div:
     """Outlet and device names, editable by a role with ConfigureComponents."""
 
-    def row(label: str, input_id: str, button_id: str, button: str, hint: str) -> html.Div:
+    def row(
+        label: str, input_id: str, button_id: str, button: str, hint: str, longest: int
+    ) -> html.Div:
         return html.Div(
             [
                 html.Label(label, htmlFor=input_id, className="control-label"),
                 dcc.Input(
                     id=input_id,
                     type="text",
-                    maxLength=MAX_OUTLET_NAME,
+                    maxLength=longest,
                     className="name-input",
                     placeholder=hint,
                     disabled=bool(refusal(CONTROL_PRIVILEGE)),
@@ -356,8 +359,22 @@ def _rename_panel() -> html.Div:
 
     return html.Div(
         [
-            row("Outlet name", "outlet-name", "outlet-rename", "Rename outlet", "e.g. db-primary"),
-            row("Device name", "device-name", "device-rename", "Rename device", "no device"),
+            row(
+                "Outlet name",
+                "outlet-name",
+                "outlet-rename",
+                "Rename outlet",
+                "e.g. db-primary",
+                MAX_OUTLET_NAME,
+            ),
+            row(
+                "Device name",
+                "device-name",
+                "device-rename",
+                "Rename device",
+                "no device",
+                MAX_DEVICE_NAME,
+            ),
             html.Div(id="rename-result", className="result"),
         ],
         className="rename",
