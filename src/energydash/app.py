@@ -46,6 +46,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from energydash.hub.snapshots import SnapshotPublisher
 
     snapshots = SnapshotPublisher(engine, hub)
+    from energydash.hub.events import PduEventLog
+
+    pdu_events = PduEventLog(engine, hub)
     site_snapshots = _sites(settings, engine, hub, auth)
     redfish = _redfish_service(engine, settings, auth, auditor)
 
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         detach_sites = site_snapshots.attach()
         site_snapshots.publish()
         detach_events = engine.on_event(lambda event: snapshots.refresh_soon())
+        detach_pdu_events = pdu_events.attach()
         detach_analytics = _start_analytics(app, settings, engine, hub, redfish)
         snapshots.publish()  # every topic exists before the first client subscribes
         hub.publish(AUDIT_TOPIC, auditor.data().model_dump(mode="json"))
@@ -92,6 +96,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             await redfish.stop()
             detach_analytics()
             detach_events()
+            detach_pdu_events()
             detach_sites()
             detach_snapshots()
             detach_tick()

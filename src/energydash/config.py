@@ -176,6 +176,11 @@ class Settings(BaseSettings):
         10_000, ge=10, le=1_000_000, description="Rows one history answer holds at most."
     )
 
+    # --- PDU events on the dashboard's charts (issue 15, dashcharts) ------------------
+    pdu_events_kept: int = Field(
+        200, ge=1, le=10_000, description="Recent switch/breaker events kept per PDU for charts."
+    )
+
     # --- WebSocket stream --------------------------------------------------------------
     ws_queue_size: int = Field(
         16, ge=1, le=10_000, description="Frames queued per client and subscribed topic."

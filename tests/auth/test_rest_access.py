@@ -197,6 +197,22 @@ WRITES = [
         OPERATOR,
     ),
     Write(
+        "outlet rename",
+        "PATCH",
+        lambda s: "/api/v1/pdus/1/outlets/A4",
+        {"name": "db-primary (rack 3)"},
+        "ConfigureComponents",
+        OPERATOR,
+    ),
+    Write(
+        "pdu rename",
+        "PATCH",
+        lambda s: "/api/v1/pdus/2",
+        {"name": "Rack 7 feed A"},
+        "ConfigureComponents",
+        OPERATOR,
+    ),
+    Write(
         "group power",
         "POST",
         lambda s: f"/api/v1/pdus/1/groups/{_group(s)}/power",
@@ -485,6 +501,8 @@ def test_every_write_route_of_the_api_is_in_the_table(server: BackgroundServer) 
     }
     covered = {
         ("POST", "/api/v1/pdus/{pdu_id}/outlets/{outlet_id}/power"),
+        ("PATCH", "/api/v1/pdus/{pdu_id}/outlets/{outlet_id}"),
+        ("PATCH", "/api/v1/pdus/{pdu_id}"),
         ("POST", "/api/v1/pdus/{pdu_id}/groups/{group_id}/power"),
         ("POST", "/api/v1/pdus/{pdu_id}/circuits/{circuit_id}/breaker"),
         ("POST", "/api/v1/simulation"),

@@ -125,3 +125,19 @@ def open_outlet(driver: webdriver.Chrome, row: int, position: int) -> str:
             continue
     wait_until(lambda: f"Outlet {outlet}" in (text(driver, "outlet-title") or ""), timeout_s=6)
     return outlet
+
+
+def click_biggest_facility(driver: webdriver.Chrome) -> None:
+    """Click the map's biggest facility marker that nothing covers (markers are redrawn every
+    tick, so the click goes to where it is, not to the element)."""
+    x, y = driver.execute_script(
+        "const free = Array.from(document.querySelectorAll('path.facility-marker')).map(p => {"
+        "  const r = p.getBoundingClientRect();"
+        "  const x = r.left + r.width / 2, y = r.top + r.height / 2;"
+        "  return [r.width, x, y, document.elementFromPoint(x, y) === p]; })"
+        ".filter(m => m[3]).sort((a, b) => b[0] - a[0]);"
+        "return [free[0][1], free[0][2]];"
+    )
+    click = ActionBuilder(driver)
+    click.pointer_action.move_to_location(int(x), int(y)).pause(0.1).click()
+    click.perform()

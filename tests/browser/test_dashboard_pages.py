@@ -12,7 +12,14 @@ import time
 import pytest
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 
-from browser import console_errors, graph_data, open_outlet, text, wait_until
+from browser import (
+    click_biggest_facility,
+    console_errors,
+    graph_data,
+    open_outlet,
+    text,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -165,18 +172,7 @@ def test_market_charts_grow_live_and_a_facility_opens_its_panel(
     assert all(r["price_aud_per_mwh"] for r in rows)
     open_page(driver, web.url, "/map")
     wait_until(lambda: markers_and_clusters(driver) == 60)
-    # Markers are redrawn every tick, so click where the biggest one is, not the element.
-    x, y = driver.execute_script(
-        "const free = Array.from(document.querySelectorAll('path.facility-marker')).map(p => {"
-        "  const r = p.getBoundingClientRect();"
-        "  const x = r.left + r.width / 2, y = r.top + r.height / 2;"
-        "  return [r.width, x, y, document.elementFromPoint(x, y) === p]; })"
-        ".filter(m => m[3]).sort((a, b) => b[0] - a[0]);"
-        "return [free[0][1], free[0][2]];"
-    )
-    click = ActionBuilder(driver)
-    click.pointer_action.move_to_location(int(x), int(y)).pause(0.1).click()
-    click.perform()
+    click_biggest_facility(driver)
     wait_until(lambda: "Capacity" in (text(driver, "facility-info") or ""))
     wait_until(lambda: trace_length(driver, "facility-chart") >= 2, timeout_s=10)
     assert console_errors(driver) == []  # the screenshot: test_map_page.py (units panel)

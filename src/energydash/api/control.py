@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from energydash.api.deps import CallerDep, EngineDep, Requires, audited
 from energydash.api.devices import refresh_snapshots
 from energydash.api.errors import ApiError
+from energydash.models.devices import OutletUpdate, PduUpdate
 from energydash.redfish.wire import WIRE_KINDS, WireFaultError
 from energydash.sim import commands as sim
 from energydash.sim.engine import Engine
@@ -64,6 +65,8 @@ class FaultRequest(BaseModel):
 
 
 Operator = Requires("ConfigureComponents", action="outlet.power")
+Renamer = Requires("ConfigureComponents", action="outlet.rename")
+PduRenamer = Requires("ConfigureComponents", action="pdu.rename")
 GroupOperator = Requires("ConfigureComponents", action="group.power")
 BreakerOperator = Requires("ConfigureComponents", action="breaker.control")
 FaultInjector = Requires("ConfigureComponents", action="fault.inject")
@@ -93,6 +96,37 @@ async def outlet_power(
     refresh_snapshots(request)
     reading = engine.fleet.outlet(pdu_id, outlet_id)
     return {"ok": result.ok, "message": result.message, "power_state": reading.power_state}
+
+
+@router.patch("/pdus/{pdu_id}/outlets/{outlet_id}", summary="Rename an outlet")
+async def rename_outlet(
+    pdu_id: str,
+    outlet_id: str,
+    body: OutletUpdate,
+    engine: EngineDep,
+    request: Request,
+    caller: Renamer,
+) -> dict[str, Any]:
+    """The outlet's own name: the dashboard and Redfish ``Name`` show it; it survives restarts."""
+    with audited(request, caller, "outlet.rename", body.name):
+        _known(engine.fleet.outlet_info, "outlet_id", pdu_id, outlet_id)
+        result = engine.execute(sim.RenameOutlet(pdu_id, outlet_id, body.name))
+    refresh_snapshots(request)
+    info = engine.fleet.outlet_info(pdu_id, outlet_id)
+    return {"ok": result.ok, "message": result.message, "name": info.name}
+
+
+@router.patch("/pdus/{pdu_id}", summary="Rename a PDU")
+async def rename_pdu(
+    pdu_id: str, body: PduUpdate, engine: EngineDep, request: Request, caller: PduRenamer
+) -> dict[str, Any]:
+    """The PDU's own name: the dashboard and Redfish RackPDU ``Name`` show it; it survives
+    restarts. (Its Redfish ``UserLabel`` is a separate, Redfish-side property.)"""
+    with audited(request, caller, "pdu.rename", body.name):
+        _known(engine.fleet.pdu_info, "pdu_id", pdu_id)
+        result = engine.execute(sim.RenamePdu(pdu_id, body.name))
+    refresh_snapshots(request)
+    return {"ok": result.ok, "message": result.message, "name": engine.fleet.pdu_info(pdu_id).name}
 
 
 @router.post("/pdus/{pdu_id}/groups/{group_id}/power", summary="Switch an outlet group")

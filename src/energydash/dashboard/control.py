@@ -52,6 +52,24 @@ class BackendControl:
         path = f"/api/v1/pdus/{pdu_id}/outlets/{outlet_id}/power"
         return await self._post(path, {"action": action}, token, f"{action} accepted")
 
+    async def rename_outlet(
+        self, pdu_id: str, outlet_id: str, name: str, token: str
+    ) -> ControlResult:
+        """PATCH /api/v1/pdus/{pdu}/outlets/{outlet} {"name"}: the outlet's own name."""
+        path = f"/api/v1/pdus/{pdu_id}/outlets/{outlet_id}"
+        return await self._send("PATCH", path, {"name": name}, token, "renamed")
+
+    async def rename_pdu(self, pdu_id: str, name: str, token: str) -> ControlResult:
+        """PATCH /api/v1/pdus/{pdu} {"name"}: the PDU's own name."""
+        return await self._send("PATCH", f"/api/v1/pdus/{pdu_id}", {"name": name}, token, "renamed")
+
+    async def rename_device(
+        self, pdu_id: str, outlet_id: str, name: str, token: str
+    ) -> ControlResult:
+        """PATCH /api/v1/devices/{pdu}-{outlet} {"name"}: the plugged device's name."""
+        path = f"/api/v1/devices/{pdu_id}-{outlet_id}"
+        return await self._send("PATCH", path, {"name": name}, token, "renamed")
+
     async def breaker_reset(self, pdu_id: str, branch_id: str, token: str) -> ControlResult:
         """Close (reset) a branch breaker: Redfish ``Circuit.BreakerControl`` PowerState On."""
         path = f"{RACK_PDUS}/{pdu_id}/Branches/{branch_id}/Actions/Circuit.BreakerControl"
@@ -139,9 +157,16 @@ class BackendControl:
     async def _post(
         self, path: str, body: dict[str, Any], token: str, accepted: str
     ) -> ControlResult:
+        return await self._send("POST", path, body, token, accepted)
+
+    async def _send(
+        self, method: str, path: str, body: dict[str, Any], token: str, accepted: str
+    ) -> ControlResult:
         try:
             async with self._client() as client:
-                response = await client.post(path, json=body, headers={"X-Auth-Token": token})
+                response = await client.request(
+                    method, path, json=body, headers={"X-Auth-Token": token}
+                )
         except httpx.HTTPError as error:
             return ControlResult(False, f"backend unreachable: {type(error).__name__}")
         message = _message(response)
@@ -158,6 +183,13 @@ class BackendControl:
         body = {"command": "set_enabled", "parameters": {"enabled": enabled}}
         action = "enabled" if enabled else "disabled"
         return await self._post(f"/api/v1/devices/{device_id}/command", body, token, action)
+
+    async def rename_site_device(
+        self, site_id: str, device_id: str, name: str, token: str
+    ) -> ControlResult:
+        """PATCH /api/v1/sites/{site}/devices/{device} {"name"}; the backend checks the owner."""
+        path = f"/api/v1/sites/{site_id}/devices/{device_id}"
+        return await self._send("PATCH", path, {"name": name}, token, "renamed")
 
     async def acknowledge_alert(self, alert_id: str, token: str) -> ControlResult:
         return await self._post(f"/api/v1/alerts/{alert_id}/ack", {}, token, "acknowledged")

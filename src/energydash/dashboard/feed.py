@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 UPSTREAM_TOPICS: tuple[str, ...] = (
     "pdu/+/summary",
     "pdu/+/outlets",
+    "pdu/+/events",  # switch and breaker events: markers on the PDU page's charts
     "facilities",
     "market/+",
     AUDIT_TOPIC,

@@ -128,6 +128,25 @@ def parse_utc(ts: str) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+def data_now(ts: str | None) -> datetime:
+    """The data's clock from a frame's time (a replayed or sped-up clock sets it); else now."""
+    try:
+        return parse_utc(ts) if ts else datetime.now(UTC)
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def due(time_range: TimeRange, last: str | None, ts: str) -> bool:
+    """Whether a live chart whose newest point is at ``last`` takes the frame at ``ts``: one
+    point per step of the range, like the loaded past; a fixed range takes none."""
+    if not time_range.live:
+        return False
+    if last is None:
+        return True
+    at = parse_utc(ts)
+    return (at - parse_utc(last)).total_seconds() >= time_range.step_s(at) - 0.5
+
+
 def day_start(now: datetime, zone: timezone) -> datetime:
     """Midnight of ``now``'s day in ``zone``, as UTC ("today" in the chosen timezone)."""
     wall = now.astimezone(zone)

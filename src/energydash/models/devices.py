@@ -13,6 +13,7 @@ from energydash.sim import commands as sim
 
 MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 128
+MAX_OUTLET_NAME_LENGTH = sim.MAX_OUTLET_NAME
 MAX_RATED_POWER_W = 100_000.0  # far above any outlet: 10 A x 480 V is 4.8 kW
 
 
@@ -32,6 +33,22 @@ class DeviceUpdate(BaseModel):
     profile: str | None = Field(None, max_length=32)
     name: str | None = Field(None, max_length=MAX_NAME_LENGTH)
     rated_power_w: float | None = Field(None, gt=0, le=MAX_RATED_POWER_W, allow_inf_nan=False)
+
+
+class OutletUpdate(BaseModel):
+    """``PATCH /api/v1/pdus/{pdu}/outlets/{outlet}``: the outlet's own name (its Redfish Name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_OUTLET_NAME_LENGTH)
+
+
+class PduUpdate(BaseModel):
+    """``PATCH /api/v1/pdus/{pdu}``: the PDU's own name (its Redfish RackPDU Name)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_OUTLET_NAME_LENGTH)
 
 
 class DeviceCommand(BaseModel):

@@ -25,6 +25,7 @@ FaultKind = Literal[
 POWER_ACTIONS: tuple[str, ...] = ("On", "Off", "PowerCycle")
 BREAKER_ACTIONS: tuple[str, ...] = ("On", "Off")
 METRICS_KINDS: tuple[str, ...] = ("outlet", "branch", "main", "group", "pdu")
+MAX_OUTLET_NAME = 64  # characters of a user-given outlet or PDU name (RenameOutlet, RenamePdu)
 FAULT_KINDS: tuple[str, ...] = (
     "sensor_stuck",
     "sensor_dropout",
@@ -171,6 +172,23 @@ class SetRestorePolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class RenameOutlet:
+    """The outlet's own name (Redfish ``Name``, the dashboard's heat map and detail panel)."""
+
+    pdu_id: str
+    outlet_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RenamePdu:
+    """The PDU's own name (Redfish RackPDU ``Name``, the dashboard's PDU selector and header)."""
+
+    pdu_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResetPeak:
     """Restart one Power sensor's peak (kind as ResetMetrics; ``phase`` for a mains phase)."""
 
@@ -214,6 +232,8 @@ Command = (
     | SetDeviceOnline
     | SetPowerOnDelay
     | SetRestorePolicy
+    | RenameOutlet
+    | RenamePdu
     | ResetPeak
     | InjectFault
     | ClearFault

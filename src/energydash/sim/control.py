@@ -15,6 +15,7 @@ import numpy as np
 from energydash.sim import breakers, faults
 from energydash.sim.commands import (
     BREAKER_ACTIONS,
+    MAX_OUTLET_NAME,
     METRICS_KINDS,
     POWER_ACTIONS,
     BreakerControl,
@@ -29,6 +30,8 @@ from energydash.sim.commands import (
     InjectFault,
     OutletPower,
     RemoveDevice,
+    RenameOutlet,
+    RenamePdu,
     ResetMetrics,
     ResetPeak,
     SetDevice,
@@ -558,6 +561,38 @@ def _set_restore_policy(engine: Engine, c: SetRestorePolicy) -> CommandResult:
     return CommandResult(True, f"outlet {c.outlet_id} of {pdu.name}: {c.policy} after power loss")
 
 
+def name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot name an outlet or PDU (None when it can): 1 to 64 printable
+    characters, not only spaces."""
+    if not isinstance(name, str):
+        return f"name must be text, got {type(name).__name__}"
+    if not name.strip() or len(name) > MAX_OUTLET_NAME:
+        return f"name must be 1 to {MAX_OUTLET_NAME} characters, got {len(name.strip())}"
+    if not name.isprintable():
+        return "name must not hold control characters"
+    return None
+
+
+def _rename_outlet(engine: Engine, c: RenameOutlet) -> CommandResult:
+    # A name is a label on the box, not a command to it: a silent PDU can still be relabelled.
+    pdu = _pdu(engine, c.pdu_id, allow_blind=True)
+    _outlet_index(engine, pdu, c.outlet_id)  # an unknown outlet is refused by name
+    problem = name_problem(c.name)
+    if problem:
+        raise CommandError(problem, field="name")
+    engine.fleet.outlet_info(pdu.id, str(c.outlet_id)).name = c.name.strip()
+    return CommandResult(True, f"outlet {c.outlet_id} of {pdu.name} is now {c.name.strip()!r}")
+
+
+def _rename_pdu(engine: Engine, c: RenamePdu) -> CommandResult:
+    pdu = _pdu(engine, c.pdu_id, allow_blind=True)
+    problem = name_problem(c.name)
+    if problem:
+        raise CommandError(problem, field="name")
+    before, pdu.name = pdu.name, c.name.strip()
+    return CommandResult(True, f"{before} is now {pdu.name!r}")
+
+
 def _reset_peak(engine: Engine, c: ResetPeak) -> CommandResult:
     pdu = _pdu(engine, c.pdu_id)
     fleet = engine.fleet
@@ -599,6 +634,8 @@ HANDLERS: dict[type, Callable[[Engine, Any], CommandResult]] = {
     ClearFault: _clear,
     SetRestorePolicy: _set_restore_policy,
     ResetPeak: _reset_peak,
+    RenameOutlet: _rename_outlet,
+    RenamePdu: _rename_pdu,
 }
 
 

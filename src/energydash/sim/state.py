@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
+from energydash.sim.commands import MAX_OUTLET_NAME
 from energydash.sim.profiles import PROFILES
 from energydash.sim.topology import GroupInfo
 
@@ -100,6 +101,8 @@ def to_payload(
             "device_online": fleet.device_online.copy(),
             "device_name": list(fleet.device_names),
             "power_on_delay_s": fleet.o_delay_s.copy(),
+            # outlet names given by users (RenameOutlet); absent in files of older versions
+            "name": [o.name for p in fleet.pdus for o in p.outlets],
         },
         "branches": {
             "key": branch_keys(fleet),
@@ -121,6 +124,8 @@ def to_payload(
             ]
             for p in fleet.pdus
         },
+        # PDU names given by users (RenamePdu); absent in files of older versions
+        "pdu_names": {p.id: p.name for p in fleet.pdus},
         "faults": faults,
         "fault_counter": fault_counter,
         "grid": grid,
@@ -313,6 +318,24 @@ def _restore(fleet: Fleet, payload: dict[str, Any], path: Path) -> Restored | No
         if np.any(np.isnan(delays)) or np.any(delays < 0):
             raise StateError(f"{path}: outlets.power_on_delay_s must be numbers >= 0")
 
+    outlet_names = outlets.get("name")
+    if outlet_names is not None and (
+        not isinstance(outlet_names, list)
+        or len(outlet_names) != n
+        or any(not isinstance(x, str) or not 0 < len(x) <= MAX_OUTLET_NAME for x in outlet_names)
+    ):
+        raise StateError(
+            f"{path}: outlets.name must be {n} names of 1 to {MAX_OUTLET_NAME} characters"
+        )
+
+    pdu_names = payload.get("pdu_names", {})
+    if not isinstance(pdu_names, dict) or any(
+        not isinstance(x, str) or not 0 < len(x) <= MAX_OUTLET_NAME for x in pdu_names.values()
+    ):
+        raise StateError(
+            f"{path}: pdu_names must map PDU ids to names of 1 to {MAX_OUTLET_NAME} characters"
+        )
+
     groups_raw = payload.get("groups", {})
     if not isinstance(groups_raw, dict):
         raise StateError(f"{path}: groups must be an object of PDU id to groups")
@@ -393,6 +416,13 @@ def _restore(fleet: Fleet, payload: dict[str, Any], path: Path) -> Restored | No
     if delays is not None:
         for cur, old in zip(o_cur.tolist(), o_old.tolist(), strict=True):
             fleet.set_power_on_delay(cur, float(delays[old]))
+    for pdu in fleet.pdus:
+        if pdu.id in pdu_names:
+            pdu.name = pdu_names[pdu.id]
+    if outlet_names is not None:
+        infos = [o for p in fleet.pdus for o in p.outlets]
+        for cur, old in zip(o_cur.tolist(), o_old.tolist(), strict=True):
+            infos[cur].name = outlet_names[old]
     fleet.reindex_profiles()
     live = [f for f in saved_faults if str(f.get("pdu_id")) in pdu_ids]
     return Restored(int(o_cur.size), live, fault_counter, grid)

@@ -18,8 +18,20 @@ from dash import Input, Output, Patch, State, callback, clientside_callback, dcc
 
 from energydash.dashboard.aggregate import emissions_rate, tick_seconds
 from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
+from energydash.dashboard.history import load
 from energydash.dashboard.live import Updates, streamer
+from energydash.dashboard.timerange import (
+    TimeRange,
+    axis_title,
+    data_now,
+    due,
+    from_query,
+    local,
+    parse_utc,
+    points_for,
+)
 from energydash.geo.outlines import outlines_geojson
 
 PAGE = "map"
@@ -111,8 +123,9 @@ def _choices(facilities: dict[str, Any] | None, column: str) -> list[dict[str, s
     return [{"label": v, "value": v} for v in values]
 
 
-def layout(**_query: str) -> html.Div:
+def layout(**query: str) -> html.Div:
     context = get_context()
+    time_range = from_query(query)
     facilities = context.feed.latest("facilities")
     data = (
         facility_features(facilities)
@@ -143,7 +156,12 @@ def layout(**_query: str) -> html.Div:
         [
             dcc.Store(id="map-mount", data=uuid.uuid4().hex),
             dcc.Store(id="map-key", data=facility_key(facilities) if facilities else None),
-            html.H1("Facilities map", className="page-title"),
+            # The time picker's range: a facility's output chart loads it from history.
+            dcc.Store(id="map-range", data={"query": time_range.query()}),
+            html.Div(
+                [html.H1("Facilities map", className="page-title"), time_picker(time_range)],
+                className="page-head",
+            ),
             html.Div(
                 [
                     _filter("Region", "map-region", _choices(facilities, "region")),
@@ -182,6 +200,7 @@ def layout(**_query: str) -> html.Div:
                                 figure=charts.placeholder("No facility selected"),
                                 config=charts.GRAPH_CONFIG,
                             ),
+                            html.P(id="facility-chart-note", className="hint"),
                             html.Div(_legend(facilities), className="map-legend", id="map-legend"),
                         ],
                         className="card side",
@@ -228,14 +247,15 @@ def _chart(times: list[str], power: list[float | None], name: str) -> dict[str, 
 
 clientside_callback(
     """
-    function(mount, key, click, regions, fueltechs, statuses, view) {
+    function(mount, key, click, regions, fueltechs, statuses, view, timeRange) {
         const trig = (dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
-        let facility = (view && view.page === 'map' && view.mount === mount) ? view.facility : null;
+        // The time picker renders the page again: the chosen facility stays chosen.
+        let facility = (view && view.page === 'map') ? view.facility : null;
         if (trig.includes('facilities-layer.clickData') && click && click.properties
             && !click.properties.cluster) { facility = click.properties.code; }
         return {page: 'map', mount: mount, key: key, facility: facility,
                 filters: {regions: regions || [], fueltechs: fueltechs || [],
-                          statuses: statuses || []}};
+                          statuses: statuses || []}, range: timeRange || {}};
     }
     """,
     Output("view", "data", allow_duplicate=True),
@@ -246,6 +266,7 @@ clientside_callback(
     Input("map-fueltech", "value"),
     Input("map-status", "value"),
     State("view", "data"),
+    State("map-range", "data"),
     prevent_initial_call="initial_duplicate",
 )
 
@@ -365,6 +386,26 @@ def _units_table(facilities: dict[str, Any], index: int) -> html.Div | None:
     return html.Div(table, className="units-wrap")
 
 
+def _facility_series(
+    context: DashboardContext, code: str, index: int, time_range: TimeRange, ts: str | None
+) -> tuple[list[str], list[float | None], str]:
+    """(UTC times, MW, note) of a facility over the range: stored history, else the feed's."""
+    now = data_now(ts)
+    loaded = load(context, "facilities", [f"{code}.power_mw"], time_range, now)
+    if not loaded.error:
+        power = loaded.series.get(f"{code}.power_mw") or [None] * len(loaded.timestamps)
+        return loaded.timestamps, power, ""
+    start, end = time_range.bounds(now)
+    times: list[str] = []
+    power = []
+    for point in context.feed.history("facilities"):
+        if start <= parse_utc(point.ts) <= end:
+            values = point.values.get("power_mw") or []
+            times.append(point.ts)
+            power.append(values[index] if index < len(values) else None)
+    return times, power, f"Stored history unavailable ({loaded.error}); recent live data."
+
+
 @streamer(PAGE)
 def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]) -> Updates:
     facilities = context.feed.latest("facilities")
@@ -399,20 +440,24 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         if panel is not None:
             children, index = panel
             updates.append(("facility-info", {"children": children}))
+            time_range = from_query((view.get("range") or {}).get("query") or {})
             if memo.get("selected") != code:
-                times, power = [], []
-                for point in context.feed.history("facilities"):
-                    values = point.values.get("power_mw") or []
-                    times.append(point.ts)
-                    power.append(values[index] if index < len(values) else None)
-                figure = _chart(times, power, code)
+                times, power, note = _facility_series(context, code, index, time_range, ts)
+                figure = _chart([local(t, time_range.tz) for t in times], power, code)
+                figure["layout"]["xaxis"]["title"] = {"text": axis_title(time_range.zone)}
                 updates.append(("facility-chart", {"figure": figure}))
-                memo["held"] = charts.points_held(figure)
-            elif ts != memo.get("ts"):
+                updates.append(("facility-chart-note", {"children": note}))
+                memo["held"], memo["chart_last"] = len(times), (times[-1] if times else None)
+            elif ts and ts != memo.get("ts") and due(time_range, memo.get("chart_last"), ts):
+                # Live: one point per step of the range, a Patch (see charts.append_points).
                 power_now = _at(facilities.get("facilities") or {}, "power_mw", index)
                 patch, memo["held"] = charts.append_points(
-                    ts, [power_now], memo.get("held", 0), context.settings.dashboard_history_points
+                    local(ts, time_range.tz),
+                    [power_now],
+                    memo.get("held", 0),
+                    points_for(time_range, parse_utc(ts)),
                 )
+                memo["chart_last"] = ts
                 updates.append(("facility-chart", {"figure": patch}))
     memo["selected"] = code
     memo["ts"] = ts

@@ -11,6 +11,7 @@ is disabled, with a tooltip saying why, for a role without ConfigureComponents.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -18,6 +19,7 @@ from dash import (
     ALL,
     Input,
     Output,
+    Patch,
     State,
     callback,
     clientside_callback,
@@ -38,18 +40,35 @@ from energydash.dashboard.components.heatmap import (
     heatmap_patch,
     outlet_grid,
 )
+from energydash.dashboard.components.markers import event_markers, relevant
+from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.gate import current_session
+from energydash.dashboard.history import load
 from energydash.dashboard.live import Updates, streamer
 from energydash.dashboard.sessions import CONTROL_PRIVILEGE
+from energydash.dashboard.timerange import (
+    TimeRange,
+    axis_title,
+    data_now,
+    due,
+    from_query,
+    local,
+    parse_utc,
+    points_for,
+)
+from energydash.models.devices import MAX_NAME_LENGTH as MAX_DEVICE_NAME
+from energydash.models.devices import MAX_OUTLET_NAME_LENGTH as MAX_OUTLET_NAME
+from energydash.models.events import pdu_events_topic
 
 PAGE = "pdus"
 HIDDEN = {"display": "none"}
 SHOWN = {"display": "block"}
 
 
-def layout(pdu: str | None = None, **_query: str) -> html.Div:
+def layout(pdu: str | None = None, **query: str) -> html.Div:
     context = get_context()
+    time_range = from_query(query)
     pdu_ids = context.feed.pdu_ids()
     selected = pdu if pdu in pdu_ids else (pdu_ids[0] if pdu_ids else None)
     data = context.feed.latest(f"pdu/{selected}/outlets") if selected else None
@@ -64,6 +83,8 @@ def layout(pdu: str | None = None, **_query: str) -> html.Div:
     return html.Div(
         [
             dcc.Store(id="pdus-mount", data=uuid.uuid4().hex),
+            # The time picker's range: the outlet chart loads it from history when it opens.
+            dcc.Store(id="pdus-range", data={"query": time_range.query()}),
             html.Div(
                 [
                     html.H1("PDUs", className="page-title"),
@@ -77,6 +98,7 @@ def layout(pdu: str | None = None, **_query: str) -> html.Div:
                                 clearable=False,
                                 className="pdu-select",
                             ),
+                            *_pdu_rename(str((data or {}).get("name") or "")),
                             html.Label("Colour range", className="control-label"),
                             dcc.RadioItems(
                                 id="pdu-range",
@@ -91,6 +113,7 @@ def layout(pdu: str | None = None, **_query: str) -> html.Div:
                         ],
                         className="controls",
                     ),
+                    time_picker(time_range),
                 ],
                 className="page-head",
             ),
@@ -269,14 +292,21 @@ def _detail_panel() -> html.Section:
                 className="detail-head",
             ),
             html.Div(id="outlet-result", className="result"),
+            _rename_panel(),
             html.Div(
                 [
                     html.Div(id="outlet-readings", className="readings"),
-                    dcc.Graph(
-                        id="outlet-chart",
-                        figure=_empty(""),
-                        className="detail-chart",
-                        config=GRAPH_CONFIG,
+                    html.Div(
+                        [
+                            dcc.Graph(
+                                id="outlet-chart",
+                                figure=_empty(""),
+                                className="detail-chart",
+                                config=GRAPH_CONFIG,
+                            ),
+                            html.P(id="outlet-chart-note", className="hint"),
+                        ],
+                        className="detail-chart-box",
                     ),
                 ],
                 className="detail-body",
@@ -288,18 +318,83 @@ def _detail_panel() -> html.Section:
     )
 
 
+def _pdu_rename(name: str) -> list[Any]:
+    """The chosen PDU's name, editable by a role with ConfigureComponents."""
+    return [
+        html.Label("Name", htmlFor="pdu-name", className="control-label"),
+        dcc.Input(
+            id="pdu-name",
+            type="text",
+            value=name,
+            maxLength=MAX_OUTLET_NAME,
+            className="name-input",
+            disabled=bool(refusal(CONTROL_PRIVILEGE)),
+        ),
+        guarded_button("Rename PDU", "pdu-rename", CONTROL_PRIVILEGE, "btn btn-cycle"),
+        html.Span(id="pdu-rename-result", className="result"),
+    ]
+
+
+def _rename_panel() -> html.Div:
+    """Outlet and device names, editable by a role with ConfigureComponents."""
+
+    def row(
+        label: str, input_id: str, button_id: str, button: str, hint: str, longest: int
+    ) -> html.Div:
+        return html.Div(
+            [
+                html.Label(label, htmlFor=input_id, className="control-label"),
+                dcc.Input(
+                    id=input_id,
+                    type="text",
+                    maxLength=longest,
+                    className="name-input",
+                    placeholder=hint,
+                    disabled=bool(refusal(CONTROL_PRIVILEGE)),
+                ),
+                guarded_button(button, button_id, CONTROL_PRIVILEGE, "btn btn-cycle"),
+            ],
+            className="rename-row",
+        )
+
+    return html.Div(
+        [
+            row(
+                "Outlet name",
+                "outlet-name",
+                "outlet-rename",
+                "Rename outlet",
+                "e.g. db-primary",
+                MAX_OUTLET_NAME,
+            ),
+            row(
+                "Device name",
+                "device-name",
+                "device-rename",
+                "Rename device",
+                "no device",
+                MAX_DEVICE_NAME,
+            ),
+            html.Div(id="rename-result", className="result"),
+        ],
+        className="rename",
+    )
+
+
 # The tab's view of this page, in the browser; the live pump reads it.
 clientside_callback(
     """
-    function(mount, pdu, range, click, view) {
+    function(mount, pdu, range, click, view, timeRange) {
         const trig = (dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
-        const same = view && view.page === 'pdus' && view.mount === mount;
+        // The time picker renders the page again: the open outlet stays open (same PDU).
+        const same = view && view.page === 'pdus' && (view.mount === mount || view.pdu === pdu);
         let cell = same ? view.cell : null;
         if (trig.includes('pdu-select.value') && !trig.includes('pdus-mount.data')) { cell = null; }
         if (trig.includes('pdu-heatmap.clickData') && click && (click.points || []).length) {
             cell = [click.points[0].y, click.points[0].x - 1];  // [bank row, position column]
         }
-        return {page: 'pdus', mount: mount, pdu: pdu, fixed: range === 'fixed', cell: cell};
+        return {page: 'pdus', mount: mount, pdu: pdu, fixed: range === 'fixed', cell: cell,
+                range: timeRange || {}};
     }
     """,
     Output("view", "data", allow_duplicate=True),
@@ -308,6 +403,7 @@ clientside_callback(
     Input("pdu-range", "value"),
     Input("pdu-heatmap", "clickData"),
     State("view", "data"),
+    State("pdus-range", "data"),
     prevent_initial_call="initial_duplicate",
 )
 
@@ -336,6 +432,64 @@ async def switch_outlet(_on: int, _off: int, _cycle: int, view: dict[str, Any]) 
         return f"✖ {target}: {action} not sent — {reason}", "result result-error"
     result = await context.control.outlet_power(view["pdu"], outlet, action, token())
     return shown(target, action, result)
+
+
+@callback(
+    Output("rename-result", "children"),
+    Output("rename-result", "className"),
+    Input("outlet-rename", "n_clicks"),
+    Input("device-rename", "n_clicks"),
+    State("outlet-name", "value"),
+    State("device-name", "value"),
+    State("view", "data"),
+    prevent_initial_call=True,
+)
+async def rename(
+    _outlet: int, _device: int, outlet_name: str | None, device_name: str | None, view: Any
+) -> tuple[str, str]:
+    """Rename the outlet (or its device) through the backend's REST API as the user."""
+    which = str(ctx.triggered_id)
+    if not ctx.triggered or not ctx.triggered[0].get("value"):
+        return no_update, no_update
+    context = get_context()
+    outlet = selected_outlet(context, view)
+    if outlet is None:
+        return no_update, no_update
+    device = which == "device-rename"
+    target = f"PDU {view['pdu']} outlet {outlet}" + (" device" if device else "")
+    name = ((device_name if device else outlet_name) or "").strip()
+    reason = refusal(CONTROL_PRIVILEGE)
+    if reason:
+        return f"✖ {target}: rename not sent — {reason}", "result result-error"
+    if not name:
+        return f"✖ {target}: rename not sent — give a name", "result result-error"
+    control = context.control
+    send = control.rename_device if device else control.rename_outlet
+    result = await send(view["pdu"], outlet, name, token())
+    return shown(target, f"rename to {name!r}", result)
+
+
+@callback(
+    Output("pdu-rename-result", "children"),
+    Output("pdu-rename-result", "className"),
+    Input("pdu-rename", "n_clicks"),
+    State("pdu-select", "value"),
+    State("pdu-name", "value"),
+    prevent_initial_call=True,
+)
+async def rename_pdu(clicks: int, pdu: str | None, name: str | None) -> tuple[str, str]:
+    """Rename the chosen PDU through the backend's REST API as the user."""
+    if not clicks or not pdu:
+        return no_update, no_update
+    target = f"PDU {pdu}"
+    name = (name or "").strip()
+    reason = refusal(CONTROL_PRIVILEGE)
+    if reason:
+        return f"✖ {target}: rename not sent — {reason}", "result result-error"
+    if not name:
+        return f"✖ {target}: rename not sent — give a name", "result result-error"
+    result = await get_context().control.rename_pdu(pdu, name, token())
+    return shown(target, f"rename to {name!r}", result)
 
 
 @callback(
@@ -458,19 +612,50 @@ def _readings(data: dict[str, Any], index: int) -> list[html.Div]:
     ]
 
 
-def _outlet_chart(context: DashboardContext, pdu: str, index: int) -> dict[str, Any]:
+def _data_now(context: DashboardContext, pdu: str) -> datetime:
+    return data_now(context.feed.latest_ts(f"pdu/{pdu}/outlets"))
+
+
+def _outlet_series(
+    context: DashboardContext,
+    pdu: str,
+    outlet: str,
+    index: int,
+    time_range: TimeRange,
+    now: datetime,
+) -> tuple[list[str], list[float | None], list[float | None], str]:
+    """(UTC times, power, energy, note) of the outlet over the range: stored history, else
+    the feed's recent frames. History keeps outlet power only, so energy is drawn live."""
+    loaded = load(context, f"pdu/{pdu}/outlets", [f"{outlet}.power_w"], time_range, now)
+    if not loaded.error:
+        power = loaded.series.get(f"{outlet}.power_w") or [None] * len(loaded.timestamps)
+        return loaded.timestamps, power, [None] * len(power), ""
+    start, end = time_range.bounds(now)
     times: list[str] = []
     power: list[float | None] = []
     energy: list[float | None] = []
     for point in context.feed.history(f"pdu/{pdu}/outlets"):
+        if not start <= parse_utc(point.ts) <= end:
+            continue
         p, e = point.values.get("power_w") or [], point.values.get("energy_kwh") or []
         times.append(point.ts)
         power.append(p[index] if index < len(p) else None)
         energy.append(e[index] if index < len(e) else None)
+    return times, power, energy, f"Stored history unavailable ({loaded.error}); recent live data."
+
+
+def _outlet_chart(
+    times: list[str],
+    power: list[float | None],
+    energy: list[float | None],
+    time_range: TimeRange,
+    markers: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    xs = [local(t, time_range.tz) for t in times]
     figure = charts.time_figure(
         [
-            {"name": "Power (W)", "x": times, "y": power, "colour": "#2563eb"},
-            {"name": "Energy (kWh)", "x": times, "y": energy, "colour": "#f59e0b"},
+            {"name": "Power (W)", "x": xs, "y": power, "colour": "#2563eb"},
+            {"name": "Energy (kWh, live)", "x": list(xs), "y": energy, "colour": "#f59e0b"},
         ],
         y_title="W",
         height=260,
@@ -485,8 +670,26 @@ def _outlet_chart(context: DashboardContext, pdu: str, index: int) -> dict[str, 
         "tickformat": ",.4~f",
         "rangemode": "tozero",
     }
+    figure["layout"]["xaxis"]["title"] = {"text": axis_title(time_range.zone)}
     figure["layout"]["margin"]["r"] = 64
+    figure["layout"]["margin"]["t"] = 28  # room for the event labels
+    figure["layout"]["shapes"], figure["layout"]["annotations"] = markers
     return figure
+
+
+def _markers(
+    context: DashboardContext,
+    pdu: str,
+    outlet: str,
+    branch: str | None,
+    time_range: TimeRange,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Markers of the outlet's and its branch's events inside the range shown at ``now``."""
+    events = (context.feed.latest(pdu_events_topic(pdu)) or {}).get("events") or []
+    start, end = time_range.bounds(now)
+    fixed_end = end if not time_range.live else None
+    return event_markers(relevant(events, outlet, branch), time_range.tz, start, fixed_end)
 
 
 @streamer(PAGE)
@@ -495,8 +698,10 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     settings = context.settings
     updates: Updates = []
     pdu_ids = feed.pdu_ids()
-    if memo.get("pdu_ids") != pdu_ids:
-        memo["pdu_ids"] = pdu_ids
+    # PDUs appear, or one is renamed: the selector's labels follow.
+    names = [(p, (feed.latest(f"pdu/{p}/outlets") or {}).get("name")) for p in pdu_ids]
+    if memo.get("pdu_ids") != names:
+        memo["pdu_ids"] = names
         props: dict[str, Any] = {"options": _options(context, pdu_ids)}
         if view.get("pdu") not in pdu_ids and pdu_ids:
             props["value"] = pdu_ids[0]
@@ -536,6 +741,10 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         updates.append(("pdu-breakers", {"children": breaker_rows(data, current_session())}))
         memo["breakers"], memo["breakers_pdu"] = breakers, pdu
 
+    if memo.get("pdu_name") != (pdu, data.get("name")):
+        updates.append(("pdu-name", {"value": data.get("name") or ""}))
+        memo["pdu_name"] = (pdu, data.get("name"))
+
     header = _header_values(data, summary)
     if memo.get("header") != header:
         updates.append(("pdu-header", {"children": _header(header)}))
@@ -552,22 +761,67 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     else:
         outlets = data.get("outlets") or {}
         name = (outlets.get("name") or [outlet] * (index + 1))[index] or outlet
+        device = (outlets.get("device") or [None] * (index + 1))[index]
+        branch = (outlets.get("branch_id") or [None] * (index + 1))[index]
+        time_range = from_query((view.get("range") or {}).get("query") or {})
         if memo.get("outlet") != (pdu, outlet):
             updates.append(("outlet-detail", {"style": SHOWN}))
-            label = name if outlet in str(name) else f"{name} ({outlet})"
-            updates.append(("outlet-title", {"children": f"{label} · PDU {pdu}"}))
-            figure = _outlet_chart(context, pdu, index)
-            updates.append(("outlet-chart", {"figure": figure}))
-            memo["outlet_held"] = charts.points_held(figure)
+            now = _data_now(context, pdu)
+            times, power, energy, note = _outlet_series(
+                context, pdu, outlet, index, time_range, now
+            )
+            markers = _markers(context, pdu, outlet, branch, time_range, now)
+            updates.append(
+                (
+                    "outlet-chart",
+                    {"figure": _outlet_chart(times, power, energy, time_range, markers)},
+                )
+            )
+            updates.append(("outlet-chart-note", {"children": note}))
+            memo["outlet_held"] = len(times)
+            memo["outlet_last"] = times[-1] if times else None
+            memo["outlet_markers"] = markers
             memo["outlet"] = (pdu, outlet)
             memo["outlet_shown"] = True
+            memo["outlet_name"] = memo["outlet_device"] = None
         elif ts != memo.get("outlet_ts"):
-            power = (outlets.get("power_w") or [None] * (index + 1))[index]
-            energy = (outlets.get("energy_kwh") or [None] * (index + 1))[index]
-            patch, memo["outlet_held"] = charts.append_points(
-                ts, [power, energy], memo.get("outlet_held", 0), settings.dashboard_history_points
+            # Live: one point per step of the range, as a Patch (never extendData: see
+            # charts.append_points); the event markers change in the same Patch.
+            patch = None
+            if ts and due(time_range, memo.get("outlet_last"), ts):
+                power = (outlets.get("power_w") or [None] * (index + 1))[index]
+                energy = (outlets.get("energy_kwh") or [None] * (index + 1))[index]
+                patch, memo["outlet_held"] = charts.append_points(
+                    local(ts, time_range.tz),
+                    [power, energy],
+                    memo.get("outlet_held", 0),
+                    points_for(time_range, parse_utc(ts)),
+                )
+                memo["outlet_last"] = ts
+            markers = _markers(context, pdu, outlet, branch, time_range, _data_now(context, pdu))
+            if markers != memo.get("outlet_markers"):
+                patch = patch if patch is not None else Patch()
+                patch["layout"]["shapes"], patch["layout"]["annotations"] = markers
+                memo["outlet_markers"] = markers
+            if patch is not None:
+                updates.append(("outlet-chart", {"figure": patch}))
+        if memo.get("outlet_name") != name or memo.get("outlet_device") != device:
+            label = name if outlet in str(name) else f"{name} ({outlet})"
+            updates.append(("outlet-title", {"children": f"{label} · PDU {pdu}"}))
+            updates.append(("outlet-name", {"value": name}))
+            reason = refusal(CONTROL_PRIVILEGE) or ("" if device else "No device is plugged in")
+            updates.append(("device-name", {"value": device or "", "disabled": bool(reason)}))
+            updates.append(
+                (
+                    "device-rename",
+                    {
+                        "disabled": bool(reason),
+                        "title": reason,
+                        "className": "btn btn-cycle" + (" btn-locked" if reason else ""),
+                    },
+                )
             )
-            updates.append(("outlet-chart", {"figure": patch}))
+            memo["outlet_name"], memo["outlet_device"] = name, device
         updates.append(("outlet-readings", {"children": _readings(data, index)}))
         memo["outlet_ts"] = ts
     memo["pdu"] = pdu

@@ -11,6 +11,7 @@ consumption - production + storage flow, positive importing.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from dash import (
@@ -31,13 +32,28 @@ from energydash.dashboard.components import charts
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
+from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.gate import current_session
+from energydash.dashboard.history import load
 from energydash.dashboard.live import Updates, streamer
 from energydash.dashboard.sessions import CONTROL_PRIVILEGE
-from energydash.models.sites import PduCostData, SiteDevicesData, SiteStats
+from energydash.dashboard.timerange import (
+    TimeRange,
+    axis_title,
+    data_now,
+    due,
+    from_query,
+    local,
+    parse_utc,
+    points_for,
+)
+from energydash.models.sites import PduCostData, SiteDeviceFields, SiteDevicesData, SiteStats
 
 PAGE = "sites"
+SITE_DEVICE_NAME_MAX = next(
+    m.max_length for m in SiteDeviceFields.model_fields["name"].metadata if hasattr(m, "max_length")
+)
 NODES = [
     "Production",
     "Grid import",
@@ -131,21 +147,52 @@ def flow_figure(stats: SiteStats | None) -> dict[str, Any]:
     }
 
 
-def net_figure(context: DashboardContext, site_id: str | None) -> dict[str, Any]:
-    points = context.feed.history(f"site/{site_id}") if site_id else []
-    xs = [p.ts for p in points]
-    ys = [
+def _data_now(context: DashboardContext, site_id: str) -> datetime:
+    return data_now(context.feed.latest_ts(f"site/{site_id}"))
+
+
+def net_series(
+    context: DashboardContext, site_id: str, time_range: TimeRange, now: datetime
+) -> tuple[list[str], list[float | None], str]:
+    """(UTC times, net grid flow kW, note) over the range: stored history, else the feed's."""
+    loaded = load(context, f"site/{site_id}", ["net_grid_flow_w"], time_range, now)
+    if not loaded.error:
+        watts = loaded.series.get("net_grid_flow_w") or [None] * len(loaded.timestamps)
+        return loaded.timestamps, [None if w is None else w / 1000 for w in watts], ""
+    start, end = time_range.bounds(now)
+    points = [p for p in context.feed.history(f"site/{site_id}") if start <= parse_utc(p.ts) <= end]
+    kw = [
         None if p.values.get("net_grid_flow_w") is None else p.values["net_grid_flow_w"] / 1000
         for p in points
     ]
+    note = f"Stored history unavailable ({loaded.error}); showing recent live data."
+    return [p.ts for p in points], kw, note
+
+
+def net_figure(
+    context: DashboardContext, site_id: str | None, time_range: TimeRange
+) -> tuple[dict[str, Any], int, str | None, str]:
+    """The net-flow chart over the picker's range: (figure, points, last UTC time, note)."""
+    times: list[str] = []
+    kw: list[float | None] = []
+    note = ""
+    if site_id:
+        times, kw, note = net_series(context, site_id, time_range, _data_now(context, site_id))
     figure = charts.time_figure(
-        [{"name": "Net grid flow (+ import)", "x": xs, "y": ys, "colour": "#7c3aed"}],
+        [
+            {
+                "name": "Net grid flow (+ import)",
+                "x": [local(t, time_range.tz) for t in times],
+                "y": kw,
+                "colour": "#7c3aed",
+            }
+        ],
         y_title="kW",
-        range_selector=True,
     )
     figure["layout"]["yaxis"]["rangemode"] = "normal"
+    figure["layout"]["xaxis"]["title"] = {"text": axis_title(time_range.zone)}
     figure["layout"]["showlegend"] = False
-    return figure
+    return figure, len(times), (times[-1] if times else None), note
 
 
 def texts(stats: SiteStats | None) -> dict[str, str]:
@@ -251,12 +298,49 @@ def control_buttons(devices: SiteDevicesData | None) -> list[Any]:
     return buttons
 
 
-def _structure(devices: SiteDevicesData | None) -> list[tuple[str, bool]]:
-    return [(d.device_id, d.enabled) for d in (devices.devices if devices else [])]
+def _device_choices(devices: SiteDevicesData | None, locked: bool) -> list[dict[str, Any]]:
+    return [
+        {"label": d.name, "value": d.device_id, "disabled": locked}
+        for d in (devices.devices if devices else [])
+    ]
 
 
-def layout(**_query: str) -> html.Div:
+def _rename_form(devices: SiteDevicesData | None) -> html.Div:
+    """A site device's name, editable by its owner with ConfigureComponents (the backend
+    decides owner and role: PATCH /api/v1/sites/{site}/devices/{device})."""
+    locked = bool(refusal(CONTROL_PRIVILEGE))
+    return html.Div(
+        [
+            html.Span("Rename", className="control-label"),
+            dcc.RadioItems(
+                id="sites-rename-device",
+                options=_device_choices(devices, locked),
+                inline=True,
+                className="checklist",
+            ),
+            dcc.Input(
+                id="sites-rename-name",
+                type="text",
+                maxLength=SITE_DEVICE_NAME_MAX,
+                placeholder="New name",
+                className="name-input",
+                disabled=locked,
+            ),
+            guarded_button("Rename device", "sites-rename", CONTROL_PRIVILEGE, "btn btn-cycle"),
+            html.Div(id="sites-rename-result", className="result"),
+        ],
+        className="rename",
+    )
+
+
+def _structure(devices: SiteDevicesData | None) -> list[tuple[str, bool, str]]:
+    """What the buttons and the rename choices show: a change (a rename too) redraws them."""
+    return [(d.device_id, d.enabled, d.name) for d in (devices.devices if devices else [])]
+
+
+def layout(**query: str) -> html.Div:
     context = get_context()
+    time_range = from_query(query)
     ids = site_ids(context)
     options = []
     for site_id in ids:
@@ -266,6 +350,7 @@ def layout(**_query: str) -> html.Div:
     stats = stats_of(context, chosen)
     devices = devices_of(context, chosen)
     values = texts(stats)
+    net, _, _, net_note = net_figure(context, chosen, time_range)
 
     def kpi(title: str, element_id: str) -> html.Div:
         return html.Div(
@@ -279,6 +364,7 @@ def layout(**_query: str) -> html.Div:
     return html.Div(
         [
             dcc.Store(id="sites-mount", data=uuid.uuid4().hex),
+            dcc.Store(id="sites-range", data={"query": time_range.query()}),
             html.Div(
                 [
                     html.H1("Sites", className="page-title"),
@@ -295,6 +381,8 @@ def layout(**_query: str) -> html.Div:
                         ],
                         className="controls",
                     ),
+                    time_picker(time_range),
+                    html.P(net_note, id="sites-history-note", className="hint"),
                 ],
                 className="page-head",
             ),
@@ -315,9 +403,7 @@ def layout(**_query: str) -> html.Div:
                     ),
                     card(
                         "Net grid flow (kW, + importing)",
-                        dcc.Graph(
-                            id="sites-net", figure=net_figure(context, chosen), config=GRAPH_CONFIG
-                        ),
+                        dcc.Graph(id="sites-net", figure=net, config=GRAPH_CONFIG),
                     ),
                 ],
                 className="grid-2",
@@ -340,6 +426,7 @@ def layout(**_query: str) -> html.Div:
                             control_buttons(devices), id="sites-controls", className="controls"
                         ),
                         html.Div(id="sites-control-result", className="result"),
+                        _rename_form(devices),
                     ]
                 ),
             ),
@@ -355,10 +442,13 @@ def layout(**_query: str) -> html.Div:
 
 
 clientside_callback(
-    """function(mount, site) { return {page: 'sites', mount: mount, site: site}; }""",
+    """function(mount, site, range) {
+        return {page: 'sites', mount: mount, site: site, range: range || {}};
+    }""",
     Output("view", "data", allow_duplicate=True),
     Input("sites-mount", "data"),
     Input("sites-site", "value"),
+    State("sites-range", "data"),
     prevent_initial_call="initial_duplicate",
 )
 
@@ -385,6 +475,35 @@ async def toggle_device(clicks: list[int], view: dict[str, Any]) -> tuple[str, s
     return shown(target, action, result)
 
 
+@callback(
+    Output("sites-rename-result", "children"),
+    Output("sites-rename-result", "className"),
+    Input("sites-rename", "n_clicks"),
+    State("sites-rename-device", "value"),
+    State("sites-rename-name", "value"),
+    State("view", "data"),
+    prevent_initial_call=True,
+)
+async def rename_device(
+    clicks: int, device_id: str | None, name: str | None, view: dict[str, Any] | None
+) -> tuple[str, str]:
+    """Rename a site device through the backend, as the dashboard's caller."""
+    site_id = (view or {}).get("site")
+    if not clicks or not site_id:
+        return no_update, no_update
+    target = f"device {device_id or '—'}"
+    name = (name or "").strip()
+    reason = refusal(CONTROL_PRIVILEGE)
+    if reason:
+        return f"✖ {target}: rename not sent — {reason}", "result result-error"
+    if not device_id or not name:
+        return f"✖ {target}: rename not sent — choose a device and give a name", (
+            "result result-error"
+        )
+    result = await get_context().control.rename_site_device(str(site_id), device_id, name, token())
+    return shown(target, f"rename to {name!r}", result)
+
+
 @streamer(PAGE)
 def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]) -> Updates:
     site_id = view.get("site")
@@ -409,24 +528,29 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             updates.append((element_id, {"children": text}))
             memo[element_id] = text
     if stats is not None:
+        time_range = from_query((view.get("range") or {}).get("query") or {})
         if entering:
             updates.append(("sites-flow", {"figure": flow_figure(stats)}))
-            figure = net_figure(context, site_id)
-            memo["sites_net_held"] = charts.points_held(figure)
+            figure, held, last, note = net_figure(context, site_id, time_range)
+            memo["sites_net_held"], memo["sites_net_last"] = held, last
             updates.append(("sites-net", {"figure": figure}))
+            updates.append(("sites-history-note", {"children": note}))
         else:
             sources, targets, values = flows(stats)
             patch = Patch()
             patch["data"][0]["link"] = {"source": sources, "target": targets, "value": values}
             updates.append(("sites-flow", {"figure": patch}))
+            # Live: one point per step of the range, as a Patch (see charts.append_points).
             ts = context.feed.latest_ts(f"site/{site_id}")
-            if ts and ts != memo.get("sites_last_ts"):
+            fresh = ts is not None and ts != memo.get("sites_last_ts")
+            if ts is not None and fresh and due(time_range, memo.get("sites_net_last"), ts):
                 patch, memo["sites_net_held"] = charts.append_points(
-                    ts,
+                    local(ts, time_range.tz),
                     [stats.net_grid_flow_w / 1000],
                     memo.get("sites_net_held", 0),
-                    context.settings.dashboard_history_points,
+                    points_for(time_range, parse_utc(ts)),
                 )
+                memo["sites_net_last"] = ts
                 updates.append(("sites-net", {"figure": patch}))
         memo["sites_last_ts"] = context.feed.latest_ts(f"site/{site_id}")
     updates.append(("sites-devices", {"children": device_rows(devices)}))
@@ -434,6 +558,8 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     structure = _structure(devices)
     if entering or memo.get("sites_structure") != structure:
         updates.append(("sites-controls", {"children": control_buttons(devices)}))
+        locked = bool(refusal(CONTROL_PRIVILEGE))
+        updates.append(("sites-rename-device", {"options": _device_choices(devices, locked)}))
         memo["sites_structure"] = structure
     memo["page"] = PAGE
     memo["site"] = site_id
