@@ -27,7 +27,7 @@ SEGMENT_ACTIONS = {"on": "On", "off": "Off", "cycle": "PowerCycle"}
 
 
 def _pdu_of(parts: list[str]) -> str | None:
-    """The PDU id a path is about (``RackPDUs/{id}``, ``Chassis/{id}``, ``PowerDistribution/{id}``)."""
+    """The PDU a path is about: ``RackPDUs/{id}``, ``Chassis/{id}``, ``PowerDistribution/{id}``."""
     if len(parts) < 4 or parts[0] != "redfish" or parts[1] != "v1":
         return None
     if parts[2] == "PowerEquipment":
