@@ -47,7 +47,7 @@ def _walk_strings(value: object) -> Iterator[tuple[str, str]]:
 
 # ---------------------------------------------------------------------- the setting
 def test_an_unknown_profile_name_is_refused_naming_the_setting(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="ENERGYDASH_PDU_PROFILES.*unknown profile 'apc'"):
+    with pytest.raises(SettingsError, match=r"ENERGYDASH_PDU_PROFILES.*unknown profile 'apc'"):
         load_settings(data_dir=tmp_path, pdu_profiles="dmtf,apc")
 
 
