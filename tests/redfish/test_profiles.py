@@ -221,3 +221,19 @@ def test_a_per_pdu_endpoint_keeps_its_pdus_profile(tmp_path: Path) -> None:
                 ).status_code
                 == 404
             )  # dmtf has no load-segment URI
+
+
+def test_event_origins_name_the_outlet_as_its_profile_does(
+    fleet: RedfishServer, admin: httpx.Client
+) -> None:
+    target = f"{RACK}/4/Outlets/OUTLET20/Outlet.PowerControl"
+    assert admin.post(target, json={"PowerState": "Off"}).status_code == 204
+    entries = admin.get("/redfish/v1/Managers/BMC/LogServices/Log/Entries").json()["Members"]
+    origins = [
+        e["Links"]["OriginOfCondition"]["@odata.id"]
+        for e in entries
+        if "OriginOfCondition" in e.get("Links", {})
+    ]
+    assert f"{RACK}/4/Outlets/OUTLET20" in origins
+    assert f"{RACK}/4/Outlets/A20" not in origins
+    assert admin.post(target, json={"PowerState": "On"}).status_code == 204

@@ -31,7 +31,7 @@ from energydash.redfish.certs import CertificateStore
 from energydash.redfish.endpoints import PduEndpoints
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
-from energydash.redfish.profiles import profiled_table
+from energydash.redfish.profiles import ProfiledTable, profiled_table
 from energydash.redfish.redirect import HttpsRedirect
 from energydash.redfish.registries import message
 from energydash.redfish.render import sensor_uri
@@ -105,6 +105,8 @@ class RedfishService:
         # device profiles (ENERGYDASH_PDU_PROFILES): the plain table when every PDU is dmtf
         self.table = profiled_table(table, engine.fleet, settings.pdu_profiles, single_pdu)
         self.app = RedfishApp(self, self.table, self.auth, self.privileges)  # type: ignore[arg-type]
+        if isinstance(self.table, ProfiledTable):
+            self.events.shape_origin = self.table.uri_out
         self.router = APIRouter()
         self.router.routes.append(StarletteRoute("/redfish", endpoint=self.app))
         self.router.mount("/redfish", self.app)

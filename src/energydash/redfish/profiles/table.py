@@ -73,6 +73,12 @@ class ProfiledTable:
             shaper = self._shapers[pdu_id] = Shaper(profile, pdu_id, ids)
         return shaper
 
+    def uri_out(self, uri: str) -> str:
+        """An engine URI (an event's origin) as its PDU's profile names it."""
+        pdu_id = _pdu_of(uri.strip("/").split("/"))
+        shaper = None if pdu_id is None else self.shaper(pdu_id)
+        return uri if shaper is None else shaper.uri_out(uri)
+
     def match(self, path: str) -> tuple[Route, dict[str, str]] | None:
         parts = path.strip("/").split("/")
         pdu_id = _pdu_of(parts)
