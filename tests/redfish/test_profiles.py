@@ -235,5 +235,16 @@ def test_event_origins_name_the_outlet_as_its_profile_does(
         if "OriginOfCondition" in e.get("Links", {})
     ]
     assert f"{RACK}/4/Outlets/OUTLET20" in origins
-    assert f"{RACK}/4/Outlets/A20" not in origins
+    assert f"{RACK}/4/Outlets/B4" not in origins  # outlet 20 by its engine id
     assert admin.post(target, json={"PowerState": "On"}).status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("pdu", "outlet", "name"),
+    [("1", "B4", "Outlet B4"), ("2", "20", "Outlet 20"), ("3", "20", "Outlet 20"),
+     ("4", "OUTLET20", "Outlet OUTLET 20, Branch Circuit B")],
+)  # fmt: skip
+def test_outlet_names_follow_each_profiles_capture(
+    admin: httpx.Client, pdu: str, outlet: str, name: str
+) -> None:
+    assert admin.get(f"{RACK}/{pdu}/Outlets/{outlet}").json()["Name"] == name

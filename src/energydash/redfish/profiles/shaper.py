@@ -170,6 +170,9 @@ class Shaper:
         n = self.number.get(engine_id)
         if n is not None and profile.outlet_prefix is not None:
             out["Id"] = f"{profile.outlet_id_prefix or profile.outlet_prefix}{n}"
+        if n is not None and profile.outlet_name:
+            branch = str(out.get("Links", {}).get("BranchCircuit", {}).get("@odata.id", ""))
+            out["Name"] = profile.outlet_name.format(n=n, branch=branch.rpartition("/")[2])
         if not profile.outlet_data_source_uri:
             _drop_key(out, "DataSourceUri")
         if profile.outlet_delays:

@@ -8,7 +8,7 @@ with the public capture it was modelled on in ``source``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from energydash.config import PDU_PROFILES
 
@@ -21,6 +21,7 @@ class Profile:
     # outlets: URI ids are "{outlet_prefix}{n}" (n = 1..outlets), None keeps the engine's A1...
     outlet_prefix: str | None = None
     outlet_id_prefix: str | None = None  # the outlet's "Id" when it differs from its URI id
+    outlet_name: str | None = None  # the outlet's "Name", from {n} and {branch}
     sensors_under_pdu: bool = False  # sensors at RackPDUs/{id}/Sensors, linked from the PDU
     outlet_sensor_infix: str = ""  # outlet sensors named {Quantity}{infix}{n} (PowerOUTLET7)
     bare_actions: bool = False  # action targets without the /Actions/ segment
@@ -33,7 +34,7 @@ class Profile:
         False  # POST /redfish/v1/PowerDistribution/{id}/PowerControl/Loadsegment/{n}/
     )
     manufacturer: str | None = None
-    quirks: tuple[str, ...] = field(default=())  # non-conformant switches, by name
+    quirks: tuple[str, ...] = ()  # non-conformant switches, by name
 
 
 DMTF = Profile("dmtf", claims_ocp=True, source="")
@@ -43,6 +44,7 @@ SCHNEIDER_MOCK = Profile(
     claims_ocp=False,  # sensors live under the PDU, not the Chassis the OCP profile requires
     source="oabboud/smartPDU-mockup: mock_pdu_api.py",
     outlet_prefix="",
+    outlet_name="Outlet {n}",
     sensors_under_pdu=True,
     outlet_sensor_infix="OUTLET",
     load_segments=True,
@@ -54,6 +56,7 @@ RARITAN_PX3 = Profile(
     claims_ocp=True,
     source="criteo/hwbench: hwbench/environment/vendors/pdus/tests/raritan/pdu.json, outlet.json",
     outlet_prefix="",
+    outlet_name="Outlet {n}",
     outlet_data_source_uri=False,
     outlet_delays=True,
     pdu_type="#PowerDistribution.v1_3_3.PowerDistribution",
@@ -67,6 +70,7 @@ ENLOGIC = Profile(
     source="criteo/hwbench: hwbench/environment/vendors/pdus/tests/enlogic/pdu.json, outlet.json",
     outlet_prefix="OUTLET",
     outlet_id_prefix="OUTLET ",
+    outlet_name="Outlet OUTLET {n}, Branch Circuit {branch}",
     sensors_under_pdu=True,
     outlet_sensor_infix="OUTLET",
     bare_actions=True,
