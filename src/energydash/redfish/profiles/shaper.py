@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 V1 = "/redfish/v1/"
 OUTLET_QUANTITIES = ("Voltage", "Current", "Power", "Energy", "Frequency")
+OUT_CACHE_SIZE = 8192  # well above one PDU's URIs (about 300 sensors, 48 outlets, actions)
 READING_KEYS = frozenset(
     {"Reading", "ApparentVA", "ReactiveVAR", "PowerFactor", "LifetimeReading", "PeakReading"}
 )
@@ -37,10 +38,19 @@ class Shaper:
         prefix = profile.outlet_prefix
         self.to_uri = {} if prefix is None else {o: f"{prefix}{n}" for o, n in self.number.items()}
         self.from_uri = {v: k for k, v in self.to_uri.items()}
+        self._out_cache: dict[str, str] = {}
 
     # ------------------------------------------------------------------ URIs
     def uri_out(self, uri: str) -> str:
-        """An engine URI as this profile names it."""
+        """An engine URI as this profile names it (memoised: the tree's URIs are few)."""
+        known = self._out_cache.get(uri)
+        if known is None:
+            if len(self._out_cache) >= OUT_CACHE_SIZE:
+                self._out_cache.clear()
+            known = self._out_cache[uri] = self._uri_out(uri)
+        return known
+
+    def _uri_out(self, uri: str) -> str:
         profile = self.profile
         if uri.startswith(self.rack + "/"):
             rest = uri[len(self.rack) + 1 :].split("/")
