@@ -248,3 +248,35 @@ def test_outlet_names_follow_each_profiles_capture(
     admin: httpx.Client, pdu: str, outlet: str, name: str
 ) -> None:
     assert admin.get(f"{RACK}/{pdu}/Outlets/{outlet}").json()["Name"] == name
+
+
+def test_a_patch_of_a_profiled_outlet_answers_in_the_profiles_shape(
+    fleet: RedfishServer, admin: httpx.Client
+) -> None:
+    answer = admin.patch(f"{RACK}/3/Outlets/6", json={"PowerRestorePolicy": "AlwaysOff"})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["Id"] == "6" and body["PowerRestorePolicy"] == "AlwaysOff"
+    assert not [k for k, _ in _walk_strings(body) if k == "DataSourceUri"]
+    assert admin.patch(f"{RACK}/3/Outlets/6", json={"PowerRestorePolicy": "LastState"}).is_success
+
+
+@pytest.mark.parametrize("pdu", ["2", "3", "4"])
+def test_every_uri_a_profiled_pdu_names_resolves(admin: httpx.Client, pdu: str) -> None:
+    """What a client crawling the PDU meets: each link, DataSourceUri and member answers 200."""
+    pending = [f"{RACK}/{pdu}", f"/redfish/v1/Chassis/{pdu}"]
+    seen: set[str] = set()
+    while pending:
+        uri = pending.pop()
+        if uri in seen:
+            continue
+        seen.add(uri)
+        answer = admin.get(uri)
+        assert answer.status_code == 200, uri
+        body = answer.json()
+        assert body["@odata.id"] == uri
+        for key, value in _walk_strings(body):
+            inside = value.startswith((f"{RACK}/{pdu}", f"/redfish/v1/Chassis/{pdu}"))
+            if key in ("@odata.id", "DataSourceUri") and inside:
+                pending.append(value)
+    assert len(seen) > 300  # outlets, circuits, groups, metrics and every sensor
