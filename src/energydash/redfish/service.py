@@ -104,7 +104,7 @@ class RedfishService:
             table.add(*family.routes())
         # device profiles (ENERGYDASH_PDU_PROFILES): the plain table when every PDU is dmtf
         self.table = profiled_table(table, engine.fleet, settings.pdu_profiles, single_pdu)
-        self.app = RedfishApp(self, self.table, self.auth, self.privileges)  # type: ignore[arg-type]
+        self.app = RedfishApp(self, self.table, self.auth, self.privileges)
         if isinstance(self.table, ProfiledTable):
             self.events.shape_origin = self.table.uri_out
         self.router = APIRouter()

@@ -37,8 +37,8 @@ def _pdu_of(parts: list[str]) -> str | None:
     return None
 
 
-class ProfiledTable:
-    """A ``RouteTable`` look-alike that shapes the PDUs whose profile is not ``dmtf``."""
+class ProfiledTable(RouteTable):
+    """The service's ``RouteTable``, shaping the PDUs whose profile is not ``dmtf``."""
 
     def __init__(
         self,
@@ -46,6 +46,7 @@ class ProfiledTable:
         profile_of: Callable[[str], Profile],
         outlet_ids: Callable[[str], list[str]],
     ) -> None:
+        super().__init__()  # its own routes stay empty: every route lives in ``base``
         self.base = base
         self.profile_of = profile_of
         self.outlet_ids = outlet_ids
@@ -194,7 +195,7 @@ def post_load_segment(request: Request, body: dict[str, Any]) -> Response:
 
 def profiled_table(
     table: RouteTable, fleet: Any, setting: str, single_pdu: str | None
-) -> RouteTable | ProfiledTable:
+) -> RouteTable:
     """The service's table: ``table`` itself when every PDU it serves has the ``dmtf`` profile.
 
     ``single_pdu``: a per-PDU endpoint (its PDU is ``1`` there, with that real PDU's profile).
