@@ -25,6 +25,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 PositiveSeconds = Annotated[float, Field(gt=0)]
+# Redfish device profiles (``energydash.redfish.profiles``): the tree shapes a PDU can have
+PDU_PROFILES = ("dmtf", "schneider-mock", "raritan-px3", "enlogic")
 
 
 class Settings(BaseSettings):
@@ -236,6 +238,13 @@ class Settings(BaseSettings):
     )
     redfish_update_max_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, le=1 << 30, description="Largest firmware image downloaded."
+    )
+
+    # --- Redfish: device profiles (issue 12, profiles) ----------------------------------
+    pdu_profiles: str = Field(
+        "dmtf",
+        description="Redfish tree shape per PDU, comma-separated and cycled over the fleet: "
+        "dmtf, schneider-mock, raritan-px3, enlogic.",
     )
 
     # --- identity and access (auth): every face, persistence, hardening, audit, TLS -----
@@ -501,6 +510,19 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("pdu_profiles")
+    @classmethod
+    def _known_profiles(cls, value: str) -> str:
+        names = [part.strip() for part in value.split(",") if part.strip()]
+        if not names:
+            raise ValueError(f"name at least one profile of {', '.join(PDU_PROFILES)}")
+        if len(names) > 10_000:
+            raise ValueError("at most 10000 entries (one per PDU)")
+        for name in names:
+            if name not in PDU_PROFILES:
+                raise ValueError(f"unknown profile {name!r}; known: {', '.join(PDU_PROFILES)}")
+        return ",".join(names)
 
     @field_validator("host", "dashboard_host", "mqtt_host")
     @classmethod

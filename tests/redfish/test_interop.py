@@ -1,5 +1,8 @@
 """The DMTF Redfish Interop Validator with the OCP Rack PDU profile over a 2-PDU fleet.
 
+The fleet has a PDU of every device profile that claims the OCP profile
+(``redfish.profiles.OCP_PROFILES``: dmtf, raritan-px3), so one run checks them all.
+
 ``validate-interop.sh`` runs redfish-interop-validator 3.0.4, whose ``AnyOf`` use-case
 comparison never matches (``helper.evaluate_comparison`` has no branch for it), so the
 profile's Circuit use case "Branches" (``CircuitType`` AnyOf Branch, Bus) can match no
@@ -22,13 +25,16 @@ from pathlib import Path
 import pytest
 from rf_support import ADMIN, ADMIN_PASSWORD, RedfishServer, build_settings, populate, serve
 
+from energydash.redfish.profiles import OCP_PROFILES
+
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "redfish"
 VALIDATOR_DEFECT = "Use Case: Branches"
+OCP_FLEET = {"pdu_count": max(2, len(OCP_PROFILES)), "pdu_profiles": ",".join(OCP_PROFILES)}
 
 
 @pytest.fixture(scope="module")
 def populated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedfishServer]:
-    with serve(build_settings(tmp_path_factory.mktemp("interop"))) as server:
+    with serve(build_settings(tmp_path_factory.mktemp("interop"), **OCP_FLEET)) as server:
         populate(server)
         yield server
 
@@ -100,7 +106,7 @@ def test_a_per_pdu_endpoint_meets_the_profile_too(tmp_path: Path) -> None:
     from energydash.mqtt.broker import free_port
 
     base = free_port()
-    settings = build_settings(tmp_path / "cards", redfish_port_base=base)
+    settings = build_settings(tmp_path / "cards", redfish_port_base=base, **OCP_FLEET)
     with serve(settings) as server:
         server.tick(3)
         passed, failed, fails, _ = run_interop(

@@ -191,6 +191,8 @@ class EventHub:
         self.on_change: Callable[[], None] | None = None  # persistence hook (RedfishService)
         # the per-PDU endpoints take the fleet's SensorEvents about their PDU (endpoints.py)
         self.forward: Callable[[EventRecord], None] | None = None
+        # device profiles: an origin as the PDU's profile names it (redfish.profiles)
+        self.shape_origin: Callable[[str], str] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -242,6 +244,8 @@ class EventHub:
         return record
 
     def fan_out(self, record: EventRecord, to_log: bool = True) -> None:
+        if self.shape_origin is not None and record.origin:
+            record.origin = self.shape_origin(record.origin)
         if to_log:
             self.log.append(record)
         for sub in self.subscriptions.values():

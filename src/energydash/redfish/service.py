@@ -31,6 +31,7 @@ from energydash.redfish.certs import CertificateStore
 from energydash.redfish.endpoints import PduEndpoints
 from energydash.redfish.events import EventHub
 from energydash.redfish.http import RedfishApp
+from energydash.redfish.profiles import ProfiledTable, profiled_table
 from energydash.redfish.redirect import HttpsRedirect
 from energydash.redfish.registries import message
 from energydash.redfish.render import sensor_uri
@@ -101,8 +102,11 @@ class RedfishService:
         table = RouteTable()
         for family in (power, chassis, root, accounts, managers, events, update, certificates):
             table.add(*family.routes())
-        self.table = table
-        self.app = RedfishApp(self, table, self.auth, self.privileges)
+        # device profiles (ENERGYDASH_PDU_PROFILES): the plain table when every PDU is dmtf
+        self.table = profiled_table(table, engine.fleet, settings.pdu_profiles, single_pdu)
+        self.app = RedfishApp(self, self.table, self.auth, self.privileges)
+        if isinstance(self.table, ProfiledTable):
+            self.events.shape_origin = self.table.uri_out
         self.router = APIRouter()
         self.router.routes.append(StarletteRoute("/redfish", endpoint=self.app))
         self.router.mount("/redfish", self.app)
