@@ -9,26 +9,17 @@ import pytest
 from rf_support import ADMIN, ADMIN_PASSWORD, RedfishServer, build_settings, serve
 
 import redfish
-from energydash.mqtt.broker import free_port
+from energydash.mqtt.broker import free_port_run
 
 
 @pytest.fixture(scope="module")
 def cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedfishServer, int]]:
-    base = free_port()
-    while any(_taken(base + k) for k in range(3)):
-        base = free_port()
+    base = free_port_run(3)
     settings = build_settings(tmp_path_factory.mktemp("cards"), pdu_count=3,
                               redfish_port_base=base)  # fmt: skip
     with serve(settings) as server:
         server.tick(2)
         yield server, base
-
-
-def _taken(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_each_pdu_answers_as_its_own_service_with_rack_pdu_1(

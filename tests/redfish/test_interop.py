@@ -103,9 +103,9 @@ def test_ocp_rack_pdu_profile_branch_use_case_passes_too(
 
 @pytest.mark.slow
 def test_a_per_pdu_endpoint_meets_the_profile_too(tmp_path: Path) -> None:
-    from energydash.mqtt.broker import free_port
+    from energydash.mqtt.broker import free_port_run
 
-    base = free_port()
+    base = free_port_run(OCP_FLEET["pdu_count"])
     settings = build_settings(tmp_path / "cards", redfish_port_base=base, **OCP_FLEET)
     with serve(settings) as server:
         server.tick(3)

@@ -11,7 +11,7 @@ import pytest
 from rf_support import RedfishServer, build_settings, serve
 
 from energydash.config import PDU_PROFILES, SettingsError, load_settings
-from energydash.mqtt.broker import free_port
+from energydash.mqtt.broker import free_port_run
 from energydash.redfish.profiles import OCP_PROFILES, PROFILES, assign
 from energydash.redfish.routing import RouteTable
 
@@ -190,7 +190,7 @@ def test_readings_are_the_engines_under_every_profile(
 
 
 def test_a_per_pdu_endpoint_keeps_its_pdus_profile(tmp_path: Path) -> None:
-    base = free_port()
+    base = free_port_run(2)
     settings = build_settings(
         tmp_path, pdu_count=2, pdu_profiles="dmtf,schneider-mock", redfish_port_base=base
     )

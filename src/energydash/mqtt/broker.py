@@ -230,6 +230,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def free_port_run(count: int, host: str = "127.0.0.1") -> int:
+    """The first of ``count`` consecutive ports nothing listens on (per-PDU endpoint tests)."""
+    for _ in range(200):
+        base = free_port(host)
+        if base + count <= 65535 and all(_bindable(host, base + k) for k in range(1, count)):
+            return base
+    raise RuntimeError(f"no run of {count} free ports found on {host}")
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 @dataclass
 class BrokerProcess:
     """A broker child process: ``start()`` returns once it accepts connections.
