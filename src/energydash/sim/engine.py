@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from energydash.config import Settings
+from energydash.sim import commands as cmd
 from energydash.sim import control, counters, faults, state
 from energydash.sim.clock import Clock
 from energydash.sim.commands import ClearFault, Command, CommandError, CommandResult, InjectFault
@@ -31,6 +32,17 @@ RECENT_EVENTS = 1000
 LAG_WINDOW = 10  # ticks over which the real period and the lag are measured
 MIN_SPEED = 0.1
 MAX_SPEED = 100_000.0
+# what an owner configures (kept on disk before the command answers, as a real PDU keeps its
+# settings in flash); switching and breakers are saved within state_save_after_change_s
+CONFIGURATION = (
+    cmd.SetDevice,
+    cmd.RemoveDevice,
+    cmd.SetRestorePolicy,
+    cmd.SetPowerOnDelay,
+    cmd.SetOutletEnabled,
+    cmd.CreateGroup,
+    cmd.DeleteGroup,
+)
 
 TickCallback = Callable[["Engine"], None]
 EventCallback = Callable[[SimEvent], None]
@@ -373,6 +385,8 @@ class Engine:
         self._dirty = True
         self.fleet.refresh(self.clock.now(), self.emit)
         self._touch(pdu_id, getattr(command, "outlet_id", None))
+        if isinstance(command, CONFIGURATION):
+            self._save_quietly()
         return result
 
     def _touch(self, pdu_id: object, outlet_id: object) -> None:
