@@ -62,6 +62,21 @@ def _write_everything(client: httpx.Client, card: httpx.Client) -> str:
     _patch(client, f"{SENSORS}/CurrentA1", {"Thresholds": THRESHOLDS})
     _patch(client, f"{SENSORS}/TemperatureInlet", {"Thresholds": INLET})
     _patch(client, "/redfish/v1/EventService", RETRY)
+    made = client.post(
+        "/redfish/v1/EventService/Subscriptions",
+        json={"Destination": "http://127.0.0.1:9/gone", "DeliveryRetryPolicy": "SuspendRetries"},
+    )
+    assert made.status_code == 201, made.text
+    _patch(client, made.headers["Location"], {"DeliveryRetryPolicy": "RetryForever"})
+    filtered = client.post(
+        "/redfish/v1/EventService/Subscriptions",
+        json={
+            "Destination": "http://127.0.0.1:9/filtered",
+            "DeliveryRetryPolicy": "SuspendRetries",
+            "ExcludeRegistryPrefixes": ["ResourceEvent"],
+        },
+    )
+    assert filtered.status_code == 201, filtered.text
     _patch(card, RACK, {"UserLabel": "card two", "AssetTag": "CARD-2"})
     devices = client.get("/api/v1/devices").json()
     device = next(d for d in devices["devices"] if d["pdu_id"] == "2")
@@ -88,6 +103,13 @@ def _read_everything(client: httpx.Client, card: httpx.Client, device_id: str) -
         "current": client.get(f"{SENSORS}/CurrentA1").json()["Thresholds"],
         "inlet": client.get(f"{SENSORS}/TemperatureInlet").json()["Thresholds"],
         "retry": {k: client.get("/redfish/v1/EventService").json()[k] for k in RETRY},
+        "subscriptions": sorted(
+            (body["DeliveryRetryPolicy"], tuple(body.get("ExcludeRegistryPrefixes", ())))
+            for body in (
+                client.get(m["@odata.id"]).json()
+                for m in client.get("/redfish/v1/EventService/Subscriptions").json()["Members"]
+            )
+        ),
         "card": (card_rack["UserLabel"], card_rack["AssetTag"]),
         "device": client.get(f"/api/v1/devices/{device_id}").json()["name"],
     }
@@ -127,6 +149,7 @@ def test_redfish_settings_and_names_survive_a_restart(tmp_path: Path, stop: str)
     assert after["current"]["UpperCritical"]["Reading"] == 11.25
     assert after["b_outlets"] == {"AlwaysOn"} and after["c2_enabled"] is False
     assert after["device"] == "kept name"
+    assert after["subscriptions"] == [("RetryForever", ()), ("SuspendRetries", ("ResourceEvent",))]
     assert after["card"] == ("card two", "CARD-2")
     assert fleet_label_of_pdu_2 != "card two" and default_label != "row K top"
     assert health["checks"]["state"]["ok"], health["checks"]["state"]
