@@ -35,9 +35,10 @@ def test_switching_is_not_saved_on_every_command(settings: Settings) -> None:
 
 def test_an_older_snapshot_written_late_does_not_replace_a_newer_one(settings: Settings) -> None:
     engine = Engine.from_settings(settings)
+    taken = state.snapshot_time()
     older = engine._payload()  # the periodic save's snapshot, its write still pending
     engine.execute(SetRestorePolicy("1", "A1", "AlwaysOn"))  # saves a newer one meanwhile
-    state.save(engine.state_file, older)
+    state.save(engine.state_file, older, taken_ns=taken)
     saved = orjson.loads(engine.state_file.read_bytes())["outlets"]
     assert saved["restore_policy"][saved["key"].index("1/A1")] == "AlwaysOn"
 

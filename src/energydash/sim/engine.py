@@ -287,9 +287,12 @@ class Engine:
                 ):
                     # snapshot on the loop, encode and write off it: a big fleet's file
                     # takes tens of milliseconds to write
+                    taken = state.snapshot_time()
                     payload = self._payload()
                     try:
-                        await asyncio.to_thread(state.save, self.state_file, payload)
+                        await asyncio.to_thread(
+                            state.save, self.state_file, payload, taken_ns=taken
+                        )
                     except OSError:
                         log.exception("could not save simulation state to %s", self.state_file)
                     last_save = loop.time()
@@ -407,7 +410,8 @@ class Engine:
 
     def save_state(self) -> None:
         """Write counters, outlet, breaker and group state atomically to settings.state_dir."""
-        state.save(self.state_file, self._payload())
+        taken = state.snapshot_time()
+        state.save(self.state_file, self._payload(), taken_ns=taken)
 
     def _payload(self) -> dict[str, object]:
         active = [

@@ -96,7 +96,6 @@ def to_payload(
     return {
         "version": STATE_VERSION,
         "saved_at": datetime.now(UTC).isoformat(),
-        "snapshot_ns": time.monotonic_ns(),
         "sim_time": sim_time.isoformat(),
         "fleet": fingerprint(fleet),
         "outlets": {
@@ -148,20 +147,31 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def save(path: Path, payload: dict[str, Any], previous_name: str = PREVIOUS_FILE) -> None:
+def save(
+    path: Path,
+    payload: dict[str, Any],
+    previous_name: str = PREVIOUS_FILE,
+    *,
+    taken_ns: int | None = None,
+) -> None:
     """Write ``payload`` to ``path`` atomically, keeping the file it replaces as the previous copy.
 
     ``path`` exists at every moment: the previous copy is a hard link made before the replace.
-    A payload whose ``snapshot_ns`` is older than the one last written to ``path`` is dropped,
-    so a slow periodic save never overwrites a newer one made meanwhile.
+    ``taken_ns`` (``time.monotonic_ns()`` when the payload was snapshot): a payload older than
+    the one last written to ``path`` is dropped, so a slow periodic save never overwrites a
+    newer one made meanwhile.
     """
     with _SAVE_LOCK:
-        taken = payload.get("snapshot_ns")
-        if isinstance(taken, int):
-            if taken < _WRITTEN_NS.get(path, -1):
+        if taken_ns is not None:
+            if taken_ns < _WRITTEN_NS.get(path, -1):
                 return
-            _WRITTEN_NS[path] = taken
+            _WRITTEN_NS[path] = taken_ns
         _save(path, payload, previous_name)
+
+
+def snapshot_time() -> int:
+    """The ``taken_ns`` of a payload made now."""
+    return time.monotonic_ns()
 
 
 def _save(path: Path, payload: dict[str, Any], previous_name: str) -> None:
