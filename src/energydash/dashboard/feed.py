@@ -42,6 +42,7 @@ UPSTREAM_TOPICS: tuple[str, ...] = (
     "analytics/risk",
     "analytics/suggestions",
     "analytics/faults",
+    "faults",
 )
 
 ConnectionState = Literal["connecting", "live", "reconnecting"]
