@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -56,6 +57,27 @@ class RedfishServer:
 
     def client(self, user: str = ADMIN, password: str = ADMIN_PASSWORD) -> httpx.Client:
         return httpx.Client(base_url=self.url, auth=(user, password), timeout=10)
+
+
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive ports that can be bound now (per-PDU cards).
+
+    Binding, not connecting, is the test: a port held by another process's outgoing
+    connection refuses a connect yet cannot be bound.
+    """
+    for _ in range(100):
+        first = free_port()
+        if first + count > 65535:
+            continue
+        with contextlib.ExitStack() as stack:
+            try:
+                for k in range(count):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", first + k))
+            except OSError:
+                continue
+        return first
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def build_settings(root: Path, **overrides: Any) -> Settings:

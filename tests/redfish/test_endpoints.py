@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from rf_support import ADMIN, ADMIN_PASSWORD, RedfishServer, build_settings, serve
+from rf_support import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    RedfishServer,
+    build_settings,
+    free_port_run,
+    serve,
+)
 
 import redfish
 from energydash.mqtt.broker import free_port
@@ -14,21 +21,15 @@ from energydash.mqtt.broker import free_port
 
 @pytest.fixture(scope="module")
 def cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedfishServer, int]]:
-    base = free_port()
-    while any(_taken(base + k) for k in range(3)):
-        base = free_port()
+    base = free_port_run(3)
+    port = free_port()
+    while base <= port < base + 3:  # the fleet port must not be one of the cards'
+        port = free_port()
     settings = build_settings(tmp_path_factory.mktemp("cards"), pdu_count=3,
-                              redfish_port_base=base)  # fmt: skip
+                              redfish_port_base=base, port=port)  # fmt: skip
     with serve(settings) as server:
         server.tick(2)
         yield server, base
-
-
-def _taken(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_each_pdu_answers_as_its_own_service_with_rack_pdu_1(

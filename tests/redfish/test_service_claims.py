@@ -11,7 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from rf_support import ADMIN, ADMIN_PASSWORD, RedfishServer, build_settings, serve
+from rf_support import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    RedfishServer,
+    build_settings,
+    free_port_run,
+    serve,
+)
 from test_events import SUBMIT, Listener
 
 import redfish
@@ -165,9 +172,7 @@ def test_pdu_reset_metrics_resets_exactly_what_the_readme_says(
 # ---------------------------------------------------------------------- per-PDU cards
 @pytest.fixture(scope="module")
 def cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedfishServer, int]]:
-    base = free_port()
-    while any(_taken(base + k) for k in range(2)):
-        base = free_port()
+    base = free_port_run(2)
     port = free_port()
     while port in (base, base + 1):
         port = free_port()
@@ -177,11 +182,6 @@ def cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedfishSer
     with serve(settings) as server:
         server.tick(2)
         yield server, base
-
-
-def _taken(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _dmtf(url: str) -> Any:

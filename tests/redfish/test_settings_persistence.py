@@ -17,11 +17,11 @@ import httpx
 import orjson
 import pytest
 
-from energydash.mqtt.broker import free_port
 from energydash.redfish import persistence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 from processes import ACCOUNTS, Service, backend
+from rf_support import free_port_run
 
 pytestmark = pytest.mark.slow
 ADMIN = ACCOUNTS["Administrator"]
@@ -34,15 +34,17 @@ RETRY = {"DeliveryRetryAttempts": 7, "DeliveryRetryIntervalSeconds": 45}
 
 
 def _start(tmp_path: Path) -> tuple[Service, int]:
-    port_base = free_port()
-    svc = backend(
-        tmp_path,
-        pdus=2,
-        facilities=10,
-        ENERGYDASH_STATE_SAVE_INTERVAL_S="3600",
-        ENERGYDASH_STATE_SAVE_AFTER_CHANGE_S="3600",
-        ENERGYDASH_REDFISH_PORT_BASE=str(port_base),
-    )
+    port_base = free_port_run(2)
+    svc = None
+    while svc is None or port_base <= svc.port < port_base + 2:  # not one of the cards' ports
+        svc = backend(
+            tmp_path,
+            pdus=2,
+            facilities=10,
+            ENERGYDASH_STATE_SAVE_INTERVAL_S="3600",
+            ENERGYDASH_STATE_SAVE_AFTER_CHANGE_S="3600",
+            ENERGYDASH_REDFISH_PORT_BASE=str(port_base),
+        )
     svc.health_path = "/redfish/v1"  # up even when /health says degraded (503)
     return svc.start(), port_base
 
