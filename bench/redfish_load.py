@@ -10,7 +10,18 @@ Starts uvicorn in a subprocess (``--serve``) serving the Redfish service over a 
 on every request, then drives keep-alive HTTP/1.1 connections from this process with a minimal
 asyncio client (so the client costs little of the shared CPU) and prints requests/s and
 p50/p99 latency per scenario. ``--app full`` serves the whole backend (``energydash.app``) instead.
-Target: >= 5,000 GET Outlet/s (2x DMTF's Redfish-Mockup-Server with static files here, ~2,500/s).
+
+Side by side with DMTF's Redfish-Mockup-Server (target: GET Outlet >= 2.5x its rate): after the
+scenarios the same asyncio client measures GET Outlet on this server, then on the mockup server
+serving ``../shared/redfish/mockups/public-pdu`` (its 10 outlets), one server at a time on the
+same cores, and prints req/s, p99 and the ratios. The mockup server is not part of this project:
+``--mockup-server PATH`` names its ``redfishMockupServer.py`` (a clone of
+github.com/DMTF/Redfish-Mockup-Server), else it is looked for at
+``../Redfish-Mockup-Server/redfishMockupServer.py`` beside the checkout; without one the
+comparison is skipped. It runs from a temporary copy; when its ``grequests`` requirement (used
+only to push events) is not importable, the copy gets a stand-in that pushes nothing. It speaks
+HTTP/1.0 and closes every connection, so this server is measured both with keep-alive (how
+clients use it) and with a new connection per request (like for like).
 """
 
 from __future__ import annotations
@@ -92,24 +103,39 @@ def serve(port: int, app_kind: str, data_dir: str, fast: bool, endpoints: int = 
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection; just enough HTTP to read a Content-Length body."""
+    """One HTTP connection; just enough HTTP to read a Content-Length body.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    Keep-alive while the server allows it; after an HTTP/1.0 answer or ``Connection: close``
+    the next request opens a new connection (the time to connect counts in its latency).
+    """
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port: int
+    ) -> None:
+        self.reader, self.writer, self.port = reader, writer, port
+        self.open_again = False
 
     @classmethod
     async def open(cls, port: int) -> Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
+        return cls(reader, writer, port)
 
     async def request(self, raw: bytes) -> int:
+        if self.open_again:
+            self.writer.close()
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            self.open_again = False
         self.writer.write(raw)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         length = 0
+        self.open_again = head.startswith(b"HTTP/1.0")
         for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
+            lower = line.lower()
+            if lower[:15] == b"content-length:":
                 length = int(line[15:])
+            elif lower.startswith(b"connection:"):
+                self.open_again = b"close" in lower
         if length:
             await self.reader.readexactly(length)
         return status
@@ -283,6 +309,120 @@ def _endpoints_case(console: Console, base: int, count: int, seconds: float) -> 
     return 0
 
 
+ROOT = Path(__file__).resolve().parents[1]
+MOCKUP_DIR = ROOT.parent / "shared" / "redfish" / "mockups" / "public-pdu"
+MOCKUP_SERVER = ROOT.parent / "Redfish-Mockup-Server" / "redfishMockupServer.py"
+MOCKUP_OUTLETS = ("A1", "A2", "A3", "A4", "A5", "B1", "B2", "B3", "C1", "C2")
+GREQUESTS_STAND_IN = """# stand-in: the mockup server needs grequests only to push events
+def post(*args, **kwargs):
+    return None
+
+
+def map(requests, **kwargs):
+    return []
+"""
+
+
+def find_mockup_server(given: str) -> Path | None:
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise SystemExit(f"--mockup-server: {path} is not a file")
+        return path
+    return MOCKUP_SERVER if MOCKUP_SERVER.is_file() else None
+
+
+def start_mockup_server(script: Path, port: int, workdir: str) -> tuple[subprocess.Popen, str]:
+    """Its temporary copy serving the public PDU mockup; (process, what stood in for what)."""
+    copy = Path(workdir) / "mockup-server"
+    copy.mkdir()
+    for module in script.parent.glob("*.py"):  # the server and its rfSsdpServer.py
+        shutil.copy2(module, copy / module.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGYDASH_")}
+    probe = subprocess.run(
+        [sys.executable, "-c", "import grequests"], env=env, cwd=copy, capture_output=True
+    )
+    note = "its requirements installed"
+    if probe.returncode != 0:
+        (copy / "grequests.py").write_text(GREQUESTS_STAND_IN)
+        note = "grequests stand-in (no event push, no gevent)"
+    command = [sys.executable, script.name, "-S", "-D", str(MOCKUP_DIR), "-p", str(port)]
+    process = subprocess.Popen(
+        command, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return process, note
+
+
+def compare_with_mockup(
+    console: Console, script: Path, ours: dict[str, tuple[int, float]], args: argparse.Namespace,
+    workdir: str,
+) -> None:  # fmt: skip
+    """Measure the mockup server as ``ours`` was measured, then print both and the ratios."""
+    from energydash.mqtt.broker import free_port, wait_for_port
+
+    if not MOCKUP_DIR.is_dir():
+        raise SystemExit(f"no public PDU mockup at {MOCKUP_DIR}")
+    port = free_port()
+    process, note = start_mockup_server(script, port, workdir)
+    try:
+        wait_for_port("127.0.0.1", port, timeout=30)
+        requests = [
+            build("GET", f"/redfish/v1/PowerEquipment/RackPDUs/1/Outlets/{o}")
+            for o in MOCKUP_OUTLETS
+        ]
+        asyncio.run(run_load(port, requests, 1.0, args.connections, 200))  # warm-up
+        rate, lat, errors = asyncio.run(
+            run_load(port, requests, args.seconds, args.connections, 200)
+        )
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    mockup = (rate, pct(lat, 0.99))
+    table = Table(
+        title=f"GET Outlet side by side ({args.connections} connections, the same asyncio "
+        f"client, one server at a time); DMTF Redfish-Mockup-Server: {note}"
+    )
+    for column in ("server", "req/s", "p99 ms", "errors", "ratio to DMTF"):
+        table.add_column(column, justify="right" if column != "server" else "left")
+    table.add_row(
+        "DMTF Redfish-Mockup-Server (static public-pdu, HTTP/1.0, no auth)",
+        f"{rate:,}", f"{mockup[1]:.2f}", str(errors), "1.00x",
+    )  # fmt: skip
+    for name, (our_rate, our_p99) in ours.items():
+        ratio = our_rate / rate if rate else float("inf")
+        table.add_row(name, f"{our_rate:,}", f"{our_p99:.2f}", "0", f"{ratio:.2f}x")
+    console.print(table)
+    best = max(r for r, _ in ours.values()) / rate if rate else float("inf")
+    like = ours["EnergyDash, new connection each"][0] / rate if rate else float("inf")
+    verdict = "meets" if best >= 2.5 else "misses"
+    console.print(
+        f"GET Outlet: {best:.2f}x DMTF's Redfish-Mockup-Server with keep-alive ({verdict} the "
+        f"2.5x target), {like:.2f}x with a new connection per request as it needs"
+    )
+
+
+def measure_ours_for_comparison(
+    port: int, outlets: list[bytes], args: argparse.Namespace
+) -> dict[str, tuple[int, float]]:
+    """GET Outlet on this server with keep-alive and with a new connection per request."""
+    ours: dict[str, tuple[int, float]] = {}
+    closing = [raw.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1) for raw in outlets]
+    for name, requests in (
+        ("EnergyDash, keep-alive (Basic auth, sim ticking)", outlets),
+        ("EnergyDash, new connection each", closing),
+    ):
+        rate, lat, errors = asyncio.run(
+            run_load(port, requests, args.seconds, args.connections, 200)
+        )
+        if errors:
+            raise SystemExit(f"{name}: {errors} requests did not answer 200")
+        ours[name] = (rate, pct(lat, 0.99))
+    return ours
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="per scenario")
@@ -301,6 +441,15 @@ def main() -> int:
     parser.add_argument(
         "--endpoints", type=int, default=0, help="N PDUs on N ports, polled concurrently"
     )
+    parser.add_argument(
+        "--mockup-server",
+        default="",
+        help="DMTF's redfishMockupServer.py to compare GET Outlet with (default: "
+        "../Redfish-Mockup-Server/redfishMockupServer.py beside the checkout, when there)",
+    )
+    parser.add_argument(
+        "--no-mockup", action="store_true", help="skip the DMTF Redfish-Mockup-Server comparison"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -311,6 +460,7 @@ def main() -> int:
     from energydash.mqtt.broker import free_port, wait_for_port
 
     console = Console()
+    mockup_server = None if args.no_mockup else find_mockup_server(args.mockup_server)
     port = args.port or free_port()
     if args.endpoints:
         port = args.port or _free_run(args.endpoints + 1)
@@ -389,15 +539,23 @@ def main() -> int:
             target = 5000
             verdict = "meets" if results["GET Outlet"] >= target else "misses"
             console.print(
-                f"GET Outlet: {results['GET Outlet']:,} req/s, {verdict} the {target:,}/s target "
-                "(2x DMTF Redfish-Mockup-Server here)"
+                f"GET Outlet: {results['GET Outlet']:,} req/s, {verdict} the {target:,}/s target"
             )
+            if mockup_server is not None:
+                ours = measure_ours_for_comparison(port, outlets, args)
         finally:
             server.terminate()
             try:
                 server.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 server.kill()
+        if mockup_server is None:
+            console.print(
+                f"no DMTF Redfish-Mockup-Server at {MOCKUP_SERVER} (or --mockup-server): "
+                "comparison skipped"
+            )
+        else:  # ours has stopped: the mockup server gets the cores to itself
+            compare_with_mockup(console, mockup_server, ours, args, tmp)
     return 0
 
 

@@ -51,6 +51,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     pdu_events = PduEventLog(engine, hub)
     site_snapshots = _sites(settings, engine, hub, auth)
     redfish = _redfish_service(engine, settings, auth, auditor)
+    from energydash.hub.faults import FaultsPublisher
+
+    faults = FaultsPublisher(engine, hub, redfish.wire)  # topic "faults" (issue 12)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         detach_pdu_events = pdu_events.attach()
         detach_analytics = _start_analytics(app, settings, engine, hub, redfish)
         snapshots.publish()  # every topic exists before the first client subscribes
+        detach_faults = faults.attach()
+        faults.publish()
         hub.publish(AUDIT_TOPIC, auditor.data().model_dump(mode="json"))
         await redfish.start()
         for part in _mqtt_parts(app, settings, engine, hub):
@@ -95,6 +100,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                     log.exception("stopping %r failed", part)
             await redfish.stop()
             detach_analytics()
+            detach_faults()
             detach_events()
             detach_pdu_events()
             detach_sites()

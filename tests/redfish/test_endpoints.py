@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from rf_support import ADMIN, ADMIN_PASSWORD, RedfishServer, build_settings, serve
+from rf_support import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    RedfishServer,
+    build_settings,
+    free_port,
+    serve,
+)
 
 import redfish
 from energydash.mqtt.broker import free_port_run
@@ -15,8 +22,11 @@ from energydash.mqtt.broker import free_port_run
 @pytest.fixture(scope="module")
 def cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RedfishServer, int]]:
     base = free_port_run(3)
+    port = free_port()
+    while base <= port < base + 3:  # the fleet port must not be one of the cards'
+        port = free_port()
     settings = build_settings(tmp_path_factory.mktemp("cards"), pdu_count=3,
-                              redfish_port_base=base)  # fmt: skip
+                              redfish_port_base=base, port=port)  # fmt: skip
     with serve(settings) as server:
         server.tick(2)
         yield server, base

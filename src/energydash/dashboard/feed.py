@@ -43,6 +43,7 @@ UPSTREAM_TOPICS: tuple[str, ...] = (
     "analytics/risk",
     "analytics/suggestions",
     "analytics/faults",
+    "faults",
 )
 
 ConnectionState = Literal["connecting", "live", "reconnecting"]

@@ -53,6 +53,50 @@ class Assets:
         self._seed = f"{seed}{salt}"
         self._by_pdu: dict[str, Asset] = {}
 
+    def saved(self) -> dict[str, dict[str, Any]]:
+        """What owners wrote, per PDU id (the UUID follows from the seed and is not kept)."""
+        return {
+            pdu_id: {
+                "UserLabel": a.user_label,
+                "AssetTag": a.asset_tag,
+                "Location": {"Placement": dict(a.placement)},
+                "CircuitLabels": dict(a.circuit_labels),
+            }
+            for pdu_id, a in self._by_pdu.items()
+        }
+
+    def restore(self, pdus: list[PduInfo], rows: Any, where: str) -> None:
+        """Apply ``saved()`` rows to the PDUs that still exist, checked by the PATCH setters.
+
+        Raises ValueError naming ``where`` and the property; nothing changes then.
+        """
+        if not isinstance(rows, dict):
+            raise ValueError(f"{where}: must be an object of PDU id to labels")
+        staged = Assets.__new__(Assets)
+        staged._seed, staged._by_pdu = self._seed, {}
+        for pdu in pdus:
+            row = rows.get(pdu.id)
+            if row is None:
+                continue
+            if not isinstance(row, dict):
+                raise ValueError(f"{where}.{pdu.id}: must be an object")
+            asset = staged.of(pdu)
+            setters = asset_setters(asset)
+            for name, value in row.items():
+                if name == "CircuitLabels":
+                    ok = isinstance(value, dict) and all(
+                        isinstance(v, str) and len(v) <= MAX_TEXT for v in value.values()
+                    )
+                    if not ok:
+                        raise ValueError(f"{where}.{pdu.id}.{name}: must map circuit ids to labels")
+                    asset.circuit_labels = {str(k): v for k, v in value.items()}
+                    continue
+                setter = setters.get(name)
+                problem = errors.property_unknown(name) if setter is None else setter(value)
+                if problem is not None:
+                    raise ValueError(f"{where}.{pdu.id}.{name}: {problem['Message']}")
+        self._by_pdu.update(staged._by_pdu)
+
     def of(self, pdu: PduInfo) -> Asset:
         asset = self._by_pdu.get(pdu.id)
         if asset is None:

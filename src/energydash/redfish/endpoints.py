@@ -136,6 +136,31 @@ class EngineView:
         return getattr(self._engine, name)
 
 
+class CardWireFaults:
+    """The fleet's wire faults as PDU ``real_id``'s card meets them.
+
+    A fault on that PDU is on the network path to its card, so it hits every request to the
+    card (its own URIs say ``1``, not the fleet id); a fault on another PDU never does; a
+    ``uri_pattern`` fault matches the card's own paths.
+    """
+
+    def __init__(self, wire: Any, real_id: str) -> None:
+        self._wire = wire
+        self.real_id = real_id
+
+    def for_path(self, path: str) -> list[Any]:
+        if not self._wire.active:
+            return []
+        return [
+            f
+            for f in self._wire.current()
+            if f.pdu_id == self.real_id or (f.pdu_id is None and f.matches(path))
+        ]
+
+    def __getattr__(self, name: str) -> Any:  # active, remaining_s, wait_out, inject, ...
+        return getattr(self._wire, name)
+
+
 def rewrite(uri: str | None, real_id: str) -> str | None:
     """A fleet URI of PDU ``real_id`` as that PDU's own card names it."""
     if uri is None:
@@ -181,7 +206,7 @@ class PduEndpoints:
             )
             view = EngineView(fleet.engine, pdu.id)
             service = RedfishService(view, own, single_pdu=pdu.id, thresholds=fleet.thresholds)  # type: ignore[arg-type]
-            service.wire = fleet.wire  # wire faults by PDU id follow the PDU to its card
+            service.wire = CardWireFaults(fleet.wire, pdu.id)  # type: ignore[assignment]
             await service.start()
             self.services[pdu.id] = service
             config = uvicorn.Config(

@@ -25,6 +25,7 @@ from energydash.auth import AuthStore, Caller, PrivilegeMap
 from energydash.auth.audit import Auditor
 from energydash.config import Settings
 from energydash.models.audit import AuditRecord, Result
+from energydash.redfish import persistence
 from energydash.redfish.assets import Assets
 from energydash.redfish.card import ManagementCard
 from energydash.redfish.certs import CertificateStore
@@ -111,6 +112,10 @@ class RedfishService:
         self.router.routes.append(StarletteRoute("/redfish", endpoint=self.app))
         self.router.mount("/redfish", self.app)
         self.thresholds = thresholds or SensorThresholds(engine.fleet)
+        self.owns_thresholds = thresholds is None  # per-PDU cards share the fleet's
+        engine.state_problems.extend(persistence.restore(self))
+        if self.owns_thresholds:
+            self.thresholds.on_change = self.save_settings
         self.wire = WireFaults(engine.clock.timestamp, settings.seed, engine.fleet.has_pdu)
         self.scenarios: ScenarioRunner | None = None
         self.endpoints: PduEndpoints | None = None
@@ -269,6 +274,13 @@ class RedfishService:
             self.subscriptions_path, orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode()
         )
 
+    def save_settings(self) -> None:
+        """Write what clients set (``redfish.persistence``); called before a write answers."""
+        try:
+            persistence.save(self)
+        except OSError:
+            log.exception("could not save the Redfish settings of %s", self.settings.data_dir)
+
     def _restore_subscriptions(self) -> None:
         path = self.subscriptions_path
         if not path.exists():
@@ -310,6 +322,8 @@ class RedfishService:
         return self.certs.context_factory(config, default)
 
     def log_update_event(self, prefix: str, key: str, args: list[str]) -> None:
+        if key == "UpdateSuccessful":  # the installed firmware stays after a restart
+            self.save_settings()
         self.events.publish(
             prefix, key, args, update.CARD_FIRMWARE, "SoftwareInventory", self.now()
         )

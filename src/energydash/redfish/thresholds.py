@@ -58,8 +58,65 @@ class SensorThresholds:
             "inlet_temperature": np.tile([5.0, 10.0, 32.0, 35.0], (n_pdus, 1)),
             "inlet_humidity": np.tile([10.0, 20.0, 70.0, 80.0], (n_pdus, 1)),
         }
+        self.defaults = {k: v.copy() for k, v in self.limits.items()}
         self.levels = {k: np.zeros(v.shape[0], dtype=np.int8) for k, v in self.limits.items()}
         self.side = {k: np.zeros(v.shape[0], dtype=np.int8) for k, v in self.limits.items()}
+        self.on_change: Callable[[], None] | None = None  # persistence hook (RedfishService)
+
+    # ------------------------------------------------------------------ persistence
+    @staticmethod
+    def keys(fleet: Fleet) -> dict[str, list[str]]:
+        """Per family, the id of each row (``pdu/outlet``, ``pdu/branch``, ``pdu``)."""
+        outlets = [f"{p.id}/{o.id}" for p in fleet.pdus for o in p.outlets]
+        branches = [f"{p.id}/{b.id}" for p in fleet.pdus for b in p.branches]
+        pdus = [p.id for p in fleet.pdus]
+        return {
+            "outlet_current": outlets,
+            "outlet_power": outlets,
+            "branch_current": branches,
+            "branch_power": branches,
+            "inlet_temperature": pdus,
+            "inlet_humidity": pdus,
+        }
+
+    def saved(self, fleet: Fleet) -> dict[str, dict[str, list[float | None]]]:
+        """The rows a client changed from their defaults, by family and sensor id."""
+        out: dict[str, dict[str, list[float | None]]] = {}
+        for family, keys in self.keys(fleet).items():
+            limits, defaults = self.limits[family], self.defaults[family]
+            same = (limits == defaults) | (np.isnan(limits) & np.isnan(defaults))
+            for i in np.flatnonzero(~same.all(axis=1)).tolist():
+                row = [None if math.isnan(v) else float(v) for v in limits[i].tolist()]
+                out.setdefault(family, {})[keys[i]] = row
+        return out
+
+    def restore(self, fleet: Fleet, saved: Any, where: str) -> None:
+        """Apply ``saved()`` to the sensors that still exist; ValueError (nothing changed) when
+        a row is not four ordered limits within bounds."""
+        if not isinstance(saved, dict):
+            raise ValueError(f"{where}: must be an object of family to rows")
+        staged = {k: v.copy() for k, v in self.limits.items()}
+        keys = self.keys(fleet)
+        for family, rows in saved.items():
+            if family not in staged or not isinstance(rows, dict):
+                raise ValueError(f"{where}.{family}: not a sensor family with rows")
+            index = {k: i for i, k in enumerate(keys[family])}
+            for key, row in rows.items():
+                place = f"{where}.{family}.{key}"
+                ok = isinstance(row, list) and len(row) == len(COLUMNS)
+                values = [math.nan if v is None else v for v in row] if ok else []
+                if not ok or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+                ):
+                    raise ValueError(f"{place}: must be {len(COLUMNS)} numbers or nulls")
+                array = np.array(values, dtype=float)
+                present = array[~np.isnan(array)]
+                if np.any(np.abs(present) > MAX_LIMIT) or (np.diff(present) < 0).any():
+                    raise ValueError(f"{place}: limits must be ordered and within {MAX_LIMIT:g}")
+                if key in index:
+                    staged[family][index[key]] = array
+        for family, limits in staged.items():
+            self.limits[family][:] = limits
 
     # ------------------------------------------------------------------ readings
     @staticmethod
@@ -180,6 +237,8 @@ class SensorThresholds:
                 )
                 return msg
             self.limits[family][index] = row
+            if self.on_change is not None:
+                self.on_change()
             return None
 
         return set_thresholds

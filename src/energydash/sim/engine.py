@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from energydash.config import Settings
+from energydash.sim import commands as cmd
 from energydash.sim import control, counters, faults, state
 from energydash.sim.clock import Clock
 from energydash.sim.commands import ClearFault, Command, CommandError, CommandResult, InjectFault
@@ -31,6 +32,17 @@ RECENT_EVENTS = 1000
 LAG_WINDOW = 10  # ticks over which the real period and the lag are measured
 MIN_SPEED = 0.1
 MAX_SPEED = 100_000.0
+# what an owner configures (kept on disk before the command answers, as a real PDU keeps its
+# settings in flash); switching and breakers are saved within state_save_after_change_s
+CONFIGURATION = (
+    cmd.SetDevice,
+    cmd.RemoveDevice,
+    cmd.SetRestorePolicy,
+    cmd.SetPowerOnDelay,
+    cmd.SetOutletEnabled,
+    cmd.CreateGroup,
+    cmd.DeleteGroup,
+)
 
 TickCallback = Callable[["Engine"], None]
 EventCallback = Callable[[SimEvent], None]
@@ -282,9 +294,12 @@ class Engine:
                 ):
                     # snapshot on the loop, encode and write off it: a big fleet's file
                     # takes tens of milliseconds to write
+                    taken = state.snapshot_time()
                     payload = self._payload()
                     try:
-                        await asyncio.to_thread(state.save, self.state_file, payload)
+                        await asyncio.to_thread(
+                            state.save, self.state_file, payload, taken_ns=taken
+                        )
                     except OSError:
                         log.exception("could not save simulation state to %s", self.state_file)
                     last_save = loop.time()
@@ -380,6 +395,8 @@ class Engine:
         self._dirty = True
         self.fleet.refresh(self.clock.now(), self.emit)
         self._touch(pdu_id, getattr(command, "outlet_id", None))
+        if isinstance(command, CONFIGURATION):
+            self._save_quietly()
         return result
 
     def _touch(self, pdu_id: object, outlet_id: object) -> None:
@@ -400,7 +417,8 @@ class Engine:
 
     def save_state(self) -> None:
         """Write counters, outlet, breaker and group state atomically to settings.state_dir."""
-        state.save(self.state_file, self._payload())
+        taken = state.snapshot_time()
+        state.save(self.state_file, self._payload(), taken_ns=taken)
 
     def _payload(self) -> dict[str, object]:
         active = [

@@ -10,6 +10,10 @@ previous good copy is used; the engine records the reason for ``/health`` (see
 Arrays are saved with the ids of what they describe (``pdu/outlet``, ``pdu/branch``,
 ``pdu/main``), so a fleet of another size keeps the state of the PDUs that still exist.
 The lifetime counters also live in a memory-mapped file (``energydash.sim.counters``).
+Configuration (restore policies, device names, groups, ``PowerEnabled``, power-on delays) is
+saved when the command that changes it runs, so it is on disk before its answer
+(``Engine.execute``); operational state (relays, breakers) within
+``ENERGYDASH_STATE_SAVE_AFTER_CHANGE_S``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import logging
 import math
 import os
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +33,7 @@ import numpy as np
 import orjson
 
 from energydash.sim.commands import MAX_OUTLET_NAME
+from energydash.sim.pdu import RESTORE_POLICIES
 from energydash.sim.profiles import PROFILES
 from energydash.sim.topology import GroupInfo
 
@@ -38,6 +45,10 @@ STATE_FILE = "sim_state.json"
 PREVIOUS_FILE = "sim_state.prev.json"
 STATE_VERSION = 2
 READABLE_VERSIONS = (1, 2)
+# one writer at a time per process: the engine's periodic save runs on a worker thread while a
+# configuration command saves on the event loop (``Engine.execute``)
+_SAVE_LOCK = threading.Lock()
+_WRITTEN_NS: dict[Path, int] = {}  # per file, the snapshot time of the newest payload written
 
 
 class StateError(ValueError):
@@ -103,6 +114,7 @@ def to_payload(
             "power_on_delay_s": fleet.o_delay_s.copy(),
             # outlet names given by users (RenameOutlet); absent in files of older versions
             "name": [o.name for p in fleet.pdus for o in p.outlets],
+            "restore_policy": [RESTORE_POLICIES[c] for c in fleet.restore_policy.tolist()],
         },
         "branches": {
             "key": branch_keys(fleet),
@@ -140,16 +152,39 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def save(path: Path, payload: dict[str, Any]) -> None:
+def save(
+    path: Path,
+    payload: dict[str, Any],
+    previous_name: str = PREVIOUS_FILE,
+    *,
+    taken_ns: int | None = None,
+) -> None:
     """Write ``payload`` to ``path`` atomically, keeping the file it replaces as the previous copy.
 
     ``path`` exists at every moment: the previous copy is a hard link made before the replace.
+    ``taken_ns`` (``time.monotonic_ns()`` when the payload was snapshot): a payload older than
+    the one last written to ``path`` is dropped, so a slow periodic save never overwrites a
+    newer one made meanwhile.
     """
+    with _SAVE_LOCK:
+        if taken_ns is not None:
+            if taken_ns < _WRITTEN_NS.get(path, -1):
+                return
+            _WRITTEN_NS[path] = taken_ns
+        _save(path, payload, previous_name)
+
+
+def snapshot_time() -> int:
+    """The ``taken_ns`` of a payload made now."""
+    return time.monotonic_ns()
+
+
+def _save(path: Path, payload: dict[str, Any], previous_name: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    previous = path.with_name(PREVIOUS_FILE)
-    link = path.with_name(f".{PREVIOUS_FILE}.tmp")
+    previous = path.with_name(previous_name)
+    link = path.with_name(f".{previous_name}.tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -317,6 +352,15 @@ def _restore(fleet: Fleet, payload: dict[str, Any], path: Path) -> Restored | No
         delays = _array(payload, path, "outlets", "power_on_delay_s", n, float)
         if np.any(np.isnan(delays)) or np.any(delays < 0):
             raise StateError(f"{path}: outlets.power_on_delay_s must be numbers >= 0")
+    policies = outlets.get("restore_policy")  # absent in files saved before it was kept
+    if policies is not None and (
+        not isinstance(policies, list)
+        or len(policies) != n
+        or any(p not in RESTORE_POLICIES for p in policies)
+    ):
+        raise StateError(
+            f"{path}: outlets.restore_policy must be {n} of {', '.join(RESTORE_POLICIES)}"
+        )
 
     outlet_names = outlets.get("name")
     if outlet_names is not None and (
@@ -423,6 +467,9 @@ def _restore(fleet: Fleet, payload: dict[str, Any], path: Path) -> Restored | No
         infos = [o for p in fleet.pdus for o in p.outlets]
         for cur, old in zip(o_cur.tolist(), o_old.tolist(), strict=True):
             infos[cur].name = outlet_names[old]
+    if policies is not None:
+        codes = np.array([RESTORE_POLICIES.index(p) for p in policies], dtype=np.int8)
+        fleet.restore_policy[o_cur] = codes[o_old]
     fleet.reindex_profiles()
     live = [f for f in saved_faults if str(f.get("pdu_id")) in pdu_ids]
     return Restored(int(o_cur.size), live, fault_counter, grid)

@@ -60,6 +60,7 @@ from energydash.dashboard.timerange import (
 from energydash.models.devices import MAX_NAME_LENGTH as MAX_DEVICE_NAME
 from energydash.models.devices import MAX_OUTLET_NAME_LENGTH as MAX_OUTLET_NAME
 from energydash.models.events import pdu_events_topic
+from energydash.models.faults import ActiveFaultsData
 
 PAGE = "pdus"
 HIDDEN = {"display": "none"}
@@ -118,6 +119,7 @@ def layout(pdu: str | None = None, **query: str) -> html.Div:
                 className="page-head",
             ),
             html.Div(id="pdu-header", className="pdu-header"),
+            html.Ul(id="pdu-faults", className="alerts", **{"aria-label": "Active faults"}),
             html.Div(
                 [
                     html.Section(
@@ -750,6 +752,12 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         updates.append(("pdu-header", {"children": _header(header)}))
         memo["header"] = header
 
+    faults = fault_lines(feed.latest("faults"), pdu)
+    if memo.get("faults") != faults:
+        items = [html.Li(text, className="alert") for text in faults]
+        updates.append(("pdu-faults", {"children": items}))
+        memo["faults"] = faults
+
     outlet = outlet_at(data, view["cell"]) if view.get("cell") else None
     index = _outlet_index(data, outlet) if outlet else None
     ts = feed.latest_ts(f"pdu/{pdu}/outlets")
@@ -826,6 +834,20 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         memo["outlet_ts"] = ts
     memo["pdu"] = pdu
     return updates
+
+
+def fault_lines(data: dict[str, Any] | None, pdu: str) -> list[str]:
+    """The active faults (topic ``faults``) on this PDU or on URIs of every PDU, one line each."""
+    lines = []
+    for fault in ActiveFaultsData.model_validate(data).faults if data else []:
+        if fault.pdu_id not in (pdu, None):
+            continue
+        where = f"PDU {pdu}" + (f" {fault.target}" if fault.pdu_id and fault.target else "")
+        if fault.pdu_id is None:
+            where = f"URIs {fault.target}"
+        until = f" until {fault.ends_at[11:19]} UTC" if fault.ends_at else ""
+        lines.append(f"Fault {fault.fault_id} ({fault.layer}): {fault.kind} on {where}{until}")
+    return lines
 
 
 def _header_values(data: dict[str, Any], summary: dict[str, Any] | None) -> list[tuple[str, str]]:

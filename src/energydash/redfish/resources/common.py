@@ -97,6 +97,7 @@ def apply_patch(
             applied += 1
     if not applied:
         raise RedfishError(400, problems or [message("Base", "NoOperation")])
+    request.service.save_settings()  # on disk before the answer (redfish.persistence)
     resource = getter(request)
     if problems:
         resource["@Message.ExtendedInfo"] = problems

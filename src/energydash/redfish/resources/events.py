@@ -211,6 +211,7 @@ def post_subscription(request: Request, body: dict[str, Any]) -> Response:
     sub = request.service.events.subscribe(str(destination), context, prefixes, types, owner)
     sub.filters = filters
     sub.retry_policy = policy
+    request.service.events.changed()  # saved with its filters and policy, not only its URL
     return created(f"{BASE}/Subscriptions/{sub.id}", _render_sub(sub))
 
 
@@ -320,6 +321,7 @@ def patch_subscription(request: Request, body: dict[str, Any]) -> Response:
         if value not in RETRY_POLICIES:
             return errors.value_not_in_list(str(value), "DeliveryRetryPolicy")
         sub.retry_policy = value
+        request.service.events.changed()  # saved: the policy outlives a restart
         return None
 
     setters = {"Context": set_context, "DeliveryRetryPolicy": set_policy}
