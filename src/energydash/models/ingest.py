@@ -1,9 +1,9 @@
 """Rows that arrive over MQTT from `energydash replay` or real devices, validated liberally.
 
 Replay sends CSV rows as JSON objects (numbers may arrive as strings, empty cells as ""), one
-row per message or grouped as ``{"timestamp": ..., "dataset": ..., "rows": [...]}`` (``dataset``,
-the replayed file's name, labels the replay on every face; older replays omit it). Field names follow the
-project's CSV columns; a few common spellings are accepted too.
+row per message or grouped as ``{"timestamp": ..., "dataset": ..., "rows": [...]}``
+(``dataset``, the replayed file's name, labels the replay on every face; older replays omit
+it). Field names follow the project's CSV columns; a few common spellings are accepted too.
 """
 
 from __future__ import annotations
