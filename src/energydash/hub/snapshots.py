@@ -182,6 +182,7 @@ def facilities(engine: Engine) -> dict[str, Any]:
             "power_mw": arrays.facility_power_mw.tolist(),
             "emissions_t": arrays.facility_emissions_t.tolist(),
         },
+        "source": "sim",
     }
 
 
@@ -202,6 +203,7 @@ def market(engine: Engine) -> dict[str, Any]:
             }
             for code, state in grid.regions.items()
         ],
+        "source": "sim",
     }
 
 

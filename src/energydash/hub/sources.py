@@ -30,12 +30,6 @@ from energydash.models.sources import (
 if TYPE_CHECKING:
     from energydash.hub.hub import Hub
 
-GRID_TOPICS = ("facilities", "market/")
-
-
-def is_grid_topic(topic: str) -> bool:
-    return topic == "facilities" or topic.startswith("market/")
-
 
 def history_topic(topic: str, source: str) -> str:
     """The series a state of ``topic`` from ``source`` is recorded under."""

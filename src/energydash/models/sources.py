@@ -22,6 +22,11 @@ MAX_DATASET_NAME = 200
 Source = Literal["sim", "replay"]
 
 
+def is_grid_topic(topic: str) -> bool:
+    """The topics a replay takes over together: ``facilities`` and ``market/{network}``."""
+    return topic == "facilities" or topic.startswith("market/")
+
+
 class ReplayedTopic(BaseModel):
     topic: str = Field(description="A hub topic the replay feeds: facilities or market/{network}.")
     dataset: str | None = Field(

@@ -17,8 +17,10 @@ from dash import Input, Output, Patch, State, callback, clientside_callback, dcc
 
 from energydash.dashboard.aggregate import emissions_rate, tick_seconds
 from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.components.source import grid_data, source_banner, source_updates
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.live import Updates, streamer
+from energydash.dashboard.timerange import DEFAULT_ZONE, ZONES
 
 PAGE = "map"
 CENTRE = [-28.0, 134.0]
@@ -111,7 +113,7 @@ def _choices(facilities: dict[str, Any] | None, column: str) -> list[dict[str, s
 
 def layout(**_query: str) -> html.Div:
     context = get_context()
-    facilities = context.feed.latest("facilities")
+    facilities = grid_data(context.feed, "facilities")  # the sim's or a replay's, never both
     data = (
         facility_features(facilities)
         if facilities
@@ -144,6 +146,7 @@ def layout(**_query: str) -> html.Div:
             dcc.Store(id="map-mount", data=uuid.uuid4().hex),
             dcc.Store(id="map-key", data=facility_key(facilities) if facilities else None),
             html.H1("Facilities map", className="page-title"),
+            source_banner(PAGE, context.feed, "facilities", ZONES[DEFAULT_ZONE], DEFAULT_ZONE),
             html.Div(
                 [
                     _filter("Region", "map-region", _choices(facilities, "region")),
@@ -261,7 +264,7 @@ def apply_filters(
     regions: list[str], techs: list[str], statuses: list[str]
 ) -> tuple[dict[str, Any], str]:
     """Filters replace only the facility layer's features; the map and its view stay put."""
-    facilities = get_context().feed.latest("facilities") or {}
+    facilities = grid_data(get_context().feed, "facilities") or {}
     filters = {"regions": regions or [], "fueltechs": techs or [], "statuses": statuses or []}
     data = facility_features(facilities, filters)
     total = len((facilities.get("facilities") or {}).get("code") or [])
@@ -360,10 +363,13 @@ def _unit_mw(unit: dict[str, Any]) -> float:
 
 @streamer(PAGE)
 def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]) -> Updates:
-    facilities = context.feed.latest("facilities")
+    label = source_updates(
+        PAGE, context.feed, "facilities", ZONES[DEFAULT_ZONE], DEFAULT_ZONE, memo
+    )
+    facilities = grid_data(context.feed, "facilities")
     if not facilities:
-        return []
-    updates: Updates = []
+        return label
+    updates: Updates = label
     key = facility_key(facilities)
     if view.get("key") != key and memo.get("key") != key:
         # The facility set changed (or arrived after the page rendered): new static layer.
