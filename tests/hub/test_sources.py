@@ -171,3 +171,25 @@ def test_rows_without_a_dataset_name_still_take_over_unnamed(settings: Settings)
     sources = _sources(hub)
     assert sources.mode == "replay" and sources.datasets == []
     assert FacilitiesData.model_validate(hub.latest("facilities").data).dataset is None
+
+
+def test_a_rewound_replay_leaves_only_its_new_pass_in_the_stored_history(
+    settings: Settings,
+) -> None:
+    from energydash.history import open_store
+
+    _, hub, ingest = _stack(settings)
+    store = open_store(settings)
+    assert store is not None
+    store.start()
+    hub.store = store
+    try:
+        for stamp in ("10:00", "10:05", "10:10", "10:00", "10:05"):
+            ingest.handle(FACILITIES, _facility_group(f"2025-01-13T{stamp}:00+10:00"))
+            ingest.flush()
+        answer = store.query("replay/facilities", ["RPL1.power_mw"], None, None)
+        first = datetime(2025, 1, 13, 0, 0, tzinfo=UTC).timestamp()
+        assert answer.times.tolist() == [first, first + 300]  # not 10:10 of the earlier pass
+        assert "RPL1.power_mw" not in store.series("facilities")
+    finally:
+        store.close()

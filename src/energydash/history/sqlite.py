@@ -112,7 +112,7 @@ class SqliteHistoryStore(HistoryStore):
         self.flush_s = flush_s
         self.queue_max = queue_max
         self.prune_every_s = prune_every_s
-        self._queue: collections.deque[tuple[str, float, dict[str, float | None]]] = (
+        self._queue: collections.deque[tuple[str, float | None, dict[str, float | None] | None]] = (
             collections.deque()
         )
         self._lock = threading.Lock()  # the connection, topic map and open buckets
@@ -187,6 +187,12 @@ class SqliteHistoryStore(HistoryStore):
             self.dropped += 1
         self._queue.append((topic, t_s, values))
 
+    def forget(self, topic: str) -> None:
+        if len(self._queue) >= self.queue_max:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append((topic, None, None))
+
     def flush(self) -> None:
         """Write everything queued now (the writer thread does this every ``flush_s``)."""
         if self._db is None:
@@ -215,6 +221,15 @@ class SqliteHistoryStore(HistoryStore):
         try:
             while self._queue:
                 topic, t_s, values = self._queue.popleft()
+                if t_s is None:  # forget(topic): its queued and stored points go
+                    gone = self._topics.get(topic)
+                    if gone is not None:
+                        rows = [r for r in rows if r[1] != gone.id]
+                        db.execute("DELETE FROM points WHERE topic_id = ?", (gone.id,))
+                        for key in [k for k in self._buckets if k[0] == gone.id]:
+                            del self._buckets[key]
+                        gone.newest = -math.inf
+                    continue
                 entry = self._topic(topic)
                 row = entry.vector(values)
                 rows.append((0, entry.id, t_s, _blob(row)))

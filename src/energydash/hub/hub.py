@@ -142,7 +142,8 @@ class Hub:
         key = history_topic(state.topic, state.source)  # a replay's past is kept apart
         ring = self._history.get(key)
         if ring is not None and state.source == "replay" and ring.before_last(state.ts):
-            ring = None  # a looping replay rewound its dataset time: its past starts over
+            self.drop_history(key)  # a looping replay rewound its dataset time: new past
+            ring = None
         if ring is None:
             ring = SeriesRing(self.settings.history_length, self.settings.history_resolution_s)
             self._history[key] = ring
@@ -170,8 +171,10 @@ class Hub:
         self._history.pop(topic, None)
 
     def drop_history(self, topic: str) -> None:
-        """Forget the in-memory rings of a series (a new replay session starts its own)."""
+        """Forget the past of a series, in memory and stored (a replay starting over)."""
         self._history.pop(topic, None)
+        if self.store is not None:
+            self.store.forget(topic)
 
     def history(self, topic: str) -> SeriesRing | None:
         return self._history.get(topic)
