@@ -13,6 +13,7 @@ joining two clocks on one axis.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any
@@ -22,6 +23,8 @@ from dash import MATCH, Input, Output, State, clientside_callback, dcc, html
 from energydash.dashboard.feed import BackendFeed
 from energydash.dashboard.timerange import local
 from energydash.models.sources import REPLAY_HISTORY_PREFIX, SOURCES_TOPIC
+
+SETTLE_S = 5.0  # wall seconds a page waits for the new source's first frame before reloading
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,13 @@ def source_updates(
         memo["source_label"] = text
     key = source_key(feed)
     if memo.get("source_key") != key:
+        # Reload once the new source's data is here (else the page would draw an empty grid),
+        # or after SETTLE_S when that source has none of this page's topic.
+        since = memo.setdefault("source_changed_at", time.monotonic())
+        ready = topic is None or grid_data(feed, topic) is not None
+        if "source_key" in memo and not ready and time.monotonic() - since < SETTLE_S:
+            return updates
+        memo.pop("source_changed_at", None)
         if "source_key" in memo:  # the rendered key is in the page: compare in the browser
             mode = grid_source(feed).mode
             updates.append((f"{page}-source", {"data-mode": mode}))
