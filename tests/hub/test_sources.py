@@ -193,3 +193,34 @@ def test_a_rewound_replay_leaves_only_its_new_pass_in_the_stored_history(
         assert "RPL1.power_mw" not in store.series("facilities")
     finally:
         store.close()
+
+
+def test_the_next_replay_does_not_inherit_the_last_ones_facilities(settings: Settings) -> None:
+    _, hub, ingest = _stack(settings, replay_timeout_s=5.0)
+    ingest.handle(FACILITIES, _facility_group("2025-01-13T10:00:00+10:00", dataset="a.csv"))
+    ingest.flush()
+    hub.sources.expire(now=time.monotonic() + 5.0)  # a's replay went silent
+    rows = [{"code": "NEW1", "power_mw": 1}]
+    other = {"timestamp": "2025-06-01T10:00:00+10:00", "dataset": "c.csv", "rows": rows}
+    ingest.handle(FACILITIES, orjson.dumps(other))
+    ingest.flush()
+    assert hub.latest("facilities").data["facilities"]["code"] == ["NEW1"]
+    # another dataset while one runs replaces its table too
+    ingest.handle(FACILITIES, _facility_group("2025-01-13T10:05:00+10:00", dataset="b.csv"))
+    ingest.flush()
+    facilities = FacilitiesData.model_validate(hub.latest("facilities").data)
+    assert facilities.facilities.code == ["RPL1", "RPL2", "RPL3"] and facilities.dataset == "b.csv"
+    market = MarketData.model_validate(hub.latest("market/NEM").data)
+    assert {r.region for r in market.regions} == {"NSW1", "QLD1"}
+
+
+def test_another_market_dataset_replaces_the_regions_of_the_last(settings: Settings) -> None:
+    _, hub, ingest = _stack(settings)
+    ingest.handle(MARKET, _market_group("2025-01-13T10:00:00+10:00", dataset="one.csv"))
+    ingest.flush()
+    row = {"network": "NEM", "region": "TAS1", "price_aud_per_mwh": 30.0}
+    group = {"timestamp": "2025-02-01T10:00:00+10:00", "dataset": "two.csv", "rows": [row]}
+    ingest.handle(MARKET, orjson.dumps(group))
+    ingest.flush()
+    market = MarketData.model_validate(hub.latest("market/NEM").data)
+    assert [r.region for r in market.regions] == ["TAS1"] and market.dataset == "two.csv"

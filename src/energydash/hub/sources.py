@@ -15,6 +15,7 @@ simulator's series would put two clocks on one axis.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -50,7 +51,13 @@ class TopicSources:
         self.hub = hub
         self.timeout_s = timeout_s
         self._claims: dict[str, _Claim] = {}
+        self._on_release: list[Callable[[list[str]], None]] = []
         self.takeovers = 0  # times a replay took the grid over (metrics, tests)
+
+    def on_release(self, callback: Callable[[list[str]], None]) -> None:
+        """Call ``callback(topics)`` when a replay lets go of topics (ingest forgets its rows,
+        so the next replay does not start from the last one's table)."""
+        self._on_release.append(callback)
 
     def claim(self, topic: str, dataset: str | None, now: float | None = None) -> None:
         """Ingest is about to publish replayed rows into ``topic``."""
@@ -75,6 +82,8 @@ class TopicSources:
         for topic in gone:
             del self._claims[topic]
         if gone:
+            for callback in tuple(self._on_release):
+                callback(gone)
             self.announce()
         return gone
 

@@ -81,6 +81,7 @@ class MqttIngest:
         self._facility_root = settings.mqtt_facility_root.rstrip("/")
         self._market_root = settings.mqtt_market_root.rstrip("/")
         self._device_root = settings.mqtt_device_root.rstrip("/")
+        hub.sources.on_release(self._forget_replay)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -208,6 +209,9 @@ class MqttIngest:
                 f"(ENERGYDASH_INGEST_MAX_FACILITIES={self.settings.ingest_max_facilities})"
             )
         stamps = [r.timestamp for r in parsed if r.timestamp]
+        dataset = dataset_of(data)
+        if dataset and self.facility_dataset and dataset != self.facility_dataset:
+            self._forget_replay(["facilities"])  # another dataset: never one table of both
         for row in parsed:  # all rows valid: apply them (a bad message changes nothing)
             entry = self.facilities.setdefault(row.facility_code, dict.fromkeys(FACILITY_FIELDS))
             for name in FACILITY_FIELDS:
@@ -219,7 +223,7 @@ class MqttIngest:
         if stamps:
             # the dataset time of the rows that produced these values: a looped replay rewinds
             self.facility_ts = max(stamps)
-        self.facility_dataset = dataset_of(data) or self.facility_dataset
+        self.facility_dataset = dataset or self.facility_dataset
         self._dirty.add("facilities")
         # the market of this network sums these facilities where its own rows say nothing
         self._dirty.add(f"market/{self.facility_network or self.settings.grid_network}")
@@ -257,6 +261,11 @@ class MqttIngest:
                 f"{len(fresh)} new market regions, room for {max(limit - known, 0)} "
                 f"(ENERGYDASH_INGEST_MAX_MARKET_REGIONS={limit})"
             )
+        dataset = dataset_of(data)
+        for network in {n for n, _, _, _ in updates}:
+            known = self.market_dataset.get(network)
+            if dataset and known and dataset != known:
+                self._forget_replay([f"market/{network}"])  # another dataset: start over
         stamps: dict[str, datetime] = {}
         for network, region, values, ts in updates:
             regions = self.market.setdefault(network, {})
@@ -265,7 +274,6 @@ class MqttIngest:
             if ts and (network not in stamps or ts > stamps[network]):
                 stamps[network] = ts
             self._dirty.add(f"market/{network}")
-            dataset = dataset_of(data)
             if dataset:
                 self.market_dataset[network] = dataset
         self.market_ts.update(stamps)  # follows the rows' dataset time, backwards on a loop
@@ -335,6 +343,19 @@ class MqttIngest:
         if not fleet.has_pdu(pdu_id):
             return False
         return any(o.id == outlet_id for o in fleet.pdu_info(pdu_id).outlets)
+
+    def _forget_replay(self, topics: list[str]) -> None:
+        """Drop the tables behind replayed topics (released, or another dataset begins)."""
+        for topic in topics:
+            if topic == "facilities":
+                self.facilities.clear()
+                self.facility_network = self.facility_ts = self.facility_dataset = None
+            elif topic.startswith("market/"):
+                network = topic.split("/", 1)[1]
+                self.market.pop(network, None)
+                self.market_ts.pop(network, None)
+                self.market_dataset.pop(network, None)
+            self._dirty.discard(topic)
 
     # ------------------------------------------------------------------ hub
     def flush(self) -> None:
