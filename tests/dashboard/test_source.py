@@ -63,11 +63,11 @@ def test_a_replay_reads_its_own_market_topic_and_history() -> None:
 def test_a_rewound_replay_clock_restarts_the_feed_history_and_changes_the_page_key() -> None:
     feed = feed_with(REPLAYING, "replay")
     feed.ingest("market/NEM", "2025-01-13T00:10:00Z", market("replay", 92.0))
-    key = source_key(feed)
+    key = source_key(feed, "market/NEM")
     assert len(feed.history("market/NEM")) == 2
     feed.ingest("market/NEM", "2025-01-13T00:00:00Z", market("replay", 90.0))  # a loop
     assert [p.ts for p in feed.history("market/NEM")] == ["2025-01-13T00:00:00Z"]
-    assert source_key(feed) != key
+    assert source_key(feed, "market/NEM") != key
 
 
 def test_the_feed_never_joins_two_sources_in_one_history() -> None:
@@ -89,4 +89,4 @@ def test_a_page_reloads_only_once_the_new_sources_data_is_there() -> None:
     feed.ingest("market/NEM", "2025-01-13T00:10:00Z", market("replay", 92.0))
     ready = source_updates("market", feed, "market/NEM", AEST, "AEST", memo)
     keys = [props["data"] for target, props in ready if isinstance(target, dict)]
-    assert keys == [source_key(feed)] and keys[0].startswith("replay|day.csv|")
+    assert keys == [source_key(feed, "market/NEM")] and keys[0].startswith("replay|day.csv|")

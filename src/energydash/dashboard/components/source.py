@@ -86,11 +86,12 @@ def source_label(feed: BackendFeed, topic: str | None, zone: timezone, zone_name
     return f"Simulation · sim time {when}"
 
 
-def source_key(feed: BackendFeed) -> str:
-    """Changes when the page must be drawn again: new source, dataset or a rewound replay."""
+def source_key(feed: BackendFeed, topic: str | None) -> str:
+    """Changes when a page showing ``topic`` must be drawn again: another source or dataset,
+    or the replay of ``topic`` rewound its clock (a loop)."""
     source = grid_source(feed)
-    epochs = ",".join(str(feed.epoch(t)) for t in ("facilities", *feed.market_topics()))
-    return f"{source.mode}|{'+'.join(source.datasets)}|{epochs if source.replay else ''}"
+    epoch = feed.epoch(topic) if source.replay and topic else ""
+    return f"{source.mode}|{'+'.join(source.datasets)}|{epoch}"
 
 
 def source_banner(
@@ -98,7 +99,7 @@ def source_banner(
 ) -> html.Div:
     """The page's grid source label, and the key it was rendered for."""
     source = grid_source(feed)
-    key = source_key(feed)
+    key = source_key(feed, topic)
     return html.Div(
         [
             html.Span(
@@ -129,7 +130,7 @@ def source_updates(
     if memo.get("source_label") != text:
         updates.append((f"{page}-source", {"children": text}))
         memo["source_label"] = text
-    key = source_key(feed)
+    key = source_key(feed, topic)
     if memo.get("source_key") != key:
         # Reload once the new source's data is here (else the page would draw an empty grid),
         # or after SETTLE_S when that source has none of this page's topic.
