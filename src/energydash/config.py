@@ -448,6 +448,14 @@ class Settings(BaseSettings):
     ingest_max_market_regions: int = Field(
         256, ge=1, le=100_000, description="Market (network, region) pairs ingest accepts."
     )
+
+    # --- Replay takeover of the grid topics (replay) -------------------------------------
+    replay_timeout_s: float = Field(
+        15.0,
+        ge=1.0,
+        le=86_400.0,
+        description="A replay silent this long (wall s) hands the grid topics back to the sim.",
+    )
     mqtt_outbound_queue_limit: int = Field(
         2000,
         ge=10,

@@ -56,7 +56,7 @@ def publisher(port: int) -> paho.Client:
 
 def codes_in_hub(server: BackgroundServer) -> set[str]:
     state = server.app.state.hub.latest("facilities")
-    if state is None or state.source != "mqtt":
+    if state is None or state.source != "replay":
         return set()
     return set(state.data["facilities"]["code"])
 

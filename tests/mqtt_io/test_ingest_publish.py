@@ -134,12 +134,19 @@ def test_facility_row_published_over_mqtt_reaches_ws_and_rest(
         f"{backend.url}/api/v1/snapshots/facilities", headers=backend.reader_headers
     ).json()
     assert body["data"]["facilities"]["code"] == ["TESTPS1"]  # ingest owns the topic now
+    # the replay's past is kept under replay/facilities, apart from the simulator's series
     history = httpx.get(
-        f"{backend.url}/api/v1/history/facilities",
+        f"{backend.url}/api/v1/history/replay/facilities",
         params={"series": "TESTPS1.power_mw"},
         headers=backend.reader_headers,
     ).json()
     assert history["series"]["TESTPS1.power_mw"][-1] == 312.5
+    simulated = httpx.get(
+        f"{backend.url}/api/v1/history/facilities",
+        params={"series": "TESTPS1.power_mw"},
+        headers=backend.reader_headers,
+    )
+    assert simulated.status_code in (404, 422)  # never mixed into the simulator's history
 
 
 def test_grouped_market_rows_update_the_market_topic(backend: BackgroundServer, peer: Peer) -> None:
@@ -181,7 +188,7 @@ def test_malformed_payloads_are_counted_and_ingestion_carries_on(
     peer.publish("energydash/facilities/GOOD1", {"facility_code": "GOOD1", "power_mw": 5})
     wait_for(lambda: ingest.accepted >= 1 and ingest.malformed >= 3, what="3 malformed, 1 ok")
     assert ingest.malformed == 3
-    wait_for(lambda: backend.app.state.hub.latest("facilities").source == "mqtt", what="flush")
+    wait_for(lambda: backend.app.state.hub.latest("facilities").source == "replay", what="flush")
     codes = backend.app.state.hub.latest("facilities").data["facilities"]["code"]
     assert codes == ["GOOD1"]  # the bad row changed nothing
     metrics = httpx.get(f"{backend.url}/metrics", headers=backend.reader_headers).text

@@ -273,3 +273,15 @@ def test_mqtt5_only_options_without_mqtt5_and_bad_user_properties_are_refused(
         ]
     )
     assert code == 1 and "--latency" in capsys.readouterr().err
+
+
+def test_grouped_payloads_name_the_replayed_file_as_their_dataset(
+    mqtt_broker: BrokerProcess, subscribe: object, settings: Settings, tmp_path: Path
+) -> None:
+    sub = subscribe("energydash/facilities/#")  # type: ignore[operator]
+    path = _facility_csv(tmp_path / "week.csv", intervals=2)
+    args = ["replay", str(path), "--preset", "facility", "--max", "-q"]
+    assert main([*args, "--port", str(mqtt_broker.port)]) == 0
+    assert main([*args, "--port", str(mqtt_broker.port), "--dataset", ""]) == 0
+    got = sub.wait_for(4)
+    assert [p.get("dataset") for _, p in got] == ["week.csv", "week.csv", None, None]  # type: ignore[union-attr]

@@ -90,6 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="repeat the file N times (no N: forever), timestamps rebased to now",
     )
     p.add_argument("--rebase", action="store_true", help="rebase timestamps to now (no loop)")
+    p.add_argument(
+        "--dataset",
+        help="name of the dataset in grouped payloads, shown as the replay's label "
+        "(default: the file name; '' to send none)",
+    )
     p.add_argument("--max-inflight", type=int, help="default: ENERGYDASH_MQTT_MAX_INFLIGHT")
     p.add_argument("--queue-size", type=int, help="default: ENERGYDASH_REPLAY_QUEUE_SIZE")
     p.add_argument("--verify", action="store_true", help="subscribe alongside; report lost")
@@ -154,6 +159,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         "verify": args.verify,
         "on_error": args.on_error,
         "limit": args.limit,
+        "dataset": Path(args.csv).name if args.dataset is None else (args.dataset or None),
     }
     specific = {
         "topic": args.topic,

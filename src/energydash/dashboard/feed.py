@@ -24,6 +24,7 @@ from typing import Any, Literal
 import orjson
 
 from energydash.models.audit import AUDIT_TOPIC
+from energydash.models.sources import SOURCES_TOPIC, is_grid_topic
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ UPSTREAM_TOPICS: tuple[str, ...] = (
     "analytics/suggestions",
     "analytics/faults",
     "faults",
+    SOURCES_TOPIC,
 )
 
 ConnectionState = Literal["connecting", "live", "reconnecting"]
@@ -129,6 +131,9 @@ class BackendFeed:
         self._history: dict[str, _History] = {}
         self._version = 0
         self._day_base: dict[str, tuple[str, float]] = {}
+        # Per grid topic: who fed its kept history (source, dataset) and how often it restarted.
+        self._origin: dict[str, tuple[Any, Any]] = {}
+        self._epoch: dict[str, int] = {}
         self._state: ConnectionState = "connecting"
         self._last_data_monotonic: float | None = None
         self._reconnects = 0
@@ -214,7 +219,10 @@ class BackendFeed:
             return
         kept = _keep(topic, data)
         with self._lock:
+            previous = self._latest.get(topic)
             self._latest[topic] = {"ts": ts, "data": data}
+            if is_grid_topic(topic):  # its history never mixes two sources
+                self._restart_if_new_origin(topic, ts, data, previous)
             if kept is not None:
                 history = self._history.setdefault(topic, _History())
                 history.points.append(Point(ts, kept))
@@ -226,6 +234,27 @@ class BackendFeed:
             self.last_ts = ts
         self._last_data_monotonic = time.monotonic()
         self._wake()
+
+    def _restart_if_new_origin(
+        self, topic: str, ts: str, data: dict[str, Any], previous: dict[str, Any] | None
+    ) -> None:
+        """Drop the kept history of ``topic`` when its source or dataset changes, or when a
+        replay's dataset time rewinds (a loop): one chart never joins two clocks."""
+        origin = (data.get("source", "sim"), data.get("dataset"))
+        rewound = (
+            origin[0] == "replay"
+            and previous is not None
+            and _before(ts, str(previous.get("ts") or ""))
+        )
+        if self._origin.get(topic, origin) != origin or rewound:
+            self._history.pop(topic, None)
+            self._epoch[topic] = self._epoch.get(topic, 0) + 1
+        self._origin[topic] = origin
+
+    def epoch(self, topic: str) -> int:
+        """How often ``topic``'s history restarted (new source, dataset or a rewind)."""
+        with self._lock:
+            return self._epoch.get(topic, 0)
 
     def _track_day(self, topic: str, ts: str, energy_kwh: float) -> None:
         day = ts[:10]
@@ -307,6 +336,15 @@ class BackendFeed:
         )
         state = "connecting" if self._state == "live" and age is None else self._state
         return FeedStatus(state, age, self._reconnects, self._last_error)
+
+
+def _before(ts: str, other: str) -> bool:
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")) < datetime.fromisoformat(
+            other.replace("Z", "+00:00")
+        )
+    except ValueError:
+        return False
 
 
 def _now_iso() -> str:

@@ -45,13 +45,16 @@ CREATE TABLE IF NOT EXISTS points (
 
 
 class _Topic:
-    __slots__ = ("dirty", "id", "index", "names")
+    __slots__ = ("dirty", "id", "index", "names", "newest")
 
     def __init__(self, topic_id: int, names: list[str]) -> None:
         self.id = topic_id
         self.names = names
         self.index = {name: i for i, name in enumerate(names)}
         self.dirty = False
+        # Retention counts back from each topic's own newest point: a replayed dataset's
+        # clock (far ahead or years behind) must not prune the simulator's past, or its own.
+        self.newest = -math.inf
 
     def vector(self, values: dict[str, float | None]) -> np.ndarray:
         for name in values:
@@ -109,7 +112,7 @@ class SqliteHistoryStore(HistoryStore):
         self.flush_s = flush_s
         self.queue_max = queue_max
         self.prune_every_s = prune_every_s
-        self._queue: collections.deque[tuple[str, float, dict[str, float | None]]] = (
+        self._queue: collections.deque[tuple[str, float | None, dict[str, float | None] | None]] = (
             collections.deque()
         )
         self._lock = threading.Lock()  # the connection, topic map and open buckets
@@ -136,10 +139,18 @@ class SqliteHistoryStore(HistoryStore):
             db.executescript(SCHEMA)
             rows = db.execute("SELECT id, topic, names FROM topics").fetchall()
             newest = db.execute("SELECT max(t) FROM points WHERE tier = 0").fetchone()[0]
+            newest_of = dict(
+                db.execute(
+                    "SELECT topic_id, max(t) FROM points WHERE tier = 0 GROUP BY topic_id"
+                ).fetchall()
+            )
         except sqlite3.DatabaseError as error:
             raise RuntimeError(f"{self.path}: not a usable history database: {error}") from None
         self._db = db
         self._topics = {topic: _Topic(i, json.loads(names)) for i, topic, names in rows}
+        for entry in self._topics.values():
+            if entry.id in newest_of:
+                entry.newest = float(newest_of[entry.id])
         if newest is not None:
             self._newest = float(newest)
         self._thread = threading.Thread(target=self._run, name="energydash-history", daemon=True)
@@ -176,6 +187,12 @@ class SqliteHistoryStore(HistoryStore):
             self.dropped += 1
         self._queue.append((topic, t_s, values))
 
+    def forget(self, topic: str) -> None:
+        if len(self._queue) >= self.queue_max:
+            self._queue.popleft()
+            self.dropped += 1
+        self._queue.append((topic, None, None))
+
     def flush(self) -> None:
         """Write everything queued now (the writer thread does this every ``flush_s``)."""
         if self._db is None:
@@ -204,12 +221,22 @@ class SqliteHistoryStore(HistoryStore):
         try:
             while self._queue:
                 topic, t_s, values = self._queue.popleft()
+                if t_s is None:  # forget(topic): its queued and stored points go
+                    gone = self._topics.get(topic)
+                    if gone is not None:
+                        rows = [r for r in rows if r[1] != gone.id]
+                        db.execute("DELETE FROM points WHERE topic_id = ?", (gone.id,))
+                        for key in [k for k in self._buckets if k[0] == gone.id]:
+                            del self._buckets[key]
+                        gone.newest = -math.inf
+                    continue
                 entry = self._topic(topic)
                 row = entry.vector(values)
                 rows.append((0, entry.id, t_s, _blob(row)))
                 counts[self.tiers[0].name] += 1
                 records += 1
                 self._newest = max(self._newest, t_s)
+                entry.newest = max(entry.newest, t_s)
                 for tier in self.tiers[1:]:
                     start = math.floor(t_s / tier.step_s) * tier.step_s
                     key = (entry.id, int(tier.step_s))
@@ -250,14 +277,13 @@ class SqliteHistoryStore(HistoryStore):
     def _prune_locked(self) -> None:
         assert self._db is not None
         self._last_prune = time.monotonic()
-        if not math.isfinite(self._newest):
-            return
         self._db.executemany(
             "DELETE FROM points WHERE tier = ? AND topic_id = ? AND t < ?",
             [
-                (int(tier.step_s), entry.id, self._newest - tier.keep_s)
+                (int(tier.step_s), entry.id, entry.newest - tier.keep_s)
                 for tier in self.tiers
                 for entry in self._topics.values()
+                if math.isfinite(entry.newest)
             ],
         )
 
@@ -336,7 +362,7 @@ class SqliteHistoryStore(HistoryStore):
             if entry is None:
                 empty = {name: np.zeros(0) for name in names}
                 return Query(np.zeros(0), empty, self.tiers[0])
-            end = end_s if end_s is not None else self._newest
+            end = end_s if end_s is not None else entry.newest
             tier = self._choose(entry, start_s, end, step_s, max_rows)
             rows = self._db.execute(
                 "SELECT t, vals FROM points WHERE tier = ? AND topic_id = ? AND t BETWEEN ? AND ?"

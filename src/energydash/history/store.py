@@ -63,6 +63,11 @@ class HistoryStore(ABC):
         """Queue one message's values; cheap and non-blocking (called on the event loop)."""
 
     @abstractmethod
+    def forget(self, topic: str) -> None:
+        """Queue dropping every stored point of ``topic``, in order with ``record`` (cheap,
+        non-blocking): a replay whose dataset time rewinds starts its past over."""
+
+    @abstractmethod
     def topics(self) -> list[str]:
         """Topics with stored history."""
 

@@ -45,6 +45,11 @@ class SeriesRing:
             self.series[name] = np.concatenate([column, np.full(pad, np.nan, dtype=np.float32)])
         self.capacity = capacity
 
+    def before_last(self, ts: datetime) -> bool:
+        """True when ``ts`` falls in a bucket older than the newest row (a rewound clock)."""
+        last = self._last_bucket
+        return last is not None and math.floor(ts.timestamp() / self.resolution_s) < last
+
     def record(self, ts: datetime, values: dict[str, float | None]) -> None:
         t_s = ts.timestamp()
         bucket = math.floor(t_s / self.resolution_s)

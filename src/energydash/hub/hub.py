@@ -19,6 +19,7 @@ from energydash.config import Settings
 from energydash.hub import series
 from energydash.hub.history import SeriesRing
 from energydash.hub.message import Message
+from energydash.hub.sources import TopicSources, history_topic
 from energydash.hub.topics import is_pattern, matches
 
 if TYPE_CHECKING:
@@ -101,6 +102,9 @@ class Hub:
         self._listeners: list[Listener] = []
         self.published_total = 0
         self.delivered_total = 0
+        # Which grid topics a replay feeds; announced on the ``sources`` topic from the start.
+        self.sources = TopicSources(self, settings.replay_timeout_s)
+        self.sources.announce()
 
     # ------------------------------------------------------------------ publishing
     def publish(
@@ -135,13 +139,17 @@ class Hub:
         values = series.extract(state.topic, state.data)
         if not values:
             return
-        ring = self._history.get(state.topic)
+        key = history_topic(state.topic, state.source)  # a replay's past is kept apart
+        ring = self._history.get(key)
+        if ring is not None and state.source == "replay" and ring.before_last(state.ts):
+            self.drop_history(key)  # a looping replay rewound its dataset time: new past
+            ring = None
         if ring is None:
             ring = SeriesRing(self.settings.history_length, self.settings.history_resolution_s)
-            self._history[state.topic] = ring
+            self._history[key] = ring
         ring.record(state.ts, values)
         if self.store is not None:
-            self.store.record(state.topic, state.ts.timestamp(), values)
+            self.store.record(key, state.ts.timestamp(), values)
 
     # ------------------------------------------------------------------ reading
     def latest(self, topic: str) -> TopicState | None:
@@ -161,6 +169,12 @@ class Hub:
         self._topics.pop(topic, None)
         self._routes.pop(topic, None)
         self._history.pop(topic, None)
+
+    def drop_history(self, topic: str) -> None:
+        """Forget the past of a series, in memory and stored (a replay starting over)."""
+        self._history.pop(topic, None)
+        if self.store is not None:
+            self.store.forget(topic)
 
     def history(self, topic: str) -> SeriesRing | None:
         return self._history.get(topic)

@@ -32,8 +32,6 @@ from energydash.sim.topology import PduInfo
 log = logging.getLogger(__name__)
 
 HEALTH = ("OK", "Warning", "Critical")
-# A grid topic fed by MQTT ingest (replay) within this many wall seconds is left to it.
-INGEST_PRECEDENCE_S = 30.0
 
 
 def _num(value: float | None) -> float | None:
@@ -257,14 +255,6 @@ class SnapshotPublisher:
     def attach(self) -> Any:
         return self.engine.on_tick(lambda engine: self.publish())
 
-    def _grid_owned_by_ingest(self, topic: str) -> bool:
-        state = self.hub.latest(topic)
-        return (
-            state is not None
-            and state.source != "sim"
-            and time.monotonic() - state.wall < INGEST_PRECEDENCE_S
-        )
-
     def refresh_soon(self) -> None:
         """After a change made outside a tick (Redfish, REST, MQTT command): publish what it
         touched within ``command_refresh_s``, unless a tick publishes first.
@@ -382,9 +372,12 @@ class SnapshotPublisher:
         if count:
             self._device_cursor = (self._device_cursor + done) % count
         grid = engine.grid
-        if grid.facilities and not self._grid_owned_by_ingest("facilities"):
-            hub.publish("facilities", facilities(engine), ts=now)
-        market_topic = f"market/{grid.network}"
-        if grid.regions and not self._grid_owned_by_ingest(market_topic):
-            hub.publish(market_topic, market(engine), ts=now)
+        hub.sources.expire()
+        # While a replay feeds any grid topic, it has the whole grid (hub.sources): a
+        # simulated price beside replayed facilities would be a mix of two worlds.
+        if not hub.sources.replaying:
+            if grid.facilities:
+                hub.publish("facilities", facilities(engine), ts=now)
+            if grid.regions:
+                hub.publish(f"market/{grid.network}", market(engine), ts=now)
         self.last_build_ms = (time.perf_counter() - started) * 1000.0

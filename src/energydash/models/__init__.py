@@ -9,6 +9,7 @@ from energydash.models.envelope import (
     PingFrame,
     parse_client_op,
 )
+from energydash.models.sources import ReplayedTopic, SourcesData
 from energydash.models.topics import (
     Branch,
     DeviceData,
@@ -39,5 +40,7 @@ __all__ = [
     "PduSummaryData",
     "PhaseSummary",
     "PingFrame",
+    "ReplayedTopic",
+    "SourcesData",
     "parse_client_op",
 ]

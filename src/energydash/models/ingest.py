@@ -1,8 +1,9 @@
 """Rows that arrive over MQTT from `energydash replay` or real devices, validated liberally.
 
 Replay sends CSV rows as JSON objects (numbers may arrive as strings, empty cells as ""), one
-row per message or grouped as ``{"timestamp": ..., "rows": [...]}``. Field names follow the
-project's CSV columns; a few common spellings are accepted too.
+row per message or grouped as ``{"timestamp": ..., "dataset": ..., "rows": [...]}``
+(``dataset``, the replayed file's name, labels the replay on every face; older replays omit
+it). Field names follow the project's CSV columns; a few common spellings are accepted too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from energydash.models.sources import MAX_DATASET_NAME
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -131,6 +134,33 @@ class DeviceRow(_Row):
     power_state: str | None = None
     power_w: float | None = Field(None, validation_alias=AliasChoices("power_w", "power"))
     energy_kwh: float | None = Field(None, validation_alias=AliasChoices("energy_kwh", "energy"))
+
+
+class ReplayGroup(BaseModel):
+    """One interval of a grouped replay: what ``energydash replay --preset ...`` sends."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    timestamp: str | None = None
+    dataset: str | None = Field(None, max_length=MAX_DATASET_NAME)
+    rows: list[dict[str, Any]]
+
+    def wire(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"timestamp": self.timestamp}
+        if self.dataset:
+            body["dataset"] = self.dataset
+        body["rows"] = self.rows
+        return body
+
+
+def dataset_of(payload: Any) -> str | None:
+    """The dataset name a grouped payload carries; None when absent or not a short string."""
+    if not isinstance(payload, dict):
+        return None
+    name = payload.get("dataset")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_DATASET_NAME:
+        return None
+    return name.strip()
 
 
 def rows_of(payload: Any) -> tuple[list[dict[str, Any]], Any]:

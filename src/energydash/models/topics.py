@@ -6,7 +6,11 @@ stays small and cheap to encode. Every model describes a full state: a client al
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+from energydash.models.sources import Source
 
 
 class Branch(BaseModel):
@@ -100,6 +104,8 @@ class FacilitiesData(BaseModel):
     interval: str | None
     facilities: FacilityColumns
     units: UnitColumns | None = Field(None, description="Absent when the source has no units.")
+    source: Source = Field("sim", description="sim, or replay (a dataset fed over MQTT ingest).")
+    dataset: str | None = Field(None, description="The replayed dataset's name, if it sent one.")
 
 
 class MarketRegion(BaseModel):
@@ -125,12 +131,21 @@ class InterconnectorFlow(BaseModel):
 
 
 class MarketData(BaseModel):
-    """Topic ``market/{network}``."""
+    """Topic ``market/{network}``.
+
+    In a replay, a region's ``generation_mw`` and ``generation_by_fueltech_mw`` the market rows
+    lack are the sums of the replayed facilities of that region (``generation_from``).
+    """
 
     network: str
     interval: str | None
     regions: list[MarketRegion]
     interconnectors: list[InterconnectorFlow] = Field(default_factory=list)
+    source: Source = Field("sim", description="sim, or replay (a dataset fed over MQTT ingest).")
+    dataset: str | None = Field(None, description="The replayed dataset's name, if it sent one.")
+    generation_from: Literal["market", "facilities"] | None = Field(
+        None, description="Where a replay's generation figures come from (None: the simulator)."
+    )
 
 
 class DeviceData(BaseModel):

@@ -30,7 +30,8 @@ from pydantic import ValidationError
 from energydash.config import Settings
 from energydash.hub import Hub
 from energydash.hub.hub import iso
-from energydash.models.ingest import DeviceRow, FacilityRow, MarketRow, rows_of
+from energydash.models.ingest import DeviceRow, FacilityRow, MarketRow, dataset_of, rows_of
+from energydash.models.topics import FacilitiesData, FacilityColumns, MarketData, MarketRegion
 from energydash.mqtt.client import MqttLink
 from energydash.sim.engine import Engine
 
@@ -71,13 +72,16 @@ class MqttIngest:
         self.facilities: dict[str, dict[str, Any]] = {}
         self.facility_network: str | None = None
         self.facility_ts: datetime | None = None
+        self.facility_dataset: str | None = None
         self.market: dict[str, dict[str, dict[str, Any]]] = {}
         self.market_ts: dict[str, datetime] = {}
+        self.market_dataset: dict[str, str] = {}
         self._dirty: set[str] = set()
         self._flusher: asyncio.Task[None] | None = None
         self._facility_root = settings.mqtt_facility_root.rstrip("/")
         self._market_root = settings.mqtt_market_root.rstrip("/")
         self._device_root = settings.mqtt_device_root.rstrip("/")
+        hub.sources.on_release(self._forget_replay)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -122,6 +126,7 @@ class MqttIngest:
             try:
                 self.flush()
                 self.expire_devices()
+                self.hub.sources.expire()  # a replay gone silent hands the grid back
             except Exception:
                 log.exception("ingest flush failed")
 
@@ -204,6 +209,9 @@ class MqttIngest:
                 f"(ENERGYDASH_INGEST_MAX_FACILITIES={self.settings.ingest_max_facilities})"
             )
         stamps = [r.timestamp for r in parsed if r.timestamp]
+        dataset = dataset_of(data)
+        if dataset and self.facility_dataset and dataset != self.facility_dataset:
+            self._forget_replay(["facilities"])  # another dataset: never one table of both
         for row in parsed:  # all rows valid: apply them (a bad message changes nothing)
             entry = self.facilities.setdefault(row.facility_code, dict.fromkeys(FACILITY_FIELDS))
             for name in FACILITY_FIELDS:
@@ -215,7 +223,10 @@ class MqttIngest:
         if stamps:
             # the dataset time of the rows that produced these values: a looped replay rewinds
             self.facility_ts = max(stamps)
+        self.facility_dataset = dataset or self.facility_dataset
         self._dirty.add("facilities")
+        # the market of this network sums these facilities where its own rows say nothing
+        self._dirty.add(f"market/{self.facility_network or self.settings.grid_network}")
 
     def _market(self, topic: str, data: Any) -> None:
         rest = topic[len(self._market_root) + 1 :].split("/")
@@ -250,6 +261,11 @@ class MqttIngest:
                 f"{len(fresh)} new market regions, room for {max(limit - known, 0)} "
                 f"(ENERGYDASH_INGEST_MAX_MARKET_REGIONS={limit})"
             )
+        dataset = dataset_of(data)
+        for network in {n for n, _, _, _ in updates}:
+            known = self.market_dataset.get(network)
+            if dataset and known and dataset != known:
+                self._forget_replay([f"market/{network}"])  # another dataset: start over
         stamps: dict[str, datetime] = {}
         for network, region, values, ts in updates:
             regions = self.market.setdefault(network, {})
@@ -258,6 +274,8 @@ class MqttIngest:
             if ts and (network not in stamps or ts > stamps[network]):
                 stamps[network] = ts
             self._dirty.add(f"market/{network}")
+            if dataset:
+                self.market_dataset[network] = dataset
         self.market_ts.update(stamps)  # follows the rows' dataset time, backwards on a loop
 
     def _device(self, topic: str, data: Any) -> bool:
@@ -326,6 +344,19 @@ class MqttIngest:
             return False
         return any(o.id == outlet_id for o in fleet.pdu_info(pdu_id).outlets)
 
+    def _forget_replay(self, topics: list[str]) -> None:
+        """Drop the tables behind replayed topics (released, or another dataset begins)."""
+        for topic in topics:
+            if topic == "facilities":
+                self.facilities.clear()
+                self.facility_network = self.facility_ts = self.facility_dataset = None
+            elif topic.startswith("market/"):
+                network = topic.split("/", 1)[1]
+                self.market.pop(network, None)
+                self.market_ts.pop(network, None)
+                self.market_dataset.pop(network, None)
+            self._dirty.discard(topic)
+
     # ------------------------------------------------------------------ hub
     def flush(self) -> None:
         dirty, self._dirty = self._dirty, set()
@@ -340,36 +371,73 @@ class MqttIngest:
         rows = [self.facilities[c] for c in codes]
         network = self.facility_network or self.settings.grid_network
         ts = (self.facility_ts or datetime.now(UTC)).astimezone(UTC)
-        data = {
-            "network": network,
-            "interval": iso(ts) if self.facility_ts else None,
-            "facilities": {
-                "code": codes,
-                **{name: [row[name] for row in rows] for name in FACILITY_FIELDS},
-            },
-        }
-        data["facilities"]["name"] = [
-            row["name"] or code for code, row in zip(codes, rows, strict=True)
-        ]
-        self.hub.publish("facilities", data, ts=ts, source="mqtt")
+        columns = {name: [row[name] for row in rows] for name in FACILITY_FIELDS}
+        columns["name"] = [row["name"] or code for code, row in zip(codes, rows, strict=True)]
+        # model_construct: rows were validated as they arrived, this only shapes the table
+        data = FacilitiesData.model_construct(
+            network=network,
+            interval=iso(ts) if self.facility_ts else None,
+            facilities=FacilityColumns.model_construct(code=codes, **columns),
+            source="replay",
+            dataset=self.facility_dataset,
+        )
+        self.hub.sources.claim("facilities", self.facility_dataset)
+        self.hub.publish("facilities", data.model_dump(), ts=ts, source="replay")
+
+    def _facility_totals(self, network: str) -> dict[str, tuple[float, dict[str, float]]]:
+        """Per region of ``network``: replayed facilities' output and its mix by fueltech."""
+        if (self.facility_network or self.settings.grid_network) != network:
+            return {}
+        totals: dict[str, tuple[float, dict[str, float]]] = {}
+        for row in self.facilities.values():
+            region, power = row["region"], row["power_mw"]
+            if region is None or power is None:
+                continue
+            total, mix = totals.get(region, (0.0, {}))
+            tech = row["fueltech"] or "unknown"
+            mix[tech] = mix.get(tech, 0.0) + power
+            totals[region] = (total + power, mix)
+        return totals
 
     def _publish_market(self, network: str) -> None:
-        ts = self.market_ts.get(network)
-        regions = [
-            {
-                "region": region,
-                "price_aud_per_mwh": entry.get("price_aud_per_mwh"),
-                "demand_mw": entry.get("demand_mw"),
-                "generation_mw": entry.get("generation_mw"),
-                "net_interchange_mw": entry.get("net_interchange_mw"),
-                "emissions_t_per_mwh": entry.get("emissions_t_per_mwh"),
-                "generation_by_fueltech_mw": entry.get("generation_by_fueltech_mw", {}),
-            }
-            for region, entry in sorted(self.market[network].items())
-        ]
+        market = self.market.get(network, {})
+        derived = self._facility_totals(network)
+        if not market and not derived:
+            return
+        ts = self.market_ts.get(network) or (self.facility_ts if derived else None)
+        regions = []
+        from_facilities = False
+        for region in sorted(set(market) | set(derived)):
+            entry = market.get(region, {})
+            generation = entry.get("generation_mw")
+            mix = entry.get("generation_by_fueltech_mw") or {}
+            if region in derived and (generation is None or not mix):
+                from_facilities = True
+                total, by_tech = derived[region]
+                generation = total if generation is None else generation
+                mix = mix or {tech: round(mw, 3) for tech, mw in by_tech.items()}
+            regions.append(
+                MarketRegion.model_construct(
+                    region=region,
+                    price_aud_per_mwh=entry.get("price_aud_per_mwh"),
+                    demand_mw=entry.get("demand_mw"),
+                    generation_mw=generation,
+                    net_interchange_mw=entry.get("net_interchange_mw"),
+                    emissions_t_per_mwh=entry.get("emissions_t_per_mwh"),
+                    generation_by_fueltech_mw=mix,
+                )
+            )
+        dataset = self.market_dataset.get(network) or (self.facility_dataset if derived else None)
+        data = MarketData.model_construct(
+            network=network,
+            interval=iso(ts) if ts else None,
+            regions=regions,
+            source="replay",
+            dataset=dataset,
+            generation_from="facilities" if from_facilities else "market",
+        )
+        topic = f"market/{network}"
+        self.hub.sources.claim(topic, dataset)
         self.hub.publish(
-            f"market/{network}",
-            {"network": network, "interval": iso(ts) if ts else None, "regions": regions},
-            ts=(ts or datetime.now(UTC)).astimezone(UTC),
-            source="mqtt",
+            topic, data.model_dump(), ts=(ts or datetime.now(UTC)).astimezone(UTC), source="replay"
         )

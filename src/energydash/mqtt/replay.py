@@ -34,6 +34,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 
 from energydash.config import Settings
+from energydash.models.ingest import ReplayGroup
 from energydash.models.replay import TRACE_KEY, ReplayTrace
 from energydash.mqtt.replay_source import BadRow, CsvSource, Row
 from energydash.mqtt.toolclient import (
@@ -111,6 +112,7 @@ class ReplayOptions(ToolConnection):
     connections: int = 1
     shard_column: str | None = None  # default: facility_code if the file has it, else the topic
     latency: bool = False
+    dataset: str | None = None  # named in grouped payloads: the faces label the replay with it
 
 
 def options_from_preset(name: str, settings: Settings, **overrides: Any) -> ReplayOptions:
@@ -432,7 +434,9 @@ class Replayer:
                 continue
             if stamp is None:
                 stamp = rebased(first) if rebase else first.ts_text
-            body: Any = {"timestamp": stamp, "rows": group}
+            body: Any = ReplayGroup.model_construct(
+                timestamp=stamp, dataset=self.o.dataset, rows=group
+            ).wire()
             payload = body if self.o.latency else orjson.dumps(body)
             yield self._group_topic(first.raw), payload, first.ts, len(group), index
 

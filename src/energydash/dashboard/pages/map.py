@@ -18,6 +18,12 @@ from dash import Input, Output, Patch, State, callback, clientside_callback, dcc
 
 from energydash.dashboard.aggregate import emissions_rate, tick_seconds
 from energydash.dashboard.components import charts, fueltech
+from energydash.dashboard.components.source import (
+    grid_data,
+    history_topic,
+    source_banner,
+    source_updates,
+)
 from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.history import load
@@ -126,7 +132,7 @@ def _choices(facilities: dict[str, Any] | None, column: str) -> list[dict[str, s
 def layout(**query: str) -> html.Div:
     context = get_context()
     time_range = from_query(query)
-    facilities = context.feed.latest("facilities")
+    facilities = grid_data(context.feed, "facilities")  # the sim's or a replay's, never both
     data = (
         facility_features(facilities)
         if facilities
@@ -159,7 +165,11 @@ def layout(**query: str) -> html.Div:
             # The time picker's range: a facility's output chart loads it from history.
             dcc.Store(id="map-range", data={"query": time_range.query()}),
             html.Div(
-                [html.H1("Facilities map", className="page-title"), time_picker(time_range)],
+                [
+                    html.H1("Facilities map", className="page-title"),
+                    time_picker(time_range),
+                    source_banner(PAGE, context.feed, "facilities", time_range.tz, time_range.zone),
+                ],
                 className="page-head",
             ),
             html.Div(
@@ -282,7 +292,7 @@ def apply_filters(
     regions: list[str], techs: list[str], statuses: list[str]
 ) -> tuple[dict[str, Any], str]:
     """Filters replace only the facility layer's features; the map and its view stay put."""
-    facilities = get_context().feed.latest("facilities") or {}
+    facilities = grid_data(get_context().feed, "facilities") or {}
     filters = {"regions": regions or [], "fueltechs": techs or [], "statuses": statuses or []}
     data = facility_features(facilities, filters)
     total = len((facilities.get("facilities") or {}).get("code") or [])
@@ -391,7 +401,9 @@ def _facility_series(
 ) -> tuple[list[str], list[float | None], str]:
     """(UTC times, MW, note) of a facility over the range: stored history, else the feed's."""
     now = data_now(ts)
-    loaded = load(context, "facilities", [f"{code}.power_mw"], time_range, now)
+    loaded = load(
+        context, history_topic(context.feed, "facilities"), [f"{code}.power_mw"], time_range, now
+    )
     if not loaded.error:
         power = loaded.series.get(f"{code}.power_mw") or [None] * len(loaded.timestamps)
         return loaded.timestamps, power, ""
@@ -408,10 +420,12 @@ def _facility_series(
 
 @streamer(PAGE)
 def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]) -> Updates:
-    facilities = context.feed.latest("facilities")
+    time_range = from_query((view.get("range") or {}).get("query") or {})
+    label = source_updates(PAGE, context.feed, "facilities", time_range.tz, time_range.zone, memo)
+    facilities = grid_data(context.feed, "facilities")
     if not facilities:
-        return []
-    updates: Updates = []
+        return label
+    updates: Updates = label
     key = facility_key(facilities)
     if view.get("key") != key and memo.get("key") != key:
         # The facility set changed (or arrived after the page rendered): new static layer.
@@ -440,7 +454,6 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         if panel is not None:
             children, index = panel
             updates.append(("facility-info", {"children": children}))
-            time_range = from_query((view.get("range") or {}).get("query") or {})
             if memo.get("selected") != code:
                 times, power, note = _facility_series(context, code, index, time_range, ts)
                 figure = _chart([local(t, time_range.tz) for t in times], power, code)

@@ -17,6 +17,13 @@ from energydash.dashboard.aggregate import emissions_rate, grid_totals, tick_sec
 from energydash.dashboard.components import charts, fueltech
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
+from energydash.dashboard.components.source import (
+    grid_data,
+    history_topic,
+    market_topic,
+    source_banner,
+    source_updates,
+)
 from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.feed import Point
@@ -46,9 +53,7 @@ REGION_COLOURS = [
 
 
 def _topic(context: DashboardContext) -> str | None:
-    topics = context.feed.market_topics()
-    preferred = f"market/{context.settings.grid_network}"
-    return preferred if preferred in topics else (topics[0] if topics else None)
+    return market_topic(context.feed, context.settings.grid_network)  # a replay's, if one runs
 
 
 def _regions(market: dict[str, Any] | None) -> list[str]:
@@ -106,7 +111,7 @@ def _range_points(
     """The range's market rows from stored history; else the feed's own frames, and why."""
     if topic is None:
         return [], ""
-    loaded = load(context, topic, None, time_range, now)
+    loaded = load(context, history_topic(context.feed, topic), None, time_range, now)
     if not loaded.error:
         return _loaded_points(loaded, regions), ""
     start, end = time_range.bounds(now)
@@ -117,7 +122,7 @@ def _range_points(
 def layout(**query: str) -> html.Div:
     context = get_context()
     topic = _topic(context)
-    market = context.feed.latest(topic) if topic else None
+    market = grid_data(context.feed, topic)
     all_regions = _regions(market)
     regions = _chosen_regions(query, all_regions)
     time_range = from_query(query)
@@ -167,6 +172,7 @@ def layout(**query: str) -> html.Div:
                         className="controls",
                     ),
                     time_picker(time_range),
+                    source_banner(PAGE, context.feed, topic, time_range.tz, time_range.zone),
                     html.P(note, id="market-history-note", className="hint"),
                 ],
                 className="page-head",
@@ -294,7 +300,7 @@ def _figures(
 
 
 def _top_table(context: DashboardContext, regions: list[str], limit: int = 10) -> html.Table:
-    columns = (context.feed.latest("facilities") or {}).get("facilities") or {}
+    columns = (grid_data(context.feed, "facilities") or {}).get("facilities") or {}
     rows = []
     for i, code in enumerate(columns.get("code") or []):
         region = (columns.get("region") or [None] * (i + 1))[i]
@@ -429,9 +435,11 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     topic = _topic(context)
     if topic is None:
         return []
-    market = context.feed.latest(topic)
+    market = grid_data(context.feed, topic)
     all_regions = _regions(market)
-    updates: Updates = []
+    zone_name = str((view.get("range") or {}).get("zone") or "UTC")
+    zone_name = zone_name if zone_name in ZONES else "UTC"
+    updates: Updates = source_updates(PAGE, context.feed, topic, ZONES[zone_name], zone_name, memo)
     if memo.get("all_regions") != all_regions:
         updates.append(
             ("market-regions", {"options": [{"label": r, "value": r} for r in all_regions]})
@@ -452,7 +460,8 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     # Live: one point per step of the range (the same density as the loaded past), each as a
     # Patch of the figures (never extendData: see charts.append_points). A region change
     # reloads the page from history (the regions are in the URL), so the traces stay put.
-    if view_range.get("live") and ts and ts != memo.get("ts") and regions == memo["regions"]:
+    fresh = ts and ts != memo.get("ts") and market is not None  # from the source in charge
+    if view_range.get("live") and fresh and regions == memo["regions"]:
         step_s = float(view_range.get("step_s") or 1.0)
         last = memo.get("last")
         due = last is None or (parse_utc(ts) - parse_utc(last)).total_seconds() >= step_s - 0.5

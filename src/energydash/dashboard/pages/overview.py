@@ -30,6 +30,12 @@ from energydash.dashboard.components.alerts import alert_items
 from energydash.dashboard.components.card import card
 from energydash.dashboard.components.charts import GRAPH_CONFIG
 from energydash.dashboard.components.controls import guarded_button, refusal, shown, token
+from energydash.dashboard.components.source import (
+    grid_data,
+    market_topic,
+    source_banner,
+    source_updates,
+)
 from energydash.dashboard.components.timepicker import time_picker
 from energydash.dashboard.context import DashboardContext, get_context
 from energydash.dashboard.feed import BackendFeed
@@ -174,6 +180,9 @@ def layout(**query: str) -> html.Div:
                     for i, label in KPIS[:4]
                 ],
                 className="kpi-row",
+            ),
+            source_banner(
+                PAGE, context.feed, _market_topic(context), time_range.tz, time_range.zone
             ),
             html.Div([kpi(i, label) for i, label in KPIS[4:]], className="kpi-row"),
             grid_flows_row(snapshot["grid"]),
@@ -386,11 +395,12 @@ def _summaries(context: DashboardContext) -> list[dict[str, Any]]:
     return [f for f in frames if f]
 
 
+def _market_topic(context: DashboardContext) -> str | None:
+    return market_topic(context.feed, context.settings.grid_network)  # a replay's, if one runs
+
+
 def _market(context: DashboardContext) -> dict[str, Any] | None:
-    topics = context.feed.market_topics()
-    preferred = f"market/{context.settings.grid_network}"
-    topic = preferred if preferred in topics else (topics[0] if topics else None)
-    return context.feed.latest(topic) if topic else None
+    return grid_data(context.feed, _market_topic(context))
 
 
 def _fleet_power_history(context: DashboardContext) -> tuple[list[str], list[float]]:
@@ -544,8 +554,12 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
     fleet = fleet_totals(_summaries(context))
     market = _market(context)
     grid = grid_totals(market)
-    updates: Updates = []
     view_range = view.get("range") or {}
+    zone_name = str(view_range.get("zone") or "UTC")
+    zone_name = zone_name if zone_name in ZONES else "UTC"
+    updates: Updates = source_updates(
+        PAGE, context.feed, _market_topic(context), ZONES[zone_name], zone_name, memo
+    )
     texts = _kpi_text(context, fleet, grid, view_range)
     sent = memo.get("overview_kpis", {}) if memo.get("page") == PAGE else {}
     for card_id, text in texts.items():
