@@ -68,5 +68,19 @@ def test_flows_point_the_way_power_flows() -> None:
 def test_a_source_without_grid_figures_shows_dashes() -> None:
     replayed = {"regions": [{"region": "NSW1", "demand_mw": 7000.0}]}  # what a dataset carries
     totals = grid_totals(replayed)
-    assert grid_texts(totals) == {"ov-renewables": "—", "ov-curtailed": "—"}
+    texts = grid_texts(totals)
+    assert texts["ov-demand"] == "7,000 MW"
+    assert {k: texts[k] for k in ("ov-generation", "ov-renewables", "ov-curtailed")} == {
+        "ov-generation": "—",  # a prices-only dataset has no generation: not "0 MW"
+        "ov-renewables": "—",
+        "ov-curtailed": "—",
+    }
     assert "No interconnector data" in flow_items(totals)[0].children
+
+
+def test_a_facilities_only_replay_shows_generation_but_no_demand() -> None:
+    replayed = {"regions": [{"region": "VIC1", "generation_mw": 512.5, "demand_mw": None}]}
+    texts = grid_texts(grid_totals(replayed))
+    assert texts["ov-generation"] == "512 MW"
+    assert texts["ov-demand"] == "—"
+    assert texts["ov-price"] == "—"

@@ -61,6 +61,9 @@ class GridTotals:
     renewables_share: float | None = None  # of gross generation (loads not netted off)
     curtailed_mw: float | None = None
     interconnectors: list[tuple[str, str, float]] = field(default_factory=list)  # from, to, MW
+    # False when no region sent the figure (a replay of facilities or of prices alone): "—", not 0
+    has_demand: bool = False
+    has_generation: bool = False
 
 
 def grid_totals(market: dict[str, Any] | None, regions: list[str] | None = None) -> GridTotals:
@@ -75,6 +78,8 @@ def grid_totals(market: dict[str, Any] | None, regions: list[str] | None = None)
         totals.regions += 1
         demand = region.get("demand_mw") or 0.0
         generation = region.get("generation_mw") or 0.0
+        totals.has_demand |= isinstance(region.get("demand_mw"), int | float)
+        totals.has_generation |= isinstance(region.get("generation_mw"), int | float)
         totals.demand_mw += demand
         totals.generation_mw += generation
         price_weighted += (region.get("price_aud_per_mwh") or 0.0) * demand

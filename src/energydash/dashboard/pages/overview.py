@@ -267,8 +267,14 @@ def grid_flows_row(grid: GridTotals) -> html.Div:
 
 
 def grid_texts(grid: GridTotals) -> dict[str, str]:
+    """The grid KPIs' texts; "—" for a figure the source does not send (e.g. a replay)."""
     share, curtailed = grid.renewables_share, grid.curtailed_mw
+    price, intensity = grid.price_aud_per_mwh, grid.emissions_t_per_mwh
     return {
+        "ov-demand": f"{grid.demand_mw:,.0f} MW" if grid.has_demand else "—",
+        "ov-price": "—" if price is None else f"${price:,.2f}/MWh",
+        "ov-intensity": "—" if intensity is None else f"{intensity:.3f} t/MWh",
+        "ov-generation": f"{grid.generation_mw:,.0f} MW" if grid.has_generation else "—",
         "ov-renewables": "—" if share is None else f"{share:.1%}",
         "ov-curtailed": "—" if curtailed is None else f"{curtailed:,.0f} MW",
     }
@@ -537,14 +543,6 @@ def _kpi_text(
         "ov-energy": energy + (partial if energy != "—" else ""),
         "ov-outlets": f"{fleet.outlets_on} / {fleet.outlets_total}",
         "ov-breakers": str(fleet.breakers_tripped),
-        "ov-demand": f"{grid.demand_mw:,.0f} MW",
-        "ov-price": "—"
-        if grid.price_aud_per_mwh is None
-        else f"${grid.price_aud_per_mwh:,.2f}/MWh",
-        "ov-intensity": "—"
-        if grid.emissions_t_per_mwh is None
-        else f"{grid.emissions_t_per_mwh:.3f} t/MWh",
-        "ov-generation": f"{grid.generation_mw:,.0f} MW",
         **grid_texts(grid),
     }
 
