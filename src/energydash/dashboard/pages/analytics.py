@@ -276,6 +276,10 @@ def scores_figure(context: DashboardContext, time_range: TimeRange) -> Timeline:
     )
     xaxis = figure["layout"]["xaxis"]
     xaxis["title"] = {"text": axis_title(time_range.zone)}
+    # The legend goes under the axis title (the zone), not over it.
+    figure["layout"]["legend"] = {"orientation": "h", "x": 0, "y": -0.3, "yanchor": "top"}
+    figure["layout"]["margin"]["b"] = 90
+    figure["layout"]["height"] = 330
     if not time_range.live:  # a fixed window shows exactly its bounds
         start, end = time_range.bounds(now)
         xaxis["range"] = [local(start, time_range.tz), local(end, time_range.tz)]
