@@ -178,6 +178,14 @@ class Settings(BaseSettings):
         10_000, ge=10, le=1_000_000, description="Rows one history answer holds at most."
     )
 
+    # --- anomaly scores in stored history (issue 15, anpicker) ------------------------
+    history_scores_max_series: int = Field(
+        1_000,
+        ge=0,
+        le=2_000,
+        description="analytics/scores series stored in history (first N as published; 0: none).",
+    )
+
     # --- PDU events on the dashboard's charts (issue 15, dashcharts) ------------------
     pdu_events_kept: int = Field(
         200, ge=1, le=10_000, description="Recent switch/breaker events kept per PDU for charts."

@@ -136,7 +136,9 @@ class Hub:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def _record_history(self, state: TopicState) -> None:
-        values = series.extract(state.topic, state.data)
+        values = series.extract(
+            state.topic, state.data, max_scores=self.settings.history_scores_max_series
+        )
         if not values:
             return
         key = history_topic(state.topic, state.source)  # a replay's past is kept apart

@@ -3,6 +3,9 @@
 Names are ``field`` for a topic-level number and ``{row}.{field}`` for a row of a table
 (``A3.power_w`` of ``pdu/1/outlets``, ``NSW1.price_aud_per_mwh`` of ``market/NEM``). Only the
 quantities charts use are kept, so a 1,000-outlet fleet does not hold six rings per outlet.
+``analytics/scores`` keeps one value per scored series (``hvac-01/discharge_temp_c``), the
+first ``max_scores`` of them in the order the analytics service publishes them: a store row
+holds every name of its topic, so the names must be a stable, bounded set.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ SITE_FIELDS = (
     "cost_rate_aud_per_h",
 )
 SITE_TODAY_FIELDS = ("imported_kwh", "exported_kwh", "import_cost_aud", "carbon_kg")
+SCORES_TOPIC = "analytics/scores"
 
 
 def _num(value: Any) -> float | None:
@@ -40,12 +44,21 @@ def _num(value: Any) -> float | None:
     return float(value)
 
 
-def extract(topic: str, data: Any) -> Values:
-    """The history values of one message of ``topic``; empty when it has none."""
+def extract(topic: str, data: Any, *, max_scores: int | None = None) -> Values:
+    """The history values of one message of ``topic``; empty when it has none.
+
+    ``max_scores`` bounds the series kept of ``analytics/scores`` (None: all of them)."""
     if not isinstance(data, dict):
         return {}
     out: Values = {}
-    if topic.startswith("pdu/") and topic.endswith("/summary"):
+    if topic == SCORES_TOPIC:
+        names = data.get("series") or []
+        scores = data.get("score") or []
+        keep = len(names) if max_scores is None else max(0, max_scores)
+        for name, score in zip(names[:keep], scores[:keep], strict=False):
+            if isinstance(name, str):
+                out[name] = _num(score)
+    elif topic.startswith("pdu/") and topic.endswith("/summary"):
         for name in SUMMARY_FIELDS:
             out[name] = _num(data.get(name))
         for phase in data.get("phases") or []:
