@@ -339,6 +339,8 @@ class SnapshotPublisher:
         if count:
             advanced = sum(1 for pdu in rotation if pdu.id in seen)
             self._pdu_cursor = (self._pdu_cursor + advanced) % count
+        # the PDU tables go out to /ws clients now; device topics and the grid follow
+        hub.flush()
         done = 0
         for k in range(count):
             if done and over(1.0):
