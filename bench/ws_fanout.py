@@ -260,7 +260,7 @@ def main() -> int:
     args = parser.parse_args()
     levels = [int(x) for x in args.clients.split(",") if x.strip()]
     TOPIC[0] = args.topic
-    raise_fd_limit(2 * max(levels, default=0))  # before the backend starts: it inherits it
+    raise_fd_limit(max(levels, default=0))  # before the backend starts: it inherits it
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="ws-fanout-") as tmp:
         process = start_backend(port, args.pdus, Path(tmp))
