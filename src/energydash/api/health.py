@@ -95,7 +95,7 @@ async def metrics(request: Request) -> PlainTextResponse:
     if not state.settings.metrics_public:
         from energydash.api.deps import _caller
 
-        _caller(request)
+        await _caller(request)
     hub = state.hub
     stats = state.stream_stats
     lines: list[str] = []

@@ -399,6 +399,15 @@ class AuthStore:
         )
 
     # ------------------------------------------------------------------ requests
+    def needs_password_check(self, authorization: bytes | None, token: bytes | None) -> bool:
+        """Whether ``authenticate`` would hash a password (a Basic header not verified within
+        ``BASIC_CACHE_S``): tens of milliseconds that belong off the event loop. Everything
+        else it checks (sessions, cached Basic, the account enabled and unlocked) is cheap."""
+        if token or not authorization or authorization[:6].lower() != b"basic ":
+            return False
+        cached = self._basic_cache.get(hashlib.sha256(authorization).digest())
+        return cached is None or cached[1] <= time.monotonic()
+
     def authenticate(
         self, authorization: bytes | None, token: bytes | None, client_host: str | None = None
     ) -> Caller | None:
