@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.handlers
-import queue
 import threading
 import time
 from collections import deque
@@ -64,15 +63,15 @@ class Auditor:
         formatter = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
         formatter.converter = time.gmtime
         self._handler.setFormatter(formatter)
-        # audit.log is written by a thread of its own, in batches: a stat, a seek and a flush
-        # per record were a tenth of a REST command's cost on the event loop
-        self._file_queue: queue.SimpleQueue[logging.LogRecord | threading.Event | None] = (
-            queue.SimpleQueue()
-        )
-        self._file_thread: threading.Thread | None = None
+        # audit.log lines are written in batches, at most once per window (one write and one
+        # flush): a stat, a seek and a flush per record were a tenth of a REST command's cost.
+        # Not a thread: a writer thread fought the event loop for the GIL on every record.
+        self._file_pending: list[logging.LogRecord] = []
         self._file_lock = threading.Lock()
-        # the audit topic is republished at most once per window (the latest records win)
-        self._topic_window_s = settings.command_refresh_s
+        self._file_written = 0.0
+        self._file_scheduled = False
+        # the audit topic is republished at most once per window too (the latest records win)
+        self._batch_window_s = settings.command_refresh_s
         self._topic_published = 0.0
         self._topic_pending = False
 
@@ -82,20 +81,24 @@ class Auditor:
         return lambda: self._sinks.remove(sink) if sink in self._sinks else None
 
     def close(self) -> None:
-        with self._file_lock:
-            thread, self._file_thread = self._file_thread, None
-        if thread is not None:
-            self._file_queue.put(None)
-            thread.join(10)
+        self.flush()
         self._handler.close()
 
-    def flush(self, timeout_s: float = 2.0) -> bool:
-        """Wait until every record so far is in audit.log (False: not within ``timeout_s``)."""
-        if self._file_thread is None:
-            return True
-        written = threading.Event()
-        self._file_queue.put(written)
-        return written.wait(timeout_s)
+    def flush(self) -> None:
+        """Write every record so far to audit.log (any thread may call it)."""
+        with self._file_lock:
+            batch, self._file_pending = self._file_pending, []
+            self._file_written = time.monotonic()
+            if not batch:
+                return
+            try:
+                self._write_batch(batch)
+            except Exception:  # a full disk must not turn a control into a 500
+                log.exception("writing %s failed", self.path)
+
+    def _flush_scheduled(self) -> None:
+        self._file_scheduled = False
+        self.flush()
 
     # ------------------------------------------------------------------ recording
     def record_caller(
@@ -180,42 +183,19 @@ class Auditor:
             )
         )
         entry = self._logger.makeRecord(AUDIT_LOGGER, logging.INFO, __file__, 0, line, (), None)
-        if self._file_thread is None:
-            with self._file_lock:
-                if self._file_thread is None:
-                    self._file_thread = threading.Thread(
-                        target=self._file_writer, name="energydash-audit-log", daemon=True
-                    )
-                    self._file_thread.start()
-        self._file_queue.put(entry)
-
-    def _file_writer(self) -> None:
-        """Everything queued so far, one write and one flush per batch."""
-        while True:
-            item = self._file_queue.get()
-            batch: list[logging.LogRecord] = []
-            done: list[threading.Event] = []
-            stop = False
-            while True:
-                if item is None:
-                    stop = True
-                elif isinstance(item, threading.Event):
-                    done.append(item)
-                else:
-                    batch.append(item)
-                try:
-                    item = self._file_queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                try:
-                    self._write_batch(batch)
-                except Exception:  # a full disk must not stop the auditing of what follows
-                    log.exception("writing %s failed", self.path)
-            for event in done:
-                event.set()
-            if stop:
-                return
+        self._file_pending.append(entry)
+        if self._file_scheduled:
+            return
+        wait_s = self._file_written + self._batch_window_s - time.monotonic()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if wait_s <= 0 or loop is None:  # the first record after a quiet spell: at once
+            self.flush()
+        else:  # a burst: one write a window
+            self._file_scheduled = True
+            loop.call_later(wait_s, self._flush_scheduled)
 
     def _write_batch(self, batch: list[logging.LogRecord]) -> None:
         handler = self._handler
@@ -266,7 +246,7 @@ class Auditor:
             except Exception:
                 log.exception("audit sink failed")
         if self._publish is not None and not self._topic_pending:
-            wait_s = self._topic_published + self._topic_window_s - time.monotonic()
+            wait_s = self._topic_published + self._batch_window_s - time.monotonic()
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
