@@ -27,6 +27,7 @@ import base64
 import contextlib
 import multiprocessing
 import os
+import re
 import resource
 import secrets
 import select
@@ -186,6 +187,16 @@ def drain_process(port: int, n: int, topic: str, token: str, pipe: Connection) -
     pipe.send(total)
 
 
+async def server_sent_ms(client: httpx.AsyncClient) -> float:
+    """The backend's own view of the last tick: compute, then its PDU tables written to every
+    up-to-date client (``/metrics``); what the clients measure adds their wait for a core."""
+    text = (await client.get("/metrics", timeout=10)).text
+    values = dict(re.findall(r"^(energydash_[a-z_]+) (\S+)$", text, re.MULTILINE))
+    return float(values.get("energydash_engine_tick_ms", "nan")) + float(
+        values.get("energydash_snapshot_pdu_sent_ms", "nan")
+    )
+
+
 async def run_level(
     url: str, port: int, n: int, probes: int, seconds: float, backend: psutil.Process
 ) -> dict:
@@ -214,12 +225,19 @@ async def run_level(
     load_before = load.cpu_times()
     wall_before = time.monotonic()
     measuring[0] = True
+    server_ms: list[float] = []
+    metrics = httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {READ_TOKEN}"}
+    )
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"{n} clients", total=seconds)
-        for _ in range(int(seconds * 10)):
+        for step in range(int(seconds * 10)):
             await asyncio.sleep(0.1)
             progress.advance(task, 0.1)
+            if step % 10 == 5:
+                server_ms.append(await server_sent_ms(metrics))
     measuring[0] = False
+    await metrics.aclose()
     cpu_after, own_after = backend.cpu_times(), me.cpu_times()
     load_after = load.cpu_times()
     wall = time.monotonic() - wall_before
@@ -243,6 +261,8 @@ async def run_level(
         "cpu_core_share": cpu / wall,
         "client_cpu_core_share": own / wall,
         "drained_mb": drained / 1e6,
+        "server_p50_ms": float(np.median(server_ms)) if server_ms else float("nan"),
+        "server_max_ms": max(server_ms, default=float("nan")),
     }
 
 
@@ -276,7 +296,9 @@ def main() -> int:
                     f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
                     f"max {result['max_ms']:7.1f} ms  backend CPU {result['cpu_core_share']:.0%} "
                     f"of one core, clients {result['client_cpu_core_share']:.0%}, "
-                    f"{result['drained_mb']:.0f} MB drained, load {os.getloadavg()[0]:.1f}"
+                    f"{result['drained_mb']:.0f} MB drained, load {os.getloadavg()[0]:.1f}; "
+                    f"server tick to sent p50 {result['server_p50_ms']:.1f} ms, "
+                    f"max {result['server_max_ms']:.1f} ms"
                 )
         finally:
             process.terminate()

@@ -197,6 +197,13 @@ async def metrics(request: Request) -> PlainTextResponse:
         )
         _metric(
             m,
+            "energydash_snapshot_pdu_sent_ms",
+            "gauge",
+            "From a tick's publish start until its PDU tables were written to /ws clients.",
+            publisher.last_pdu_sent_ms,
+        )
+        _metric(
+            m,
             "energydash_snapshot_refreshes_total",
             "counter",
             "Refreshes of the topics commands changed (between ticks).",
