@@ -66,7 +66,9 @@ class HeadHeld:
 class RedfishHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        self.cycle.transport = HeadHeld(self.transport, self.loop)  # type: ignore[assignment]
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:  # not an upgrade to a WebSocket
+            cycle.transport = HeadHeld(self.transport, self.loop)  # type: ignore[assignment]
         # lets a wire_drop fault close the connection without an answer
         self.scope.setdefault("extensions", {})["energydash.drop"] = self.transport.abort  # type: ignore[typeddict-item]
 
