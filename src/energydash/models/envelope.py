@@ -9,6 +9,7 @@ when the upgrade carried no credential), ``{"op": "subscribe"|"unsubscribe", "to
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -111,8 +112,23 @@ def parse_client_op(raw: str | bytes) -> ClientOp | AuthOp:
 DELTA_TABLES: dict[str, str] = {"outlets": "id", "facilities": "code"}
 
 
-def _delta_topic(topic: str) -> bool:
-    return topic == "facilities" or (topic.startswith("pdu/") and topic.endswith("/outlets"))
+def _same_rows(
+    topic: str, data: Any, base: Any
+) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(table, key column, its columns in ``data``, in ``base``) for every delta table of
+    ``topic`` whose rows (key column) are the same in both."""
+    if not (
+        (topic == "facilities" or (topic.startswith("pdu/") and topic.endswith("/outlets")))
+        and isinstance(data, dict)
+        and isinstance(base, dict)
+    ):
+        return
+    for table, key in DELTA_TABLES.items():
+        columns, before = data.get(table), base.get(table)
+        if not (isinstance(columns, dict) and isinstance(before, dict)) or key not in columns:
+            continue
+        if before.get(key) == columns[key]:
+            yield table, key, columns, before
 
 
 def update_data(topic: str, previous: Any, data: Any) -> Any:
@@ -120,15 +136,8 @@ def update_data(topic: str, previous: Any, data: Any) -> Any:
     equal to ``previous`` (the data of the seq before). A table whose key column changed
     (rows added, removed or reordered) is sent whole. ``data`` itself when nothing is left out.
     """
-    if not (_delta_topic(topic) and isinstance(data, dict) and isinstance(previous, dict)):
-        return data
     out: dict[str, Any] | None = None
-    for table, key in DELTA_TABLES.items():
-        columns, before = data.get(table), previous.get(table)
-        if not isinstance(columns, dict) or not isinstance(before, dict):
-            continue
-        if key not in columns or before.get(key) != columns[key]:
-            continue
+    for table, key, columns, before in _same_rows(topic, data, previous):
         kept = {
             name: col for name, col in columns.items() if name == key or before.get(name) != col
         }
@@ -142,15 +151,8 @@ def update_data(topic: str, previous: Any, data: Any) -> Any:
 def apply_update(topic: str, held: Any, data: Any) -> Any:
     """The state after an update frame of ``topic`` whose ``data`` arrives on ``held`` (the
     state of the seq before): the table columns the frame left out are taken from ``held``."""
-    if not (_delta_topic(topic) and isinstance(data, dict) and isinstance(held, dict)):
-        return data
     out: dict[str, Any] | None = None
-    for table, key in DELTA_TABLES.items():
-        columns, before = data.get(table), held.get(table)
-        if not isinstance(columns, dict) or not isinstance(before, dict):
-            continue
-        if before.get(key) != columns.get(key):
-            continue  # other rows: the frame carries the whole table
+    for table, _key, columns, before in _same_rows(topic, data, held):
         if any(name not in columns for name in before):
             if out is None:
                 out = dict(data)
