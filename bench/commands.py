@@ -32,9 +32,9 @@ from energydash.mqtt.broker import BrokerProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from processes import backend  # noqa: E402
+from processes import admin_auth, backend  # noqa: E402
 
-ADMIN = ("admin", "energydash")
+ADMIN = admin_auth()  # generated for this run by the test helpers
 
 
 def cpu_seconds(pid: int) -> float:
@@ -93,10 +93,23 @@ async def rest_phase(url: str, devices: list[dict], count: int, concurrency: int
     return elapsed
 
 
+def session_token(url: str) -> str:
+    """A Redfish session token: MQTT commands carry one (``mqtt_command_auth=token``)."""
+    response = httpx.post(
+        url + "/redfish/v1/SessionService/Sessions",
+        json={"UserName": ADMIN[0], "Password": ADMIN[1]},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.headers["X-Auth-Token"]
+
+
 def mqtt_phase(url: str, port: int, devices: list[dict], count: int) -> float:
     done_before = metric(url, "energydash_mqtt_publisher_commands_ok") + metric(
         url, "energydash_mqtt_publisher_commands_refused"
     )
+    auth = {"token": session_token(url)}
+    refused_before = metric(url, "energydash_mqtt_publisher_commands_refused")
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-commands")
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
@@ -106,7 +119,7 @@ def mqtt_phase(url: str, port: int, devices: list[dict], count: int) -> float:
     for k in range(count):
         device = devices[k % len(devices)]
         action = "Off" if (k // len(devices)) % 2 == 0 else "On"
-        body = orjson.dumps({"command": "set_power", "value": action})
+        body = orjson.dumps({"command": "set_power", "value": action, "auth": auth})
         infos.append(client.publish(f"energy/devices/{device['device_id']}/commands", body, qos=1))
     for info in infos:
         info.wait_for_publish(60)
@@ -121,6 +134,9 @@ def mqtt_phase(url: str, port: int, devices: list[dict], count: int) -> float:
     elapsed = time.perf_counter() - started
     client.loop_stop()
     client.disconnect()
+    refused = metric(url, "energydash_mqtt_publisher_commands_refused") - refused_before
+    if refused:
+        print(f"MQTT: {refused:.0f} commands refused")
     return elapsed
 
 

@@ -28,9 +28,9 @@ from energydash.mqtt.broker import BrokerProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
-from processes import backend  # noqa: E402
+from processes import admin_auth, backend  # noqa: E402
 
-ADMIN = ("admin", "energydash")
+ADMIN = admin_auth()  # generated for this run by the test helpers
 
 
 def metrics(url: str) -> dict[str, float]:

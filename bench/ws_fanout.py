@@ -8,10 +8,14 @@ CPU use as a share of one core.
 Latency is timed on ``--probes`` full WebSocket clients (websockets library, every frame
 received and timed); the other N - probes clients are real connections (handshake, subscribe,
 the server sends them every frame) whose bytes are drained unparsed, so that one Python client
-process does not become the bottleneck it is measuring. Clients and backend share this
-machine's cores.
+process does not become the bottleneck it is measuring: they live in a process of their own
+(plain sockets, epoll, ``recv_into``), and the soft RLIMIT_NOFILE is raised for 10,000 of them
+(the backend inherits it). Clients and backend share this machine's cores.
+
+Targets (issue 11): p99 under 100 ms at 1,000 clients, under 250 ms at 10,000.
 
     .venv/bin/python bench/ws_fanout.py                      # 10, 100, 1000 clients, 10 s each
+    .venv/bin/python bench/ws_fanout.py --clients 1000,10000 --seconds 20
     .venv/bin/python bench/ws_fanout.py --clients 10,100 --seconds 5
 """
 
@@ -20,13 +24,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import multiprocessing
 import os
+import re
+import resource
 import secrets
+import select
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import httpx
@@ -106,29 +117,6 @@ async def client(
                 latencies.append(time.time() - frame_ts(raw))
 
 
-class Drain(asyncio.Protocol):
-    """A load client after its handshake: reads and discards whatever the server sends."""
-
-    def __init__(self, handshake: asyncio.Future[None]) -> None:
-        self.handshake = handshake
-        self.buffer = b""
-        self.bytes = 0
-
-    def data_received(self, data: bytes) -> None:
-        self.bytes += len(data)
-        if not self.handshake.done():
-            self.buffer += data
-            if b"\r\n\r\n" in self.buffer:
-                ok = self.buffer.startswith(b"HTTP/1.1 101")
-                self.handshake.set_result(None) if ok else self.handshake.set_exception(
-                    RuntimeError(self.buffer.split(b"\r\n", 1)[0].decode())
-                )
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.handshake.done():
-            self.handshake.set_exception(RuntimeError("closed during handshake"))
-
-
 def masked_text_frame(text: str) -> bytes:
     payload = text.encode()
     assert len(payload) < 126
@@ -137,24 +125,76 @@ def masked_text_frame(text: str) -> bytes:
     return bytes([0x81, 0x80 | len(payload)]) + mask + body
 
 
-async def load_client(port: int) -> asyncio.Transport:
-    loop = asyncio.get_running_loop()
-    handshake: asyncio.Future[None] = loop.create_future()
-    transport, _ = await loop.create_connection(lambda: Drain(handshake), "127.0.0.1", port)
+def raise_fd_limit(needed: int) -> None:
+    """Each load client is a socket here and one in the backend: lift the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, needed + 256))
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if want < needed + 256:
+        raise SystemExit(f"RLIMIT_NOFILE hard limit {hard} is too low for {needed} clients")
+
+
+def open_load_socket(port: int, topic: str, token: str) -> socket.socket:
+    """A real WebSocket client up to its subscription; afterwards only its bytes are read."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     key = base64.b64encode(os.urandom(16)).decode()
-    transport.write(
+    sock.sendall(
         (
-            f"GET /ws?token={READ_TOKEN} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "Upgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
+            f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
     )
-    await asyncio.wait_for(handshake, 30)
-    transport.write(
-        masked_text_frame(orjson.dumps({"op": "subscribe", "topics": [TOPIC[0]]}).decode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise RuntimeError("closed during handshake")
+        head += chunk
+    if not head.startswith(b"HTTP/1.1 101"):
+        raise RuntimeError(head.split(b"\r\n", 1)[0].decode())
+    sock.sendall(masked_text_frame(orjson.dumps({"op": "subscribe", "topics": [topic]}).decode()))
+    sock.setblocking(False)
+    return sock
+
+
+def drain_process(port: int, n: int, topic: str, token: str, pipe: Connection) -> None:
+    """The load clients, in a process of their own: epoll and recv_into, no Python per frame.
+
+    Says "ready" once all ``n`` are subscribed, drains until told "stop", then answers the
+    bytes it read.
+    """
+    raise_fd_limit(n)
+    sockets: dict[int, socket.socket] = {}
+    for _ in range(n):
+        sock = open_load_socket(port, topic, token)
+        sockets[sock.fileno()] = sock
+    poller = select.epoll()
+    for fd in sockets:
+        poller.register(fd, select.EPOLLIN)
+    pipe.send("ready")
+    buffer = bytearray(1 << 20)
+    view = memoryview(buffer)
+    total = 0
+    while not pipe.poll():
+        for fd, _ in poller.poll(0.1):
+            with contextlib.suppress(BlockingIOError):  # another event woke the poll
+                total += sockets[fd].recv_into(view)
+    pipe.recv()
+    for sock in sockets.values():
+        sock.close()
+    pipe.send(total)
+
+
+async def server_sent_ms(client: httpx.AsyncClient) -> float:
+    """The backend's own view of the last tick: compute, then its PDU tables written to every
+    up-to-date client (``/metrics``); what the clients measure adds their wait for a core."""
+    text = (await client.get("/metrics", timeout=10)).text
+    values = dict(re.findall(r"^(energydash_[a-z_]+) (\S+)$", text, re.MULTILINE))
+    return float(values.get("energydash_engine_tick_ms", "nan")) + float(
+        values.get("energydash_snapshot_pdu_sent_ms", "nan")
     )
-    return transport  # type: ignore[return-value]
 
 
 async def run_level(
@@ -164,10 +204,15 @@ async def run_level(
     ready, stop = asyncio.Event(), asyncio.Event()
     counter, measuring = [0], [False]
     probes = min(probes, n)
-    transports = []
-    for start in range(0, n - probes, 50):  # batches: a burst of handshakes is not the test
-        batch = [load_client(port) for _ in range(min(50, n - probes - start))]
-        transports.extend(await asyncio.gather(*batch))
+    parent, child = multiprocessing.Pipe()
+    drainer = multiprocessing.Process(
+        target=drain_process, args=(port, n - probes, TOPIC[0], READ_TOKEN, child), daemon=True
+    )
+    drainer.start()
+    while not parent.poll(0.5):  # the handshakes; a burst of them is not the test
+        if not drainer.is_alive():
+            raise SystemExit("the load clients' process failed")
+    parent.recv()
     tasks = [
         asyncio.create_task(client(url, latencies, ready, counter, probes, measuring, stop))
         for _ in range(probes)
@@ -175,24 +220,36 @@ async def run_level(
     await asyncio.wait_for(ready.wait(), 120)
     await asyncio.sleep(2.0)  # let the snapshots drain
     me = psutil.Process()  # the clients' own CPU: they share the two cores with the backend
+    load = psutil.Process(drainer.pid)
     cpu_before, own_before = backend.cpu_times(), me.cpu_times()
+    load_before = load.cpu_times()
     wall_before = time.monotonic()
     measuring[0] = True
+    server_ms: list[float] = []
+    metrics = httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {READ_TOKEN}"}
+    )
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"{n} clients", total=seconds)
-        for _ in range(int(seconds * 10)):
+        for step in range(int(seconds * 10)):
             await asyncio.sleep(0.1)
             progress.advance(task, 0.1)
+            if step % 10 == 5:
+                server_ms.append(await server_sent_ms(metrics))
     measuring[0] = False
+    await metrics.aclose()
     cpu_after, own_after = backend.cpu_times(), me.cpu_times()
+    load_after = load.cpu_times()
     wall = time.monotonic() - wall_before
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
-    for transport in transports:
-        transport.close()
+    parent.send("stop")
+    drained = parent.recv() if parent.poll(60) else 0
+    drainer.join(30)
     await asyncio.sleep(0.5)
     cpu = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
     own = (own_after.user + own_after.system) - (own_before.user + own_before.system)
+    own += (load_after.user + load_after.system) - (load_before.user + load_before.system)
     values = np.array(latencies) * 1000.0
     return {
         "clients": n,
@@ -203,7 +260,14 @@ async def run_level(
         "max_ms": float(values.max()) if values.size else float("nan"),
         "cpu_core_share": cpu / wall,
         "client_cpu_core_share": own / wall,
+        "drained_mb": drained / 1e6,
+        "server_p50_ms": float(np.median(server_ms)) if server_ms else float("nan"),
+        "server_max_ms": max(server_ms, default=float("nan")),
     }
+
+
+def target_ms(clients: int) -> int:
+    return 100 if clients <= 1000 else 250
 
 
 def main() -> int:
@@ -216,6 +280,7 @@ def main() -> int:
     args = parser.parse_args()
     levels = [int(x) for x in args.clients.split(",") if x.strip()]
     TOPIC[0] = args.topic
+    raise_fd_limit(max(levels, default=0))  # before the backend starts: it inherits it
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="ws-fanout-") as tmp:
         process = start_backend(port, args.pdus, Path(tmp))
@@ -230,20 +295,24 @@ def main() -> int:
                     f"{n:>5} clients ({result['probes']} timed, {result['frames']} frames)  "
                     f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
                     f"max {result['max_ms']:7.1f} ms  backend CPU {result['cpu_core_share']:.0%} "
-                    f"of one core, clients {result['client_cpu_core_share']:.0%}"
+                    f"of one core, clients {result['client_cpu_core_share']:.0%}, "
+                    f"{result['drained_mb']:.0f} MB drained, load {os.getloadavg()[0]:.1f}; "
+                    f"server tick to sent p50 {result['server_p50_ms']:.1f} ms, "
+                    f"max {result['server_max_ms']:.1f} ms"
                 )
         finally:
             process.terminate()
             process.wait(20)
     outlets = args.pdus * 48
-    worst = max(results, key=lambda r: r["clients"])
-    verdict = "meets" if worst["p99_ms"] < 100 else "misses"
-    console.print(
-        f"ws_fanout: {outlets} outlets at 1 Hz, clients on {args.topic!r}, "
-        f"p99 at {worst['clients']} clients {worst['p99_ms']:.1f} ms "
-        f"({verdict} the 100 ms target), "
-        f"{os.cpu_count()} cores shared by backend and clients"
-    )
+    for result in results:
+        target = target_ms(result["clients"])
+        verdict = "meets" if result["p99_ms"] < target else "misses"
+        console.print(
+            f"ws_fanout: {outlets} outlets at 1 Hz, clients on {args.topic!r}, "
+            f"p99 at {result['clients']} clients {result['p99_ms']:.1f} ms "
+            f"({verdict} the {target} ms target), "
+            f"{os.cpu_count()} cores shared by backend and clients"
+        )
     return 0
 
 

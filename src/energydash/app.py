@@ -26,6 +26,7 @@ from energydash.config import Settings, get_settings
 from energydash.hub import Hub
 from energydash.models.audit import AUDIT_TOPIC
 from energydash.sim.engine import Engine
+from energydash.stream.client import Fanout
 from energydash.stream.endpoint import StreamStats
 from energydash.stream.endpoint import router as stream_router
 
@@ -126,7 +127,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.read_token = read_token(settings).value
     app.state.snapshots = snapshots
     app.state.site_snapshots = site_snapshots
-    app.state.stream_stats = StreamStats()
+    app.state.stream_stats = StreamStats(Fanout(hub, settings.ws_queue_size))
     app.state.mqtt_ingest = None
     app.state.mqtt_publisher = None
     app.state.redfish = redfish  # wire faults and scenarios reach its request path

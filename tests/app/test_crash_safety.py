@@ -27,6 +27,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from websockets.sync.client import connect
 
+from energydash.models.envelope import apply_update
 from energydash.mqtt.broker import BrokerProcess
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
@@ -114,10 +115,15 @@ def _readers(svc: Service, water: HighWater, broker_port: int, stop: threading.E
         headers = {"Authorization": f"Basic {basic}"}
         with connect(uri, open_timeout=5, close_timeout=1, additional_headers=headers) as sock:
             sock.send(orjson.dumps({"op": "subscribe", "topics": ["pdu/+/outlets"]}).decode())
+            held: dict[str, Any] = {}  # an update leaves out the columns that did not change
             while not stop.is_set():
                 frame = orjson.loads(sock.recv(timeout=5))
                 if frame.get("type") in ("snapshot", "update") and "data" in frame:
-                    _outlet_frame(water, frame["data"], "ws")
+                    topic, data = frame["topic"], frame["data"]
+                    if frame["type"] == "update":
+                        data = apply_update(topic, held.get(topic), data)
+                    held[topic] = data
+                    _outlet_frame(water, data, "ws")
 
     mqtt = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"crash-{os.getpid()}")
     mqtt.on_message = lambda _c, _u, msg: _outlet_frame(

@@ -29,6 +29,7 @@ def _recent(server: BackgroundServer) -> list[dict]:
 
 
 def _audit_log(server: BackgroundServer) -> str:
+    server.app.state.auditor.flush()  # a burst of records is written once per window
     return (server.app.state.settings.log_dir / "audit.log").read_text()
 
 

@@ -151,3 +151,16 @@ def test_feed_sends_the_read_token_subscribes_to_audit_and_never_logs_the_token(
         assert "connected" in caplog.text and "read-token-value" not in caplog.text
 
     asyncio.run(scenario())
+
+
+def test_an_update_without_the_static_columns_keeps_them_from_the_snapshot() -> None:
+    feed = BackendFeed("http://127.0.0.1:1")
+    outlets = {"id": ["A1", "A2"], "name": ["Outlet A1", "Web"], "power_w": [1.0, 2.0]}
+    data = {"pdu_id": "1", "outlets": outlets}
+    envelope = {"topic": "pdu/1/outlets", "ts": "2026-01-01T00:00:00Z"}
+    feed._receive(orjson.dumps({"type": "snapshot", "seq": 1, **envelope, "data": data}))
+    update = {"pdu_id": "1", "outlets": {"id": ["A1", "A2"], "power_w": [3.0, 4.0]}}
+    feed._receive(orjson.dumps({"type": "update", "seq": 2, **envelope, "data": update}))
+    held = feed.latest("pdu/1/outlets")["outlets"]
+    assert held == {"id": ["A1", "A2"], "name": ["Outlet A1", "Web"], "power_w": [3.0, 4.0]}
+    assert feed.history("pdu/1/outlets")[-1].values["power_w"] == [3.0, 4.0]

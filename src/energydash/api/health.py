@@ -95,7 +95,7 @@ async def metrics(request: Request) -> PlainTextResponse:
     if not state.settings.metrics_public:
         from energydash.api.deps import _caller
 
-        _caller(request)
+        await _caller(request)
     hub = state.hub
     stats = state.stream_stats
     lines: list[str] = []
@@ -194,6 +194,13 @@ async def metrics(request: Request) -> PlainTextResponse:
             "gauge",
             "Building every topic of a tick.",
             publisher.last_build_ms,
+        )
+        _metric(
+            m,
+            "energydash_snapshot_pdu_sent_ms",
+            "gauge",
+            "From a tick's publish start until its PDU tables were written to /ws clients.",
+            publisher.last_pdu_sent_ms,
         )
         _metric(
             m,

@@ -123,6 +123,8 @@ def username_problem(username: object) -> str | None:
 
 def sanitize(text: str, limit: int = MAX_USERNAME_LENGTH) -> str:
     """A user-supplied string fit for a log line: printable, at most ``limit`` characters."""
+    if len(text) <= limit and text.isprintable():  # the usual case, without a loop per char
+        return text
     cleaned = "".join(ch if ch.isprintable() else "?" for ch in text[: limit + 1])
     return cleaned if len(text) <= limit else cleaned[: limit - 1] + "…"
 
@@ -399,6 +401,15 @@ class AuthStore:
         )
 
     # ------------------------------------------------------------------ requests
+    def needs_password_check(self, authorization: bytes | None, token: bytes | None) -> bool:
+        """Whether ``authenticate`` would hash a password (a Basic header not verified within
+        ``BASIC_CACHE_S``): tens of milliseconds that belong off the event loop. Everything
+        else it checks (sessions, cached Basic, the account enabled and unlocked) is cheap."""
+        if token or not authorization or authorization[:6].lower() != b"basic ":
+            return False
+        cached = self._basic_cache.get(hashlib.sha256(authorization).digest())
+        return cached is None or cached[1] <= time.monotonic()
+
     def authenticate(
         self, authorization: bytes | None, token: bytes | None, client_host: str | None = None
     ) -> Caller | None:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import orjson
 
 from energydash.models.audit import AUDIT_TOPIC
+from energydash.models.envelope import apply_update
 from energydash.models.sources import SOURCES_TOPIC, is_grid_topic
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,11 @@ class BackendFeed:
             return
         kind = message.get("type")
         if kind in ("snapshot", "update"):
-            self.ingest(message["topic"], message.get("ts") or _now_iso(), message.get("data"))
+            topic, data = message["topic"], message.get("data")
+            if kind == "update":  # its unchanged table columns come from the state held
+                held = self._latest.get(topic)
+                data = apply_update(topic, held["data"] if held else None, data)
+            self.ingest(topic, message.get("ts") or _now_iso(), data)
         elif kind == "error":
             self._last_error = str(message.get("reason", ""))
             log.warning("backend /ws error: %s", self._last_error)

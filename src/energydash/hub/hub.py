@@ -21,6 +21,7 @@ from energydash.hub.history import SeriesRing
 from energydash.hub.message import Message
 from energydash.hub.sources import TopicSources, history_topic
 from energydash.hub.topics import is_pattern, matches
+from energydash.models.envelope import update_data
 
 if TYPE_CHECKING:
     from energydash.history import HistoryStore
@@ -36,12 +37,29 @@ def iso(ts: datetime) -> str:
 
 
 class TopicState:
-    """The latest message of a topic; frames are encoded on first use and then shared."""
+    """The latest message of a topic; frames are encoded on first use and then shared.
 
-    __slots__ = ("_data_bytes", "_messages", "data", "seq", "source", "topic", "ts", "wall")
+    ``base`` is the data of the seq before, held only while the update frame (a delta
+    against it, ``update_data``) may still be built: the hub drops it after the fan-out.
+    """
 
-    def __init__(self, topic: str, seq: int, ts: datetime, data: Any, source: str) -> None:
+    __slots__ = (
+        "_data_bytes",
+        "_messages",
+        "base",
+        "data",
+        "seq",
+        "source",
+        "topic",
+        "ts",
+        "wall",
+    )
+
+    def __init__(
+        self, topic: str, seq: int, ts: datetime, data: Any, source: str, base: Any = None
+    ) -> None:
         self.topic = topic
+        self.base = base
         self.seq = seq
         self.ts = ts
         self.data = data
@@ -63,7 +81,12 @@ class TopicState:
             head = orjson.dumps(
                 {"type": kind, "topic": self.topic, "seq": self.seq, "ts": iso(self.ts)}
             )
-            message = Message(head[:-1] + b',"data":' + self.data_bytes + b"}")
+            body = self.data_bytes
+            if kind == "update" and self.base is not None:
+                delta = update_data(self.topic, self.base, self.data)
+                if delta is not self.data:
+                    body = orjson.dumps(delta, option=orjson.OPT_SERIALIZE_NUMPY)
+            message = Message(head[:-1] + b',"data":' + body + b"}")
             self._messages[kind] = message
         return message
 
@@ -72,6 +95,7 @@ class TopicState:
         return self.message(kind).text
 
     def envelope(self, kind: str = "snapshot") -> dict[str, Any]:
+        """A complete envelope (``data`` is the full state, whatever ``kind``)."""
         return {
             "type": kind,
             "topic": self.topic,
@@ -100,6 +124,7 @@ class Hub:
         # The stored history (energydash.history) gets the same values as the rings.
         self.store: HistoryStore | None = None
         self._listeners: list[Listener] = []
+        self._flushers: list[Callable[[], None]] = []
         self.published_total = 0
         self.delivered_total = 0
         # Which grid topics a replay feeds; announced on the ``sources`` topic from the start.
@@ -113,7 +138,14 @@ class Hub:
         """Replace the state of ``topic`` with ``data`` (its full state) and fan it out."""
         ts = ts or datetime.now(UTC)
         previous = self._topics.get(topic)
-        state = TopicState(topic, (previous.seq + 1) if previous else 1, ts, data, source)
+        state = TopicState(
+            topic,
+            (previous.seq + 1) if previous else 1,
+            ts,
+            data,
+            source,
+            previous.data if previous else None,
+        )
         self._topics[topic] = state
         if previous is None:
             self._route_new_topic(topic)
@@ -123,6 +155,7 @@ class Hub:
         for subscriber in subscribers:
             subscriber.deliver(state)
         self.delivered_total += len(subscribers)
+        state.base = None  # the update frame is built (or never will be): free the old data
         for listener in tuple(self._listeners):
             try:
                 listener(state)
@@ -134,6 +167,20 @@ class Hub:
         """Call ``listener`` after every publish (MQTT publisher, metrics)."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def add_flusher(self, flusher: Callable[[], None]) -> Callable[[], None]:
+        """Call ``flusher`` on ``flush()`` (the WebSocket fan-out hands out what it holds)."""
+        self._flushers.append(flusher)
+        return lambda: self._flushers.remove(flusher) if flusher in self._flushers else None
+
+    def flush(self) -> None:
+        """Subscribers send what they were given now rather than at the end of the loop
+        turn: a tick's first topics reach clients while the rest are still being built."""
+        for flusher in tuple(self._flushers):
+            try:
+                flusher()
+            except Exception:  # a broken face must not stop the tick
+                log.exception("hub flusher failed")
 
     def _record_history(self, state: TopicState) -> None:
         values = series.extract(

@@ -40,6 +40,11 @@ def _num(value: float | None) -> float | None:
     return float(value)
 
 
+def _rounded(value: float | None, decimals: int) -> float | None:
+    number = _num(value)
+    return None if number is None else round(number, decimals)
+
+
 def _power_states(fleet: Fleet, sl: slice) -> list[str]:
     on = fleet.relay_on[sl] if hasattr(fleet, "relay_on") else fleet.arrays.outlet_on[sl]
     pending = getattr(fleet, "pending_on_at", None)
@@ -69,8 +74,9 @@ def pdu_outlets(fleet: Fleet, pdu: PduInfo) -> dict[str, Any]:
                 "name": branch.name,
                 "phases": branch.phases,
                 "rating_a": branch.rating_a,
-                "current_a": _num(reading.current_a),
-                "power_w": _num(reading.power_w),
+                # meter resolution, as the outlet columns: every /ws update carries these
+                "current_a": _rounded(reading.current_a, 3),
+                "power_w": _rounded(reading.power_w, 1),
                 "breaker_state": reading.breaker_state,
                 "health": reading.health,
             }
@@ -241,6 +247,7 @@ class SnapshotPublisher:
         self.engine = engine
         self.hub = hub
         self.last_build_ms = 0.0
+        self.last_pdu_sent_ms = 0.0
         self.last_refresh_ms = 0.0
         self.refreshes = 0
         self.refresh_requests = 0
@@ -358,6 +365,9 @@ class SnapshotPublisher:
         if count:
             advanced = sum(1 for pdu in rotation if pdu.id in seen)
             self._pdu_cursor = (self._pdu_cursor + advanced) % count
+        # the PDU tables go out to /ws clients now; device topics and the grid follow
+        hub.flush()
+        self.last_pdu_sent_ms = (time.perf_counter() - started) * 1000.0
         done = 0
         for k in range(count):
             if done and over(1.0):

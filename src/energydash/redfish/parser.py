@@ -11,6 +11,9 @@ A method llhttp does know (``PUT``, ``PROPFIND``...) reaches the app, which answ
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -20,9 +23,52 @@ from energydash.redfish import errors
 _BODY = orjson.dumps(errors.base(501, "OperationNotAllowed").body())
 
 
+class HeadHeld:
+    """The transport as one request's cycle sees it: the status line and headers wait for the
+    first body write, so a small answer leaves in one write (one syscall, one wake-up of the
+    client) instead of two; on a loaded machine the second write was a third of a REST
+    command's cost. A head no body follows within the loop turn (a streamed answer) is
+    written then. Everything else passes straight through."""
+
+    __slots__ = ("_first", "_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._first = True
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+        elif self._first and not data.startswith(b"HTTP/1.1 100 "):
+            self._first = False
+            self._held = data
+            self._loop.call_soon(self.release)
+        else:
+            self._transport.write(data)
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.release()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class RedfishHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:  # not an upgrade to a WebSocket
+            cycle.transport = HeadHeld(self.transport, self.loop)  # type: ignore[assignment]
         # lets a wire_drop fault close the connection without an answer
         self.scope.setdefault("extensions", {})["energydash.drop"] = self.transport.abort  # type: ignore[typeddict-item]
 

@@ -32,6 +32,7 @@ never over devices. Changes come in as commands through ``Engine.execute``.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field, fields
@@ -143,6 +144,8 @@ SITE_FLOATS = (
 )
 SITE_INTS = ("region", "day_key")
 SITE_STRS = ("site_id", "name", "owner", "created_at")
+
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------- commands
@@ -1180,7 +1183,17 @@ class SiteFleet:
         for spec in BUILDING_A:
             self.apply(AddSiteDevice(site, spec), fleet)
         if fleet is not None:
-            for pdu in fleet.pdus:
+            # a big fleet does not fit one site: Building A takes the PDUs it has room for
+            room = max(self.settings.site_max_devices_per_site - len(BUILDING_A), 0)
+            if len(fleet.pdus) > room:
+                log.info(
+                    "Building A holds the first %d of %d PDUs "
+                    "(ENERGYDASH_SITE_MAX_DEVICES_PER_SITE=%d)",
+                    room,
+                    len(fleet.pdus),
+                    self.settings.site_max_devices_per_site,
+                )
+            for pdu in fleet.pdus[:room]:
                 self.apply(
                     AddSiteDevice(
                         site,

@@ -25,10 +25,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from energydash.api.deps import credential_caller
 from energydash.auth import Caller
 from energydash.config import Settings
-from energydash.hub import Hub
 from energydash.hub.hub import iso
 from energydash.models.envelope import AuthFrame, AuthOp, parse_client_op
-from energydash.stream.client import StreamClient
+from energydash.stream.client import Fanout, StreamClient
 from energydash.stream.rawsend import RawSender, raw_sender
 
 log = logging.getLogger(__name__)
@@ -50,9 +49,10 @@ def origin_allowed(origin: str | None, settings: Settings) -> bool:
 
 
 class StreamStats:
-    """Counters for /health and /metrics."""
+    """The clients' channels, and counters for /health and /metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, fanout: Fanout) -> None:
+        self.fanout = fanout
         self.clients: set[StreamClient] = set()
         self.connections_total = 0
         self.rejected_total = 0
@@ -79,7 +79,6 @@ def ping_frame() -> str:
 async def stream(websocket: WebSocket) -> None:
     app = websocket.app
     settings: Settings = app.state.settings
-    hub: Hub = app.state.hub
     stats: StreamStats = app.state.stream_stats
     if not origin_allowed(websocket.headers.get("origin"), settings):
         stats.rejected_total += 1
@@ -103,16 +102,16 @@ async def stream(websocket: WebSocket) -> None:
         await websocket.send_text(
             AuthFrame(user=caller.username, role=caller.role_id).model_dump_json()
         )
-    client = StreamClient(hub, settings.ws_queue_size)
+    raw = raw_sender(websocket.scope)
+    fanout = stats.fanout
+    client = StreamClient(fanout, settings.ws_queue_size, raw)
     stats.clients.add(client)
     stats.connections_total += 1
-    raw = raw_sender(websocket.scope)
-    client.raw_path = raw is not None
     writer = asyncio.create_task(_write_raw(raw, client) if raw else _write(websocket, client))
     try:
-        await _read(websocket, client, hub, settings, stats, caller)
+        await _read(websocket, client, fanout, settings, stats, caller)
     finally:
-        hub.remove(client)
+        fanout.leave(client)
         stats.clients.discard(client)
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -169,7 +168,7 @@ def _still_valid(websocket: WebSocket, caller: Caller) -> bool:
 async def _read(
     websocket: WebSocket,
     client: StreamClient,
-    hub: Hub,
+    fanout: Fanout,
     settings: Settings,
     stats: StreamStats,
     caller: Caller,
@@ -181,7 +180,7 @@ async def _read(
             message = await asyncio.wait_for(websocket.receive(), timeout=poll_s)
         except TimeoutError:
             now = time.monotonic()
-            idle = not hub.has_patterns(client) and now - last_heard > settings.ws_idle_timeout_s
+            idle = not client.patterns and now - last_heard > settings.ws_idle_timeout_s
             stuck = (
                 client.sending_since is not None
                 and now - client.sending_since > settings.ws_idle_timeout_s
@@ -217,7 +216,7 @@ async def _read(
         if isinstance(op, AuthOp):
             client.push(error_frame("this connection is authenticated already"))
         elif op.op == "subscribe":
-            held = hub.patterns_of(client)
+            held = client.patterns
             total = len(held | set(op.topics))
             if total > settings.ws_max_patterns:
                 stats.bad_frames_total += 1
@@ -233,11 +232,10 @@ async def _read(
                 stats.bad_frames_total += 1
                 client.push(error_frame(problem))
                 continue
-            for state in hub.subscribe(client, op.topics):
-                client.see(state.topic)
+            for state in fanout.subscribe(client, op.topics):
                 client.push(state.message("snapshot"))
         else:
-            hub.unsubscribe(client, op.topics)
+            fanout.unsubscribe(client, op.topics)
 
 
 def site_topics_problem(websocket: WebSocket, caller: Caller, patterns: list[str]) -> str:
