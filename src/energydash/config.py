@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         le=3600,
         description="Check a login's Redfish session with the backend at most this often.",
     )
+    # dashboard first load (dashperf): static files kept gzip-compressed in memory
+    dashboard_static_cache_mb: int = Field(
+        16,
+        ge=0,
+        le=1024,
+        description="MB of gzip-compressed static files the dashboard keeps in memory (0: off).",
+    )
 
     # --- simulation: clock -------------------------------------------------------------
     seed: int = Field(42, description="Seed of every random stream; same seed, same numbers.")
