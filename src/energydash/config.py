@@ -85,12 +85,18 @@ class Settings(BaseSettings):
         le=3600,
         description="Check a login's Redfish session with the backend at most this often.",
     )
-    # dashboard first load (dashperf): static files kept gzip-compressed in memory
+    # dashboard first load and browser cost (dashperf)
     dashboard_static_cache_mb: int = Field(
         16,
         ge=0,
         le=1024,
         description="MB of gzip-compressed static files the dashboard keeps in memory (0: off).",
+    )
+    dashboard_table_refresh_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Redraw a live table (Market top facilities) at most this often (seconds).",
     )
 
     # --- simulation: clock -------------------------------------------------------------

@@ -101,6 +101,23 @@ def test_a_tick_patches_arrays_only_and_the_range_only_when_toggled() -> None:
     }.items()
 
 
+def test_a_tick_leaves_out_arrays_the_graph_already_holds() -> None:
+    sent: dict = {}
+    first = heatmap_patch(outlets_frame(), sent=sent).to_plotly_json()["operations"]
+    assert ("data", 2, "x") in {tuple(op["location"]) for op in first}
+    frame = outlets_frame()
+    frame["outlets"]["power_w"][0] = 42.0  # a new tick: power moves, nothing switched
+    ops = heatmap_patch(frame, sent=sent).to_plotly_json()["operations"]
+    touched = {tuple(op["location"]) for op in ops}
+    assert touched == {("data", 0, "z"), ("data", 0, "customdata"), ("data", 1, "customdata")}
+    switched = outlets_frame(states={"A2": "Off"})  # a switch: the off cover and hatching move
+    touched = {
+        tuple(op["location"])
+        for op in heatmap_patch(switched, sent=sent).to_plotly_json()["operations"]
+    }
+    assert {("data", 1, "z"), ("data", 2, "x"), ("data", 2, "y")} <= touched
+
+
 def test_a_clicked_cell_resolves_to_its_outlet() -> None:
     frame = outlets_frame()
     assert outlet_at(frame, [1, 2]) == "B3"
