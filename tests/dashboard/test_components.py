@@ -109,13 +109,15 @@ def test_a_tick_leaves_out_arrays_the_graph_already_holds() -> None:
     frame["outlets"]["power_w"][0] = 42.0  # a new tick: power moves, nothing switched
     ops = heatmap_patch(frame, sent=sent).to_plotly_json()["operations"]
     touched = {tuple(op["location"]) for op in ops}
-    assert touched == {("data", 0, "z"), ("data", 0, "customdata"), ("data", 1, "customdata")}
+    assert touched == {("data", 0, "z"), ("data", 0, "customdata")}
     switched = outlets_frame(states={"A2": "Off"})  # a switch: the off cover and hatching move
     touched = {
         tuple(op["location"])
         for op in heatmap_patch(switched, sent=sent).to_plotly_json()["operations"]
     }
-    assert {("data", 1, "z"), ("data", 2, "x"), ("data", 2, "y")} <= touched
+    assert {("data", 1, "z"), ("data", 1, "customdata"), ("data", 2, "x")} <= touched
+    off_cover = heatmap_arrays(switched)["off_custom"]
+    assert off_cover[0][1][:3] == ["A2", "srv-A2", "Off"] and off_cover[0][0] == [""] * 10
 
 
 def test_a_clicked_cell_resolves_to_its_outlet() -> None:

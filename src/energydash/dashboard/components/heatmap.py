@@ -153,10 +153,16 @@ def heatmap_arrays(data: dict[str, Any], grid: OutletGrid | None = None) -> dict
             fault_x.append(column + 1 + 0.32)
             fault_y.append(row - 0.28)
             fault_colour.append(HEALTH_COLOURS[health[i]])
+    # The off cover is hovered only where it is drawn: its hover text elsewhere stays empty, so
+    # a tick without switched-off outlets leaves it unchanged (and out of the patch).
+    off_custom = [
+        [custom[r][c] if off[r][c] else [""] * 10 for c in range(n_cols)] for r in range(n_rows)
+    ]
     return {
         "z": z,
         "off": off,
         "custom": custom,
+        "off_custom": off_custom,
         "hatch_x": hatch_x,
         "hatch_y": hatch_y,
         "fault_x": fault_x,
@@ -191,7 +197,7 @@ def heatmap_figure(
         "x": x,
         "y": y,
         "z": arrays["off"],
-        "customdata": arrays["custom"],
+        "customdata": arrays["off_custom"],
         "hovertemplate": HOVER,
         "colorscale": [[0, OFF_GREY], [1, OFF_GREY]],
         "showscale": False,
@@ -278,7 +284,7 @@ def heatmap_patch(
         (0, "z"): arrays["z"],
         (0, "customdata"): arrays["custom"],
         (1, "z"): arrays["off"],
-        (1, "customdata"): arrays["custom"],
+        (1, "customdata"): arrays["off_custom"],
         (2, "x"): arrays["hatch_x"],
         (2, "y"): arrays["hatch_y"],
         (3, "x"): arrays["fault_x"],

@@ -523,18 +523,19 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             ("pdu-circuits", {"figure": circuits_figure(data, summary, settings.pdu_main_rating_a)})
         )
         memo["heatmap_sent"] = {}
-    elif memo.get("frames") != frames or memo.get("fixed") != fixed:
+    else:
         range_changed = memo.get("fixed") != fixed
-        patch = heatmap_patch(
-            data,
-            fixed_range=fixed if range_changed else None,
-            nominal_voltage_v=voltage,
-            sent=memo.setdefault("heatmap_sent", {}),
-        )
-        updates.append(("pdu-heatmap", {"figure": patch}))
-        updates.append(
-            ("pdu-circuits", {"figure": circuits_patch(data, summary, settings.pdu_main_rating_a)})
-        )
+        if range_changed or frames[0] != (memo.get("frames") or (None,))[0]:
+            patch = heatmap_patch(
+                data,
+                fixed_range=fixed if range_changed else None,
+                nominal_voltage_v=voltage,
+                sent=memo.setdefault("heatmap_sent", {}),
+            )
+            updates.append(("pdu-heatmap", {"figure": patch}))
+        if frames != memo.get("frames"):
+            circuits = circuits_patch(data, summary, settings.pdu_main_rating_a)
+            updates.append(("pdu-circuits", {"figure": circuits}))
     memo["fixed"] = fixed
     memo["frames"] = frames
 
