@@ -359,3 +359,36 @@ def test_facility_emissions_are_a_rate_that_states_its_period() -> None:
     assert emissions_rate(0.5, period) == "360.0 t/h (5 s tick)"
     assert emissions_rate(0.5, None) == "0.50 t (last tick)"
     assert emissions_rate(None, period) == "—"
+
+
+def test_the_pump_patches_what_the_layout_drew_and_redraws_only_on_new_frames(
+    settings,
+) -> None:
+    from dash import Patch
+
+    from energydash.dashboard.context import DashboardContext
+    from energydash.dashboard.feed import BackendFeed
+    from energydash.dashboard.pages import pdus
+
+    feed = BackendFeed("http://127.0.0.1:9")  # never started: frames are fed by hand
+    context = DashboardContext(settings, feed, None, None, None)  # type: ignore[arg-type]
+    summary = {"pdu_id": "1", "power_w": 900.0, "energy_kwh": 1.0, "phases": []}
+    feed.ingest("pdu/1/outlets", "2026-12-01T00:00:00Z", outlets_frame())
+    feed.ingest("pdu/1/summary", "2026-12-01T00:00:00Z", summary)
+
+    def charts(view: dict, memo: dict) -> dict:
+        return {k: v["figure"] for k, v in pdus.stream(view, context, memo) if "figure" in v}
+
+    view = {"page": "pdus", "mount": "m1:1", "pdu": "1", "fixed": False, "cell": None}
+    memo: dict = {"mount": "m1:1"}
+    first = charts(view, memo)  # the layout drew PDU 1: patches, not whole figures again
+    assert isinstance(first["pdu-heatmap"], Patch) and isinstance(first["pdu-circuits"], Patch)
+    assert charts(view, memo) == {}  # a round woken by another topic redraws nothing
+    feed.ingest("pdu/1/summary", "2026-12-01T00:00:01Z", summary)
+    assert set(charts(view, memo)) == {"pdu-circuits"}
+    feed.ingest("pdu/1/outlets", "2026-12-01T00:00:01Z", outlets_frame())
+    assert set(charts(view, memo)) == {"pdu-heatmap", "pdu-circuits"}
+
+    blank = {**view, "mount": "m2:"}  # the layout had no data yet: whole figures
+    whole = charts(blank, {"mount": "m2:"})
+    assert whole["pdu-heatmap"]["data"][0]["type"] == "heatmap"
