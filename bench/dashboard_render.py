@@ -1,6 +1,7 @@
 """Dashboard render figures in headless Chromium, against a real backend.
 
-Run: ``.venv/bin/python bench/dashboard_render.py [--seconds N] [--pages Overview,PDUs,...]``.
+Run: ``.venv/bin/python bench/dashboard_render.py [--seconds N] [--pages Overview,PDUs,...]
+[--speed X]``.
 Starts ``energydash serve`` (8 PDUs x 48 outlets, 500 facilities, realtime clock: 1 Hz ticks)
 and ``energydash dashboard`` on free loopback ports, logs in as the seeded Operator, then
 prints one row per page (Overview, PDUs, Market, Map):
@@ -261,6 +262,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="measurement window per page")
     parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulation speed (ENERGYDASH_SPEED); above 1 the frame times run ahead of the "
+        "wall clock, so update-to-paint is not printed",
+    )
+    parser.add_argument(
         "--settle",
         type=float,
         default=3.0,
@@ -282,7 +290,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="energydash-bench-") as tmp:
         workdir = Path(tmp)
         with console.status("starting backend (8 PDUs x 48 outlets, 500 facilities)…"):
-            server = backend(workdir, pdus=PDUS, facilities=FACILITIES).start(timeout_s=120)
+            server = backend(
+                workdir, pdus=PDUS, facilities=FACILITIES, ENERGYDASH_SPEED=str(args.speed)
+            ).start(timeout_s=120)
         web = None
         driver = None
         try:
@@ -313,12 +323,14 @@ def main() -> int:
                 table.add_column(column, justify="right" if column != "page" else "left")
             for page in PAGES:
                 if page.name in wanted:
-                    table.add_row(
-                        *measure(driver, web.url, page, args.seconds, args.settle, console)
-                    )
+                    row = measure(driver, web.url, page, args.seconds, args.settle, console)
+                    if args.speed != 1.0:  # frame times are simulated time, not wall time
+                        row[7:10] = ["—", "—", "—"]
+                    table.add_row(*row)
             console.print(table)
             console.print(
                 f"dashboard render: {PDUS}x48 outlets + {FACILITIES} facilities at 1 Hz, "
+                f"speed {args.speed:g}x, "
                 f"{args.seconds} s per page after {args.settle:g} s to settle; "
                 f"load average {load_before:.2f} before, "
                 f"{os.getloadavg()[0]:.2f} after, {psutil.cpu_count()} cores "

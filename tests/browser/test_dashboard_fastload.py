@@ -1,7 +1,8 @@
 """A lighter page in a real browser (issue 15): every page draws with the dashboard's own
 plotly.js bundle, loaded once per page load and never Dash's full one, including the trace
-types only one page uses (the Sites flow picture is a sankey). Timings are printed by
-bench/dashboard_render.py, never asserted here."""
+types only one page uses (the Sites flow picture is a sankey); the Map, which draws no chart
+until a facility is clicked, loads it only when a chart asks, not with the page. Timings are
+printed by bench/dashboard_render.py, never asserted here."""
 
 from __future__ import annotations
 
@@ -34,6 +35,13 @@ def test_every_page_draws_with_the_one_small_bundle(stack, operator, driver) -> 
     wait_until(lambda: driver.execute_script(DRAWN, "#market-price g.scatterlayer path") > 0, 30)
     driver.execute_script("document.getElementById('nav-sites').click()")
     wait_until(lambda: driver.execute_script(DRAWN, "#sites-flow g.sankey") > 0, 30)
+    assert driver.execute_script(PLOTLY_LOADS) == ["bundle"]
+
+    driver.get(web.url + "/map")  # no chart drawn at first: not preloaded with the page
+    wait_until(lambda: driver.execute_script(DRAWN, "path.facility-marker, .facility-cluster"))
+    assert driver.execute_script(DRAWN, "link[rel=preload][href*=plotly]") == 0
+    driver.execute_script("document.getElementById('nav-pdus').click()")  # a chart asks
+    wait_until(lambda: driver.execute_script(DRAWN, "#pdu-heatmap g.hm image") > 0, 30)
     assert driver.execute_script(PLOTLY_LOADS) == ["bundle"]
 
     driver.get(web.url + "/sites")  # a cold start on the one page with a sankey

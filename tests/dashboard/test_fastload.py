@@ -109,13 +109,18 @@ def test_the_memory_held_stays_within_its_budget() -> None:
 
 def test_the_page_preloads_the_bundle_and_runs_it_once_through_the_loader() -> None:
     page = index_string("/")
-    url = re.search(r'<link rel="preload" as="script" href="([^"]+)">', page)
+    head = page[: page.index("</head>")]
+    url = re.search(r'link\.href = "([^"]+)"', head)
     assert url and url.group(1).startswith("/assets/vendor/plotly-energydash.min.js?m=")
-    assert f"const url = {url.group(1)!r}".replace("'", '"') in page
+    assert '["/map"].indexOf(location.pathname) < 0' in head  # no chart there at first
+    loader = page[page.index("{%renderer%}") :]
+    assert f'const url = "{url.group(1)}";' in loader
+    assert 'const chartless = ["/map"];' in loader and "window.Plotly = pending" in loader
     assert "package_data/plotly.min.js" not in page  # Dash's full bundle is never named
-    for slot in ("{%config%}", "{%scripts%}", "{%renderer%}"):
-        assert page.index(slot) < page.index("window.Plotly = pending")
-    assert index_string("/app/").count('"/app/assets/vendor/') == 2  # preload and loader
+    assert page.index("{%config%}") < page.index("{%scripts%}") < page.index("window.Plotly")
+    prefixed = index_string("/app/")
+    assert prefixed.count('"/app/assets/vendor/') == 2  # the preload and the loader
+    assert prefixed.count('["/app/map"]') == 2
 
 
 def test_the_bundle_holds_every_trace_type_the_pages_draw() -> None:

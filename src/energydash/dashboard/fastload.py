@@ -12,7 +12,8 @@ hashed and gzip-compressed that bundle (~0.15 s of a shared core). Therefore:
 - ``index_string`` preloads it in ``<head>`` and runs it right after the Dash renderer has
   sent its first requests (``assets/plotly_early.js``, inlined), so the download overlaps the
   scripts and the evaluation overlaps the layout round trips; dcc's own loader then finds
-  ``window.Plotly`` and never fetches the full bundle;
+  ``window.Plotly`` and never fetches the full bundle. On ``CHARTLESS_PAGES`` the bundle
+  loads only when the first chart asks for it;
 - ``StaticGzipCache`` keeps the gzip body of each static file (Dash component suites,
   ``/assets/``) after its first answer and serves it from memory, within a byte budget.
 """
@@ -20,7 +21,6 @@ hashed and gzip-compressed that bundle (~0.15 s of a shared core). Therefore:
 from __future__ import annotations
 
 import gzip
-import html
 import json
 import threading
 from collections import OrderedDict
@@ -34,6 +34,9 @@ ASSETS = Path(__file__).parent / "assets"
 PLOTLY_TRACES = ("scatter", "bar", "heatmap", "sankey")
 PLOTLY_BUNDLE = "vendor/plotly-energydash.min.js"  # under assets/
 STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
+# Pages whose first view draws no chart (the Map's facility chart waits for a click): the
+# bundle loads there only when a chart first asks for it, not with the page.
+CHARTLESS_PAGES = ("map",)
 # Dash must not add these as page scripts: the loader runs inline, the bundle through it.
 ASSETS_IGNORE = r"^plotly_early\.js$|^plotly-energydash\.min\.js$"
 
@@ -44,7 +47,7 @@ _INDEX = """<!DOCTYPE html>
         <title>{%title%}</title>
         {%favicon%}
         {%css%}
-        <link rel="preload" as="script" href="PLOTLY_URL">
+        <script>HEAD_PRELOAD</script>
     </head>
     <body>
         {%app_entry%}
@@ -66,11 +69,20 @@ def plotly_url(requests_pathname_prefix: str) -> str:
 
 def index_string(requests_pathname_prefix: str) -> str:
     """Dash's page template: the bundle preloaded in ``<head>``, its loader after the renderer."""
-    url = plotly_url(requests_pathname_prefix)
+    url = json.dumps(plotly_url(requests_pathname_prefix))
+    chartless = json.dumps([requests_pathname_prefix + page for page in CHARTLESS_PAGES])
     script = (ASSETS / "plotly_early.js").read_text(encoding="utf-8")
-    script = script.replace('const url = "PLOTLY_URL";', f"const url = {json.dumps(url)};")
-    script = script.replace("</script", "<\\/script")
-    return _INDEX.replace("PLOTLY_URL", html.escape(url)).replace("EARLY_PLOTLY", script)
+    script = script.replace('const url = "PLOTLY_URL";', f"const url = {url};")
+    script = script.replace("const chartless = [];", f"const chartless = {chartless};")
+    head = (
+        f"if ({chartless}.indexOf(location.pathname) < 0) {{"
+        "const link = document.createElement('link');"
+        f"link.rel = 'preload'; link.as = 'script'; link.href = {url};"
+        "document.head.appendChild(link); }"
+    )
+    return _INDEX.replace("HEAD_PRELOAD", head).replace(
+        "EARLY_PLOTLY", script.replace("</script", "<\\/script")
+    )
 
 
 class StaticGzipCache:

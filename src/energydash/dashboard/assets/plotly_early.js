@@ -12,6 +12,16 @@
     return;
   }
   const url = "PLOTLY_URL";
+  // Pages whose first view draws no chart: load when a chart first waits (fastload.py).
+  const chartless = [];
+  const lazy = chartless.indexOf(location.pathname) >= 0;
+  let started = false;
+  function start() {
+    if (!started) {
+      started = true;
+      document.head.appendChild(script);
+    }
+  }
   const waiting = [];
   let outcome = null; // ["ok"] or ["error", reason] once the script settled
   function settle(result) {
@@ -26,6 +36,7 @@
   }
   const pending = {
     then: function (onOk, onError) {
+      start();
       return new Promise(function (resolve, reject) {
         waiting.push([resolve, reject]);
         if (outcome) {
@@ -34,7 +45,6 @@
       }).then(onOk, onError);
     },
   };
-  window.Plotly = pending;
   const script = document.createElement("script");
   script.src = url;
   script.async = true;
@@ -47,9 +57,10 @@
     }
     settle(["error", new Error("plotly.js did not load from " + url)]);
   };
+  window.Plotly = pending;
   // One task later: the renderer has sent its layout requests, which the server answers
   // while plotly evaluates.
-  setTimeout(function () {
-    document.head.appendChild(script);
-  }, 0);
+  if (!lazy) {
+    setTimeout(start, 0);
+  }
 })();
