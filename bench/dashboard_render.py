@@ -1,31 +1,40 @@
 """Dashboard render figures in headless Chromium, against a real backend.
 
-Run: ``.venv/bin/python bench/dashboard_render.py [--seconds N]``. Starts ``energydash serve``
-(8 PDUs x 48 outlets, 500 facilities, realtime clock: 1 Hz ticks) and ``energydash dashboard``
-on free loopback ports, logs in as the seeded Operator, then for the PDU and map pages prints:
+Run: ``.venv/bin/python bench/dashboard_render.py [--seconds N] [--pages Overview,PDUs,...]
+[--speed X]``.
+Starts ``energydash serve`` (8 PDUs x 48 outlets, 500 facilities, realtime clock: 1 Hz ticks)
+and ``energydash dashboard`` on free loopback ports, logs in as the seeded Operator, then
+prints one row per page (Overview, PDUs, Market, Map):
 
-- time to first render: navigation start until the heat map shows live outlets / the map shows
-  all 500 facilities (as markers or cluster counts);
-- bytes per update: WebSocket payload the tab receives per second (one tick), from Chromium's
-  network log;
+- transferred: HTTP bytes on the wire of a cold load (browser cache disabled), how many
+  answers and how many of them gzip (goal, issue 15: under 2 MB);
+- data on screen: navigation start until the page shows live numbers (``performance.now()``),
+  cold and again with the browser cache on (goal: under 1.5 s); the live window then starts
+  ``--settle`` seconds later (the page's first rounds belong to its first render);
+- bytes/update and msgs/s: what the tab receives from its WebSocket per second (one tick);
 - update-to-paint p50/p95: backend frame timestamp (wall clock in realtime mode) until the
-  browser has drawn it (plotly_afterplot of the heat map; redraw of the facility markers).
+  browser has drawn it (``plotly_afterplot`` of the page's live chart; redraw of the map's
+  facility markers) (goal on PDUs: p95 under 250 ms);
+- browser CPU: CPU time of all Chromium processes (renderers, GPU/compositor, browser; psutil)
+  per second of the window, as a share of one core (goal on Market at 1 Hz: under 15 %), and
+  the page's main-thread share (CDP ``Performance.getMetrics`` ``TaskDuration``).
 
-Before that, each of Overview, PDUs and Market is loaded cold (browser cache disabled), which
-prints the bytes transferred over HTTP (compressed size on the wire, how many answers were
-gzip) and the time from navigation start to data on screen (performance.now() when the page
-shows live numbers). Goals (issue 15): under 2 MB, under 1.5 s.
+The machine's load average is printed with the figures: on a shared machine they are noisy.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -38,15 +47,19 @@ from browser import log_in_as, start_chromium, wait_until  # noqa: E402
 
 PDUS, FACILITIES = 8, 500
 
-# Records (paint time - frame time) in ms each time the watched element is redrawn.
-HOOK_HEATMAP = """
+
+def afterplot_hook(graph_id: str) -> str:
+    """Records (paint time - frame time) in ms each time the graph is redrawn."""
+    return f"""
 window.__lat = [];
-const gd = document.querySelector('#pdu-heatmap .js-plotly-plot');
-gd.on('plotly_afterplot', () => {
+const gd = document.querySelector('#{graph_id} .js-plotly-plot');
+gd.on('plotly_afterplot', () => {{
   const ts = document.getElementById('conn-status').getAttribute('data-ts');
-  if (ts) { window.__lat.push(Date.now() - Date.parse(ts)); }
-});
+  if (ts) {{ window.__lat.push(Date.now() - Date.parse(ts)); }}
+}});
 """
+
+
 HOOK_MAP = """
 window.__lat = [];
 const pane = document.querySelector('.leaflet-overlay-pane');
@@ -59,42 +72,49 @@ new MutationObserver(() => {
   }
 }).observe(pane, {childList: true, subtree: true});
 """
-# Data on screen: the page shows live numbers (a KPI / chart with points), for the first-load run.
-DATA_ON_SCREEN = {
-    "Overview": (
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: str
+    ready_js: str  # true once the page shows live data
+    hook_js: str  # records update-to-paint latencies into window.__lat
+
+
+def _graph_has_points(graph_id: str) -> str:
+    return (
+        f"const g = document.querySelector('#{graph_id} .js-plotly-plot');"
+        "return !!(g && g.data && g.data[0] && (g.data[0].x || []).length > 0);"
+    )
+
+
+PAGES = (
+    Page(
+        "Overview",
         "/",
-        "const g = document.querySelector('#ov-power-chart .js-plotly-plot');"
         "const k = document.getElementById('ov-power');"
-        "return !!(k && k.innerText.includes('kW') && g && g.data && g.data[0]"
-        " && (g.data[0].x || []).length > 0);",
+        "if (!(k && k.innerText.includes('kW'))) { return false; }"
+        + _graph_has_points("ov-power-chart"),
+        afterplot_hook("ov-power-chart"),
     ),
-    "PDUs": (
+    Page(
+        "PDUs",
         "/pdus",
         "const g = document.querySelector('#pdu-heatmap .js-plotly-plot');"
         "return !!(g && g.data && g.data[0] && g.data[0].z && g.data[0].z.length === 3);",
+        afterplot_hook("pdu-heatmap"),
     ),
-    "Market": (
-        "/market",
-        "const g = document.querySelector('#market-price .js-plotly-plot');"
-        "return !!(g && g.data && g.data[0] && (g.data[0].x || []).length > 0);",
-    ),
-}
-FIRST_RENDER = {
-    "PDUs": (
-        "/pdus",
-        "const g = document.querySelector('#pdu-heatmap .js-plotly-plot');"
-        "return !!(g && g.data && g.data[0] && g.data[0].z && g.data[0].z.length === 3);",
-        HOOK_HEATMAP,
-    ),
-    "Map": (
+    Page("Market", "/market", _graph_has_points("market-price"), afterplot_hook("market-price")),
+    Page(
+        "Map",
         "/map",
         "let n = document.querySelectorAll('path.facility-marker').length;"
         "document.querySelectorAll('.facility-cluster span').forEach(s => n += +s.textContent);"
         f"return n === {FACILITIES};",
         HOOK_MAP,
     ),
-}
-
+)
 
 # Dash's WebSocket lives in a SharedWorker, out of the page's network log; count what the
 # worker hands the page instead (the server's frames, parsed, re-serialised here to measure).
@@ -127,8 +147,6 @@ def ws_bytes(driver) -> tuple[int, int]:  # type: ignore[no-untyped-def]
 
 def transferred(driver) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
     """(bytes on the wire, responses, gzip responses) of HTTP since the last call."""
-    import json
-
     total = responses = gzipped = 0
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
@@ -141,26 +159,35 @@ def transferred(driver) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
     return total, responses, gzipped
 
 
-def first_loads(driver, base_url: str) -> Table:  # type: ignore[no-untyped-def]
-    """Each page loaded cold (browser cache off): bytes transferred, time to data on screen."""
-    table = Table(title="First load (cache disabled): transferred, data on screen")
-    for column in ("page", "transferred kB", "responses", "gzip", "data on screen ms"):
-        table.add_column(column, justify="right" if column != "page" else "left")
-    driver.execute_cdp_cmd("Network.enable", {})
-    driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
-    for page, (path, ready_js) in DATA_ON_SCREEN.items():
-        driver.get("about:blank")
-        transferred(driver)
-        driver.get(base_url + path)
-        wait_until(lambda js=ready_js: driver.execute_script(js), timeout_s=60, every_s=0.02)
-        # performance.now() counts from this navigation's start (not from about:blank).
-        on_screen_ms = driver.execute_script("return performance.now()")
-        total, responses, gzipped = transferred(driver)
-        table.add_row(
-            page, f"{total / 1000:,.0f}", str(responses), str(gzipped), f"{on_screen_ms:,.0f}"
-        )
-    driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
-    return table
+def chromium_processes(driver) -> list[psutil.Process]:  # type: ignore[no-untyped-def]
+    """Every process of this Chromium (browser, renderers, GPU, utilities)."""
+    return psutil.Process(driver.service.process.pid).children(recursive=True)
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # a process that ended: its time is lost to both readings
+            continue
+        total += times.user + times.system
+    return total
+
+
+def task_seconds(driver) -> float:  # type: ignore[no-untyped-def]
+    """Main-thread busy time of the page so far (CDP Performance metric TaskDuration)."""
+    metrics = driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
+    return next((m["value"] for m in metrics if m["name"] == "TaskDuration"), 0.0)
+
+
+def load(driver, url: str, ready_js: str) -> float:  # type: ignore[no-untyped-def]
+    """Navigate from a blank page; ms from navigation start until ``ready_js`` holds."""
+    driver.get("about:blank")
+    driver.get(url)
+    wait_until(lambda: driver.execute_script(ready_js), timeout_s=60, every_s=0.02)
+    # performance.now() counts from this navigation's start (not from about:blank).
+    return float(driver.execute_script("return performance.now()"))
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -168,15 +195,104 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
 
 
+def measure(
+    driver, base_url: str, page: Page, seconds: int, settle_s: float, console: Console
+) -> list[str]:  # type: ignore[no-untyped-def]
+    """One table row: cold load, cached load, then ``seconds`` of live updates."""
+    driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": True})
+    driver.get("about:blank")
+    transferred(driver)
+    cold_ms = load(driver, base_url + page.path, page.ready_js)
+    total, responses, gzipped = transferred(driver)
+    driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
+    load(driver, base_url + page.path, page.ready_js)  # fills the cache
+    cached_ms = load(driver, base_url + page.path, page.ready_js)
+    driver.execute_script(page.hook_js)
+    # Steady state: the first rounds after a navigation (the page's first live round, the
+    # previous page's pump timing out) belong to "data on screen", not to update-to-paint.
+    time.sleep(settle_s)
+    driver.execute_script("window.__lat = [];")
+    ws_bytes(driver)  # discard what the first render cost
+    processes = chromium_processes(driver)
+    cpu_before, task_before, started = (
+        cpu_seconds(processes),
+        task_seconds(driver),
+        time.monotonic(),
+    )
+    with console.status(f"{page.name}: measuring for {seconds} s…"):
+        time.sleep(seconds)
+    elapsed = time.monotonic() - started
+    cpu_share = (cpu_seconds(processes) - cpu_before) / elapsed
+    task_share = (task_seconds(driver) - task_before) / elapsed
+    received, frames = ws_bytes(driver)
+    latencies = driver.execute_script("return window.__lat") or []
+    return [
+        page.name,
+        f"{total / 1000:,.0f}",
+        f"{responses} ({gzipped})",
+        f"{cold_ms:,.0f}",
+        f"{cached_ms:,.0f}",
+        f"{received / elapsed:,.0f}",
+        f"{frames / elapsed:.1f}",
+        f"{statistics.median(latencies):,.0f}" if latencies else "—",
+        f"{pct(latencies, 0.95):,.0f}" if latencies else "—",
+        str(len(latencies)),
+        f"{cpu_share:.0%}",
+        f"{task_share:.0%}",
+    ]
+
+
+COLUMNS = (
+    "page",
+    "transferred kB (cold)",
+    "answers (gzip)",
+    "data on screen ms (cold)",
+    "data on screen ms (cached)",
+    "WS bytes/s",
+    "WS msgs/s",
+    "paint p50 ms",
+    "paint p95 ms",
+    "paints",
+    "browser CPU (of a core)",
+    "main thread",
+)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20, help="measurement window per page")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulation speed (ENERGYDASH_SPEED); above 1 the frame times run ahead of the "
+        "wall clock, so update-to-paint is not printed",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=3.0,
+        help="seconds after a page's load before its live window starts (default 3)",
+    )
+    parser.add_argument(
+        "--pages",
+        default=",".join(p.name for p in PAGES),
+        help="comma-separated pages to measure (default: all)",
+    )
     args = parser.parse_args()
+    wanted = {name.strip() for name in args.pages.split(",")}
+    unknown = wanted - {p.name for p in PAGES}
+    if unknown:
+        parser.error(
+            f"--pages: unknown page(s) {sorted(unknown)}; known: {[p.name for p in PAGES]}"
+        )
     console = Console()
     with tempfile.TemporaryDirectory(prefix="energydash-bench-") as tmp:
         workdir = Path(tmp)
         with console.status("starting backend (8 PDUs x 48 outlets, 500 facilities)…"):
-            server = backend(workdir, pdus=PDUS, facilities=FACILITIES).start(timeout_s=120)
+            server = backend(
+                workdir, pdus=PDUS, facilities=FACILITIES, ENERGYDASH_SPEED=str(args.speed)
+            ).start(timeout_s=120)
         web = None
         driver = None
         try:
@@ -186,8 +302,10 @@ def main() -> int:
                 driver.execute_cdp_cmd(
                     "Page.addScriptToEvaluateOnNewDocument", {"source": COUNT_WORKER_MESSAGES}
                 )
+                driver.execute_cdp_cmd("Network.enable", {})
+                driver.execute_cdp_cmd("Performance.enable", {})
                 log_in_as(driver, web.url, *ACCOUNTS["Operator"])  # every page needs a login
-                driver.get(web.url + "/")  # warm the feed, the worker and the caches
+                driver.get(web.url + "/")  # warm the feed, the worker and the server
                 wait_until(
                     lambda: (
                         driver.execute_script(
@@ -197,47 +315,26 @@ def main() -> int:
                     ),
                     timeout_s=60,
                 )
-            console.print(first_loads(driver, web.url))
+            load_before = os.getloadavg()[0]
             table = Table(
                 title=f"Dashboard, {PDUS} PDUs x 48 outlets, {FACILITIES} facilities, 1 Hz"
             )
-            for column in (
-                "page",
-                "first render ms",
-                "bytes/update",
-                "msgs/s",
-                "paint p50 ms",
-                "paint p95 ms",
-                "paints",
-            ):
+            for column in COLUMNS:
                 table.add_column(column, justify="right" if column != "page" else "left")
-            for page, (path, ready_js, hook_js) in FIRST_RENDER.items():
-                driver.get("about:blank")
-                started = time.perf_counter()
-                driver.get(web.url + path)
-                wait_until(
-                    lambda js=ready_js: driver.execute_script(js), timeout_s=60, every_s=0.02
-                )
-                first_ms = (time.perf_counter() - started) * 1000.0
-                driver.execute_script(hook_js)
-                ws_bytes(driver)  # discard what the first render cost
-                with console.status(f"{page}: measuring for {args.seconds} s…"):
-                    time.sleep(args.seconds)
-                received, frames = ws_bytes(driver)
-                latencies = driver.execute_script("return window.__lat") or []
-                table.add_row(
-                    page,
-                    f"{first_ms:,.0f}",
-                    f"{received / args.seconds:,.0f}",
-                    f"{frames / args.seconds:.1f}",
-                    f"{statistics.median(latencies):,.0f}" if latencies else "—",
-                    f"{pct(latencies, 0.95):,.0f}" if latencies else "—",
-                    str(len(latencies)),
-                )
+            for page in PAGES:
+                if page.name in wanted:
+                    row = measure(driver, web.url, page, args.seconds, args.settle, console)
+                    if args.speed != 1.0:  # frame times are simulated time, not wall time
+                        row[7:10] = ["—", "—", "—"]
+                    table.add_row(*row)
             console.print(table)
             console.print(
                 f"dashboard render: {PDUS}x48 outlets + {FACILITIES} facilities at 1 Hz, "
-                f"{args.seconds} s per page (update-to-paint includes backend, dashboard and paint)"
+                f"speed {args.speed:g}x, "
+                f"{args.seconds} s per page after {args.settle:g} s to settle; "
+                f"load average {load_before:.2f} before, "
+                f"{os.getloadavg()[0]:.2f} after, {psutil.cpu_count()} cores "
+                "(update-to-paint includes backend, dashboard and paint)"
             )
         finally:
             if driver is not None:

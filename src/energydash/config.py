@@ -87,6 +87,19 @@ class Settings(BaseSettings):
         le=3600,
         description="Check a login's Redfish session with the backend at most this often.",
     )
+    # dashboard first load and browser cost
+    dashboard_static_cache_mb: int = Field(
+        16,
+        ge=0,
+        le=1024,
+        description="MB of gzip-compressed static files the dashboard keeps in memory (0: off).",
+    )
+    dashboard_table_refresh_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Redraw a live table (Market top facilities) at most this often (seconds).",
+    )
 
     # --- simulation: clock -------------------------------------------------------------
     seed: int = Field(42, description="Seed of every random stream; same seed, same numbers.")
@@ -178,7 +191,7 @@ class Settings(BaseSettings):
         10_000, ge=10, le=1_000_000, description="Rows one history answer holds at most."
     )
 
-    # --- anomaly scores in stored history (issue 15, anpicker) ------------------------
+    # --- anomaly scores in stored history ------------------------
     history_scores_max_series: int = Field(
         1_000,
         ge=0,
@@ -186,7 +199,7 @@ class Settings(BaseSettings):
         description="analytics/scores series stored in history (first N as published; 0: none).",
     )
 
-    # --- PDU events on the dashboard's charts (issue 15, dashcharts) ------------------
+    # --- PDU events on the dashboard's charts ------------------
     pdu_events_kept: int = Field(
         200, ge=1, le=10_000, description="Recent switch/breaker events kept per PDU for charts."
     )
@@ -248,7 +261,7 @@ class Settings(BaseSettings):
         64 * 1024 * 1024, ge=1024, le=1 << 30, description="Largest firmware image downloaded."
     )
 
-    # --- Redfish: device profiles (issue 12, profiles) ----------------------------------
+    # --- Redfish: device profiles ----------------------------------
     pdu_profiles: str = Field(
         "dmtf",
         description="Redfish tree shape per PDU, comma-separated and cycled over the fleet: "
@@ -457,7 +470,7 @@ class Settings(BaseSettings):
         256, ge=1, le=100_000, description="Market (network, region) pairs ingest accepts."
     )
 
-    # --- Replay takeover of the grid topics (replay) -------------------------------------
+    # --- Replay takeover of the grid topics -------------------------------------
     replay_timeout_s: float = Field(
         15.0,
         ge=1.0,

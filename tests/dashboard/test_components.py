@@ -101,6 +101,25 @@ def test_a_tick_patches_arrays_only_and_the_range_only_when_toggled() -> None:
     }.items()
 
 
+def test_a_tick_leaves_out_arrays_the_graph_already_holds() -> None:
+    sent: dict = {}
+    first = heatmap_patch(outlets_frame(), sent=sent).to_plotly_json()["operations"]
+    assert ("data", 2, "x") in {tuple(op["location"]) for op in first}
+    frame = outlets_frame()
+    frame["outlets"]["power_w"][0] = 42.0  # a new tick: power moves, nothing switched
+    ops = heatmap_patch(frame, sent=sent).to_plotly_json()["operations"]
+    touched = {tuple(op["location"]) for op in ops}
+    assert touched == {("data", 0, "z"), ("data", 0, "customdata")}
+    switched = outlets_frame(states={"A2": "Off"})  # a switch: the off cover and hatching move
+    touched = {
+        tuple(op["location"])
+        for op in heatmap_patch(switched, sent=sent).to_plotly_json()["operations"]
+    }
+    assert {("data", 1, "z"), ("data", 1, "customdata"), ("data", 2, "x")} <= touched
+    off_cover = heatmap_arrays(switched)["off_custom"]
+    assert off_cover[0][1][:3] == ["A2", "srv-A2", "Off"] and off_cover[0][0] == [""] * 10
+
+
 def test_a_clicked_cell_resolves_to_its_outlet() -> None:
     frame = outlets_frame()
     assert outlet_at(frame, [1, 2]) == "B3"
@@ -340,3 +359,36 @@ def test_facility_emissions_are_a_rate_that_states_its_period() -> None:
     assert emissions_rate(0.5, period) == "360.0 t/h (5 s tick)"
     assert emissions_rate(0.5, None) == "0.50 t (last tick)"
     assert emissions_rate(None, period) == "—"
+
+
+def test_the_pump_patches_what_the_layout_drew_and_redraws_only_on_new_frames(
+    settings,
+) -> None:
+    from dash import Patch
+
+    from energydash.dashboard.context import DashboardContext
+    from energydash.dashboard.feed import BackendFeed
+    from energydash.dashboard.pages import pdus
+
+    feed = BackendFeed("http://127.0.0.1:9")  # never started: frames are fed by hand
+    context = DashboardContext(settings, feed, None, None, None)  # type: ignore[arg-type]
+    summary = {"pdu_id": "1", "power_w": 900.0, "energy_kwh": 1.0, "phases": []}
+    feed.ingest("pdu/1/outlets", "2026-12-01T00:00:00Z", outlets_frame())
+    feed.ingest("pdu/1/summary", "2026-12-01T00:00:00Z", summary)
+
+    def charts(view: dict, memo: dict) -> dict:
+        return {k: v["figure"] for k, v in pdus.stream(view, context, memo) if "figure" in v}
+
+    view = {"page": "pdus", "mount": "m1:1", "pdu": "1", "fixed": False, "cell": None}
+    memo: dict = {"mount": "m1:1"}
+    first = charts(view, memo)  # the layout drew PDU 1: patches, not whole figures again
+    assert isinstance(first["pdu-heatmap"], Patch) and isinstance(first["pdu-circuits"], Patch)
+    assert charts(view, memo) == {}  # a round woken by another topic redraws nothing
+    feed.ingest("pdu/1/summary", "2026-12-01T00:00:01Z", summary)
+    assert set(charts(view, memo)) == {"pdu-circuits"}
+    feed.ingest("pdu/1/outlets", "2026-12-01T00:00:01Z", outlets_frame())
+    assert set(charts(view, memo)) == {"pdu-heatmap", "pdu-circuits"}
+
+    blank = {**view, "mount": "m2:"}  # the layout had no data yet: whole figures
+    whole = charts(blank, {"mount": "m2:"})
+    assert whole["pdu-heatmap"]["data"][0]["type"] == "heatmap"

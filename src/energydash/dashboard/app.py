@@ -20,6 +20,7 @@ from energydash.dashboard.components.alerts import alert_counts
 from energydash.dashboard.components.status import connection_badge
 from energydash.dashboard.context import DashboardContext
 from energydash.dashboard.control import BackendControl
+from energydash.dashboard.fastload import ASSETS_IGNORE, StaticGzipCache, index_string
 from energydash.dashboard.feed import BackendFeed
 from energydash.dashboard.gate import AuthGate, current_session
 from energydash.dashboard.sessions import (
@@ -62,7 +63,9 @@ def create_dash_app(settings: Settings, *, feed: BackendFeed | None = None) -> D
         websocket_max_workers=4,
         csrf_token_name=CSRF_COOKIE,
         csrf_header_name=CSRF_HEADER,
+        assets_ignore=ASSETS_IGNORE,
     )
+    app.index_string = index_string(app.config.requests_pathname_prefix)
     verify = backend_verify(settings)
     context = DashboardContext(
         settings=settings,
@@ -91,6 +94,10 @@ def create_dash_app(settings: Settings, *, feed: BackendFeed | None = None) -> D
         check_every_s=settings.dashboard_session_check_s,
     )
     app.server.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
+    # Outside it: static files leave already compressed (once per file, not per request).
+    app.server.add_middleware(
+        StaticGzipCache, max_bytes=settings.dashboard_static_cache_mb * 1_000_000
+    )
     for module_name, path, name in PAGES:
         module = importlib.import_module(f"energydash.dashboard.pages.{module_name}")
         dash.register_page(

@@ -153,10 +153,16 @@ def heatmap_arrays(data: dict[str, Any], grid: OutletGrid | None = None) -> dict
             fault_x.append(column + 1 + 0.32)
             fault_y.append(row - 0.28)
             fault_colour.append(HEALTH_COLOURS[health[i]])
+    # The off cover is hovered only where it is drawn: its hover text elsewhere stays empty, so
+    # a tick without switched-off outlets leaves it unchanged (and out of the patch).
+    off_custom = [
+        [custom[r][c] if off[r][c] else [""] * 10 for c in range(n_cols)] for r in range(n_rows)
+    ]
     return {
         "z": z,
         "off": off,
         "custom": custom,
+        "off_custom": off_custom,
         "hatch_x": hatch_x,
         "hatch_y": hatch_y,
         "fault_x": fault_x,
@@ -191,7 +197,7 @@ def heatmap_figure(
         "x": x,
         "y": y,
         "z": arrays["off"],
-        "customdata": arrays["custom"],
+        "customdata": arrays["off_custom"],
         "hovertemplate": HOVER,
         "colorscale": [[0, OFF_GREY], [1, OFF_GREY]],
         "showscale": False,
@@ -264,19 +270,36 @@ def heatmap_patch(
     *,
     fixed_range: bool | None = None,
     nominal_voltage_v: float = 230.0,
+    sent: dict[str, Any] | None = None,
 ) -> Patch:
-    """A tick's change: only the arrays (and the range when the toggle moved)."""
+    """A tick's change: only the arrays (and the range when the toggle moved).
+
+    With ``sent`` (the caller's memory of the arrays the graph holds, updated here), an array
+    equal to the one sent before is left out: the off cover, hatching and fault marks change
+    only on a switch or fault, so most ticks carry the power values and their hover text only.
+    """
     arrays = heatmap_arrays(data)
     patch = Patch()
-    patch["data"][0]["z"] = arrays["z"]
-    patch["data"][0]["customdata"] = arrays["custom"]
-    patch["data"][1]["z"] = arrays["off"]
-    patch["data"][1]["customdata"] = arrays["custom"]
-    patch["data"][2]["x"] = arrays["hatch_x"]
-    patch["data"][2]["y"] = arrays["hatch_y"]
-    patch["data"][3]["x"] = arrays["fault_x"]
-    patch["data"][3]["y"] = arrays["fault_y"]
-    patch["data"][3]["marker"]["color"] = arrays["fault_colour"]
+    paths = {
+        (0, "z"): arrays["z"],
+        (0, "customdata"): arrays["custom"],
+        (1, "z"): arrays["off"],
+        (1, "customdata"): arrays["off_custom"],
+        (2, "x"): arrays["hatch_x"],
+        (2, "y"): arrays["hatch_y"],
+        (3, "x"): arrays["fault_x"],
+        (3, "y"): arrays["fault_y"],
+    }
+    for (trace, key), value in paths.items():
+        if sent is not None and sent.get(f"{trace}.{key}") == value:
+            continue
+        patch["data"][trace][key] = value
+        if sent is not None:
+            sent[f"{trace}.{key}"] = value
+    if sent is None or sent.get("3.colour") != arrays["fault_colour"]:
+        patch["data"][3]["marker"]["color"] = arrays["fault_colour"]
+        if sent is not None:
+            sent["3.colour"] = arrays["fault_colour"]
     if fixed_range is not None:
         for key, value in _range(data, fixed_range, nominal_voltage_v).items():
             patch["data"][0][key] = value

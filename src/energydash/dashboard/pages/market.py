@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -482,7 +483,14 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
                 updates.append((f"market-{name}", {"figure": patch}))
             memo["last"] = ts
     memo["ts"] = ts
-    if memo.get("top_ts") != context.feed.latest_ts("facilities"):
+    # The table is ~100 Dash components: re-rendering it every tick was most of the tab's
+    # browser CPU (profile: dash-renderer and React, not plotly), so it follows the data at
+    # most every dashboard_table_refresh_s of wall time, and only when it shows something new.
+    facilities_ts = context.feed.latest_ts("facilities")
+    refresh_s = context.settings.dashboard_table_refresh_s
+    if memo.get("top_ts") != facilities_ts and (
+        "top_at" not in memo or time.monotonic() - memo["top_at"] >= refresh_s
+    ):
         updates.append(("market-top", {"children": _top_table(context, regions)}))
-        memo["top_ts"] = context.feed.latest_ts("facilities")
+        memo["top_ts"], memo["top_at"] = facilities_ts, time.monotonic()
     return updates

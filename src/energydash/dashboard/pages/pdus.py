@@ -83,7 +83,9 @@ def layout(pdu: str | None = None, **query: str) -> html.Div:
     circuits = circuits_figure(data, summary, settings.pdu_main_rating_a) if data else _empty("")
     return html.Div(
         [
-            dcc.Store(id="pdus-mount", data=uuid.uuid4().hex),
+            # The mount names the PDU whose figures the layout drew: the live pump then
+            # patches them instead of sending them whole again in the first second.
+            dcc.Store(id="pdus-mount", data=f"{uuid.uuid4().hex}:{selected if data else ''}"),
             # The time picker's range: the outlet chart loads it from history when it opens.
             dcc.Store(id="pdus-range", data={"query": time_range.query()}),
             html.Div(
@@ -717,6 +719,10 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         return updates
     fixed = bool(view.get("fixed"))
     voltage = settings.pdu_nominal_voltage_v
+    if "pdu" not in memo and str(view.get("mount") or "").endswith(f":{pdu}"):
+        memo.update(pdu=pdu, fixed=False, heatmap_sent={})  # as the layout drew them
+    # The frames these charts show: a round woken by another topic redraws nothing.
+    frames = (feed.latest_ts(f"pdu/{pdu}/outlets"), feed.latest_ts(f"pdu/{pdu}/summary"))
     if memo.get("pdu") != pdu:
         updates.append(
             (
@@ -727,16 +733,22 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         updates.append(
             ("pdu-circuits", {"figure": circuits_figure(data, summary, settings.pdu_main_rating_a)})
         )
+        memo["heatmap_sent"] = {}
     else:
         range_changed = memo.get("fixed") != fixed
-        patch = heatmap_patch(
-            data, fixed_range=fixed if range_changed else None, nominal_voltage_v=voltage
-        )
-        updates.append(("pdu-heatmap", {"figure": patch}))
-        updates.append(
-            ("pdu-circuits", {"figure": circuits_patch(data, summary, settings.pdu_main_rating_a)})
-        )
+        if range_changed or frames[0] != (memo.get("frames") or (None,))[0]:
+            patch = heatmap_patch(
+                data,
+                fixed_range=fixed if range_changed else None,
+                nominal_voltage_v=voltage,
+                sent=memo.setdefault("heatmap_sent", {}),
+            )
+            updates.append(("pdu-heatmap", {"figure": patch}))
+        if frames != memo.get("frames"):
+            circuits = circuits_patch(data, summary, settings.pdu_main_rating_a)
+            updates.append(("pdu-circuits", {"figure": circuits}))
     memo["fixed"] = fixed
+    memo["frames"] = frames
 
     breakers = _breaker_key(data)
     if memo.get("breakers") != breakers or memo.get("breakers_pdu") != pdu:
