@@ -17,8 +17,8 @@ one message per 10 s before, so the 1-minute tier holds every bucket), retention
 then the dashboard's queries ``--repeat`` times each: one series over 1 h raw; 10 series (10
 PDUs' power) over 24 h at 1-minute buckets; one PDU's 48 outlets over 5 min.
 
-    .venv/bin/python bench/history_engines.py                      # about 1 minute
-    .venv/bin/python bench/history_engines.py --pdus 1000 --seconds 300 --read-pdus 100
+    .venv/bin/python bench/history_engines.py                      # about 30 s
+    .venv/bin/python bench/history_engines.py --seconds 300 --repeat 10   # about 80 s
 """
 
 from __future__ import annotations
