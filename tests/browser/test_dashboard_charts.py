@@ -111,31 +111,42 @@ def test_pdu_picker_loads_the_outlet_range_from_history_and_keeps_it_in_the_url(
     wait_until(lambda: len(chart_x(driver)) >= 2, timeout_s=30)
     assert text(driver, "outlet-chart-note") == ""  # loaded from stored history
 
-    # A fixed custom window in UTC: the chart holds exactly the stored history's rows.
-    start = (datetime.now(UTC) - timedelta(minutes=3)).strftime("%Y-%m-%dT%H:%M")
-    end = (datetime.now(UTC) + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M")
+    # A fixed custom window in UTC, wholly past (it ends at a minute boundary already gone, so
+    # no row can join it later, whether by a live round or by a reload of the page): the
+    # chart holds exactly the stored history's rows of that window.
+    def stored_rows(start: str, end: str) -> list[str]:
+        answer = httpx.get(
+            f"{server.url}/api/v1/history/pdu/1/outlets",
+            params={
+                "series": "A5.power_w",
+                "start": start + ":00Z",
+                "end": end + ":00Z",
+                "step_s": 1.0,  # a window of a few minutes in about 720 points
+            },
+            auth=admin_auth(),
+            verify=server.verify,
+        )
+        answer.raise_for_status()
+        return [
+            datetime.fromisoformat(t.replace("Z", "+00:00")).strftime(PLOT)
+            for t in answer.json()["timestamps"]
+        ]
+
+    def past_window() -> tuple[str, str] | None:
+        end_at = datetime.now(UTC).replace(second=0, microsecond=0)
+        window = (
+            (end_at - timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M"),
+            end_at.strftime("%Y-%m-%dT%H:%M"),
+        )
+        return window if len(stored_rows(*window)) >= 5 else None
+
+    start, end = wait_until(past_window, timeout_s=90, every_s=2)  # the stack may be young
+    stored = stored_rows(start, end)
     open_pdus(driver, f"{web.url}/pdus?pdu=1&range=custom&from={start}&to={end}&live=0&tz=UTC")
     open_outlet(driver, row=0, position=5)
     shown = wait_until(lambda: chart_x(driver) if len(chart_x(driver)) >= 2 else None)
     assert layout_of(driver, "outlet-chart")["xaxis"]["title"]["text"] == "Time (UTC)"
-    step_s = 1.0  # a 5-minute window in about 720 points
-    answer = httpx.get(
-        f"{server.url}/api/v1/history/pdu/1/outlets",
-        params={
-            "series": "A5.power_w",
-            "start": start + ":00Z",
-            "end": end + ":00Z",
-            "step_s": step_s,
-        },
-        auth=admin_auth(),
-        verify=server.verify,
-    )
-    answer.raise_for_status()
-    stored = [
-        datetime.fromisoformat(t.replace("Z", "+00:00")).strftime(PLOT)
-        for t in answer.json()["timestamps"]
-    ]
-    assert shown == stored[: len(shown)]  # rows written since the page loaded come after
+    assert shown == stored
     # Fixed: live rounds pass and the chart does not move.
     for _ in range(3):
         beat = driver.find_element("id", "conn-status").get_attribute("data-beat")

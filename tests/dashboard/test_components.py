@@ -361,9 +361,7 @@ def test_facility_emissions_are_a_rate_that_states_its_period() -> None:
     assert emissions_rate(None, period) == "—"
 
 
-def test_the_pump_patches_what_the_layout_drew_and_redraws_only_on_new_frames(
-    settings,
-) -> None:
+def test_the_pump_redraws_the_pdu_charts_only_on_new_frames(settings) -> None:
     from dash import Patch
 
     from energydash.dashboard.context import DashboardContext
@@ -381,14 +379,13 @@ def test_the_pump_patches_what_the_layout_drew_and_redraws_only_on_new_frames(
 
     view = {"page": "pdus", "mount": "m1:1", "pdu": "1", "fixed": False, "cell": None}
     memo: dict = {"mount": "m1:1"}
-    first = charts(view, memo)  # the layout drew PDU 1: patches, not whole figures again
-    assert isinstance(first["pdu-heatmap"], Patch) and isinstance(first["pdu-circuits"], Patch)
+    first = charts(view, memo)  # a fresh page: its first round sends both figures whole
+    assert first["pdu-heatmap"]["data"][0]["type"] == "heatmap"
+    assert not isinstance(first["pdu-circuits"], Patch)
     assert charts(view, memo) == {}  # a round woken by another topic redraws nothing
     feed.ingest("pdu/1/summary", "2026-12-01T00:00:01Z", summary)
     assert set(charts(view, memo)) == {"pdu-circuits"}
     feed.ingest("pdu/1/outlets", "2026-12-01T00:00:01Z", outlets_frame())
-    assert set(charts(view, memo)) == {"pdu-heatmap", "pdu-circuits"}
-
-    blank = {**view, "mount": "m2:"}  # the layout had no data yet: whole figures
-    whole = charts(blank, {"mount": "m2:"})
-    assert whole["pdu-heatmap"]["data"][0]["type"] == "heatmap"
+    patched = charts(view, memo)
+    assert set(patched) == {"pdu-heatmap", "pdu-circuits"}
+    assert all(isinstance(figure, Patch) for figure in patched.values())

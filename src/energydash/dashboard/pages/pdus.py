@@ -83,9 +83,7 @@ def layout(pdu: str | None = None, **query: str) -> html.Div:
     circuits = circuits_figure(data, summary, settings.pdu_main_rating_a) if data else _empty("")
     return html.Div(
         [
-            # The mount names the PDU whose figures the layout drew: the live pump then
-            # patches them instead of sending them whole again in the first second.
-            dcc.Store(id="pdus-mount", data=f"{uuid.uuid4().hex}:{selected if data else ''}"),
+            dcc.Store(id="pdus-mount", data=uuid.uuid4().hex),
             # The time picker's range: the outlet chart loads it from history when it opens.
             dcc.Store(id="pdus-range", data={"query": time_range.query()}),
             html.Div(
@@ -719,8 +717,6 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         return updates
     fixed = bool(view.get("fixed"))
     voltage = settings.pdu_nominal_voltage_v
-    if "pdu" not in memo and str(view.get("mount") or "").endswith(f":{pdu}"):
-        memo.update(pdu=pdu, fixed=False, heatmap_sent={})  # as the layout drew them
     # The frames these charts show: a round woken by another topic redraws nothing.
     frames = (feed.latest_ts(f"pdu/{pdu}/outlets"), feed.latest_ts(f"pdu/{pdu}/summary"))
     if memo.get("pdu") != pdu:
