@@ -64,7 +64,9 @@ def click(driver, css: str) -> None:
         driver.find_element("css selector", css).click()
         return True
 
-    wait_until(attempt, timeout_s=10, every_s=0.05)
+    # At 6x CPU throttling on a loaded 2-core machine a range change's re-render can hold the
+    # page past 10 s (seen once in a full run); the bound is for a stuck page, not for speed.
+    wait_until(attempt, timeout_s=30, every_s=0.05)
 
 
 def test_market_traces_keep_their_own_values_through_rapid_region_and_range_changes(
