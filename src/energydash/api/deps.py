@@ -107,7 +107,7 @@ def audit(
             caller,
             "rest",
             action,
-            request.url.path,
+            request.scope["path"],  # request.url.path, without building the whole URL
             origin_of(request),
             result,
             detail,

@@ -15,6 +15,7 @@ per ``audit_anonymous_window_s`` ("N anonymous refusals, last ...").
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import logging.handlers
 import threading
@@ -40,9 +41,11 @@ class Auditor:
 
     def __init__(self, settings: Settings, publish: Callable[[str, Any], Any] | None = None):
         self.recent: deque[AuditRecord] = deque(maxlen=settings.audit_recent)
-        # the same records as JSON-ready dicts: the topic is republished per action, and
-        # dumping every kept record each time would cost O(audit_recent) per control
+        # the same records as JSON-ready dicts, dumped when the topic is next published (at
+        # most once per window): a burst of a thousand controls a second dumps only the
+        # records still in the list, and no publish re-dumps the whole list
         self._recent_json: deque[dict[str, Any]] = deque(maxlen=settings.audit_recent)
+        self._undumped = 0  # the newest records of ``recent`` not yet in ``_recent_json``
         self._publish = publish
         self._sinks: list[Sink] = []
         self._window_s = settings.audit_anonymous_window_s
@@ -239,7 +242,7 @@ class Auditor:
 
     def _keep(self, record: AuditRecord) -> None:
         self.recent.append(record)
-        self._recent_json.append(record.model_dump(mode="json"))
+        self._undumped = min(self._undumped + 1, len(self.recent))
         for sink in tuple(self._sinks):
             try:
                 sink(record)
@@ -257,6 +260,13 @@ class Auditor:
                 self._topic_pending = True
                 loop.call_later(wait_s, self._publish_topic)
 
+    def _recent_dumps(self) -> list[dict[str, Any]]:
+        if self._undumped:
+            newest = list(itertools.islice(reversed(self.recent), self._undumped))
+            self._recent_json.extend(record.model_dump(mode="json") for record in reversed(newest))
+            self._undumped = 0
+        return list(self._recent_json)
+
     def _publish_topic(self) -> None:
         self._topic_pending = False
         self._topic_published = time.monotonic()
@@ -264,7 +274,7 @@ class Auditor:
             return
         try:
             # AuditData's shape, built from the cached dumps of its records
-            self._publish(AUDIT_TOPIC, {"records": list(self._recent_json)})
+            self._publish(AUDIT_TOPIC, {"records": self._recent_dumps()})
         except Exception:
             log.exception("publishing the audit topic failed")
 
