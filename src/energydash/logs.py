@@ -46,7 +46,7 @@ class LineFormatter(logging.Formatter):
         self._second = -1
         self._stamp = ""
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         second = int(record.created)
         if second != self._second:
             self._stamp = super().formatTime(record, datefmt)
@@ -73,7 +73,7 @@ class RotatingLogFile(logging.handlers.RotatingFileHandler):
         self._regular = os.path.isfile(self.baseFilename)
         return stream
 
-    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
         if self.stream is None:
             self.stream = self._open()
         if self.maxBytes <= 0 or not self._regular:
