@@ -19,7 +19,7 @@ from rich.table import Table
 from energydash.app import BackgroundServer, create_app
 from energydash.auth import store as auth_store
 from energydash.config import load_settings
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 
 CHUNK = b"x" * 65536
 

@@ -28,7 +28,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from rich.console import Console
 from rich.table import Table
 
-from energydash.mqtt.broker import BrokerProcess, free_port
+from energydash.mqtt.broker import BrokerProcess
+from energydash.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))

@@ -21,9 +21,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from energydash.auth import AuthStore
 from energydash.config import load_settings
 from energydash.models.devices import CommandAuth, MqttDeviceCommand
-from energydash.mqtt.broker import BrokerProcess, find_mosquitto, free_port
+from energydash.mqtt.broker import BrokerProcess, find_mosquitto
 from energydash.mqtt.identities import BrokerAccess, client_credentials
 from energydash.mqtt.senders import CommandSenders
+from energydash.net import free_port
 
 
 def connect_ms(port: int, username: str | None, password: str | None) -> float:

@@ -247,7 +247,7 @@ def _free_run(count: int) -> int:
     """A first port of ``count`` consecutive free ones."""
     import socket
 
-    from energydash.mqtt.broker import free_port
+    from energydash.net import free_port
 
     for _ in range(50):
         first = free_port()
@@ -265,7 +265,7 @@ def _free_run(count: int) -> int:
 
 
 def _endpoints_case(console: Console, base: int, count: int, seconds: float) -> int:
-    from energydash.mqtt.broker import wait_for_port
+    from energydash.net import wait_for_port
 
     for k in range(count):
         wait_for_port("127.0.0.1", base + k, timeout=60)
@@ -358,7 +358,7 @@ def compare_with_mockup(
     workdir: str,
 ) -> None:  # fmt: skip
     """Measure the mockup server as ``ours`` was measured, then print both and the ratios."""
-    from energydash.mqtt.broker import free_port, wait_for_port
+    from energydash.net import free_port, wait_for_port
 
     if not MOCKUP_DIR.is_dir():
         raise SystemExit(f"no public PDU mockup at {MOCKUP_DIR}")
@@ -457,7 +457,7 @@ def main() -> int:
         serve(args.port, args.app, args.data_dir, not args.router, args.endpoints)
         return 0
 
-    from energydash.mqtt.broker import free_port, wait_for_port
+    from energydash.net import free_port, wait_for_port
 
     console = Console()
     mockup_server = None if args.no_mockup else find_mockup_server(args.mockup_server)

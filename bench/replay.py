@@ -27,8 +27,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _week import dataset_dir, week_csv
-from energydash.mqtt.broker import BrokerProcess, choose_engine, free_port
+from energydash.mqtt.broker import BrokerProcess, choose_engine
 from energydash.mqtt.record import Recorder, RecordOptions
+from energydash.net import free_port
 
 
 def raw_paho(port: int, messages: list[tuple[str, bytes]], connections: int) -> float:

@@ -24,7 +24,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from energydash.mqtt.broker import BrokerProcess, free_port
+from energydash.mqtt.broker import BrokerProcess
+from energydash.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))

@@ -48,7 +48,7 @@ import websockets
 from rich.console import Console
 from rich.progress import Progress
 
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 
 console = Console()
 TS_KEY = b'"ts":"'

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from energydash.config import Settings, load_settings
-from energydash.mqtt.broker import BrokerProcess, find_mosquitto, free_port
+from energydash.mqtt.broker import BrokerProcess, find_mosquitto
+from energydash.net import free_port
 
 REQUIRE_ALL = os.environ.get("ENERGYDASH_REQUIRE_ALL") == "1"
 CHROMIUM_HINT = (

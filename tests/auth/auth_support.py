@@ -12,7 +12,7 @@ import httpx
 
 from energydash.app import BackgroundServer, create_app
 from energydash.config import Settings, load_settings
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 
 ADMIN = ("admin", "admin-secret-1")
 OPERATOR = ("operator", "operator-secret-1")

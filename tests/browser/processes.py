@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 
 ENERGYDASH = [sys.executable, "-m", "energydash"]
 # role -> (user name, password); generated per run, so no password lives in the repository

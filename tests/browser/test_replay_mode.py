@@ -23,7 +23,8 @@ import pytest
 from processes import ENERGYDASH, Service, backend, dashboard
 
 from browser import console_errors, graph_data, text, wait_until
-from energydash.mqtt.broker import BrokerProcess, find_mosquitto, free_port
+from energydash.mqtt.broker import BrokerProcess, find_mosquitto
+from energydash.net import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.mosquitto, pytest.mark.slow]
 

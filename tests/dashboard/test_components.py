@@ -22,7 +22,7 @@ from energydash.dashboard.control import BackendControl, _message
 from energydash.dashboard.feed import Point
 from energydash.dashboard.pages.market import market_csv
 from energydash.dashboard.pages.pdus import outlet_at
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 
 
 def outlets_frame(

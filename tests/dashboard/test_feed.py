@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 from energydash.dashboard.feed import BackendFeed, ws_url
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 
 
 def summary(energy_kwh: float, power_w: float = 100.0) -> dict:

@@ -29,7 +29,7 @@ from energydash.dashboard.sessions import (
     LoginFailures,
     SessionMap,
 )
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 
 LOCKOUT_THRESHOLD = 3
 PASSWORDS = {role: secrets.token_urlsafe(12) for role in ("Administrator", "Operator", "ReadOnly")}

@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 
 
 def build_app(dataset: Path, api_key: str) -> FastAPI:

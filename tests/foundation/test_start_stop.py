@@ -18,7 +18,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from energydash.mqtt.broker import free_port, port_open
+from energydash.net import free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
 

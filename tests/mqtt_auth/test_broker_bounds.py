@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from energydash.mqtt.broker import BrokerLimits, BrokerProcess, find_mosquitto, free_port
+from energydash.mqtt.broker import BrokerLimits, BrokerProcess, find_mosquitto
+from energydash.net import free_port
 
 from .conftest import Client, wait_for
 

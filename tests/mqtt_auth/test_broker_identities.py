@@ -12,7 +12,7 @@ import pytest
 
 from energydash.cli import main
 from energydash.config import Settings
-from energydash.mqtt.broker import BrokerProcess, wait_for_port
+from energydash.mqtt.broker import BrokerProcess
 from energydash.mqtt.identities import (
     BrokerAccess,
     add_device,
@@ -20,6 +20,7 @@ from energydash.mqtt.identities import (
     mosquitto_hash,
     verify_mosquitto_hash,
 )
+from energydash.net import wait_for_port
 
 from .conftest import DEVICE_A, DEVICE_B, Client, wait_for
 

@@ -11,8 +11,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from energydash.config import Settings
 from energydash.hub import Hub
-from energydash.mqtt.broker import BrokerProcess, free_port
+from energydash.mqtt.broker import BrokerProcess
 from energydash.mqtt.ingest import MqttIngest
+from energydash.net import free_port
 
 
 @pytest.mark.mosquitto

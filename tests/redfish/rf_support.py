@@ -21,7 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from energydash.config import Settings, load_settings
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 from energydash.redfish import RedfishService
 from energydash.redfish.parser import RedfishHttpProtocol
 from energydash.sim.engine import Engine

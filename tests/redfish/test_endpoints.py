@@ -16,7 +16,7 @@ from rf_support import (
 )
 
 import redfish
-from energydash.mqtt.broker import free_port_run
+from energydash.net import free_port_run
 
 
 @pytest.fixture(scope="module")

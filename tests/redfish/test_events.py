@@ -13,7 +13,7 @@ import httpx
 import pytest
 from rf_support import OPERATOR, OPERATOR_PASSWORD, RedfishServer
 
-from energydash.mqtt.broker import free_port
+from energydash.net import free_port
 
 SUBSCRIPTIONS = "/redfish/v1/EventService/Subscriptions"
 SUBMIT = "/redfish/v1/EventService/Actions/EventService.SubmitTestEvent"

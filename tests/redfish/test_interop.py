@@ -103,7 +103,7 @@ def test_ocp_rack_pdu_profile_branch_use_case_passes_too(
 
 @pytest.mark.slow
 def test_a_per_pdu_endpoint_meets_the_profile_too(tmp_path: Path) -> None:
-    from energydash.mqtt.broker import free_port_run
+    from energydash.net import free_port_run
 
     base = free_port_run(OCP_FLEET["pdu_count"])
     settings = build_settings(tmp_path / "cards", redfish_port_base=base, **OCP_FLEET)

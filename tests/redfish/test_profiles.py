@@ -11,7 +11,7 @@ import pytest
 from rf_support import RedfishServer, build_settings, serve
 
 from energydash.config import PDU_PROFILES, SettingsError, load_settings
-from energydash.mqtt.broker import free_port_run
+from energydash.net import free_port_run
 from energydash.redfish.profiles import OCP_PROFILES, PROFILES, assign
 from energydash.redfish.routing import RouteTable
 

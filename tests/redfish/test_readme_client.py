@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rf_support import ADMIN, ADMIN_PASSWORD, build_settings, free_port, serve
 
-from energydash.mqtt.broker import free_port_run
+from energydash.net import free_port_run
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PDUS = 50

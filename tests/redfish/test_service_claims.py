@@ -21,7 +21,7 @@ from rf_support import (
 from test_events import SUBMIT, Listener
 
 import redfish
-from energydash.mqtt.broker import free_port, free_port_run
+from energydash.net import free_port, free_port_run
 
 RACK = "/redfish/v1/PowerEquipment/RackPDUs"
 OUTLETS = f"{RACK}/1/Outlets"

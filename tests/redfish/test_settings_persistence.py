@@ -22,7 +22,7 @@ from energydash.redfish import persistence
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "browser"))
 from processes import ACCOUNTS, Service, backend
 
-from energydash.mqtt.broker import free_port_run
+from energydash.net import free_port_run
 
 pytestmark = pytest.mark.slow
 ADMIN = ACCOUNTS["Administrator"]

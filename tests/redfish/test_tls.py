@@ -43,7 +43,7 @@ def test_the_service_answers_over_https_with_the_generated_certificate(tmp_path:
 
 
 def test_with_tls_plain_http_redirects_and_refuses_basic_credentials(tmp_path: Path) -> None:
-    from energydash.mqtt.broker import free_port
+    from energydash.net import free_port
 
     plain = free_port()
     settings = build_settings(tmp_path, redfish_tls=True, redfish_http_redirect_port=plain)

@@ -12,8 +12,9 @@ import pytest
 
 from energydash.cli import main
 from energydash.config import Settings
-from energydash.mqtt.broker import BrokerProcess, free_port
+from energydash.mqtt.broker import BrokerProcess
 from energydash.mqtt.replay import Replayer, ReplayError, ReplayOptions, options_from_preset
+from energydash.net import free_port
 
 from .conftest import write_csv
 

@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ import orjson
 from energydash.auth.secrets import write_private
 from energydash.config import Settings
 from energydash.mqtt.identities import BrokerAccess
+from energydash.net import port_open
 
 log = logging.getLogger(__name__)
 
@@ -204,48 +204,6 @@ def broker_command(
     text = amqtt_config(host, port, limits=limits, access=access, password_file=password_file)
     write_private(conf, text)
     return [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(conf)]
-
-
-def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def wait_for_port(host: str, port: int, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if port_open(host, port):
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now (for tests and benchmarks)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
-def free_port_run(count: int, host: str = "127.0.0.1") -> int:
-    """The first of ``count`` consecutive ports nothing listens on (per-PDU endpoint tests)."""
-    for _ in range(200):
-        base = free_port(host)
-        if base + count <= 65535 and all(_bindable(host, base + k) for k in range(1, count)):
-            return base
-    raise RuntimeError(f"no run of {count} free ports found on {host}")
-
-
-def _bindable(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass
