@@ -29,8 +29,17 @@ def test_wire_faults_show_on_the_pdu_page_and_go_when_cleared(stack, operator, d
         latency_id, burst_id = latency.json()["fault_id"], burst.json()["fault_id"]
         try:
             driver.get(web.url + "/pdus?pdu=2")
-            shown = wait_until(lambda: "wire_latency on PDU 2" in text(driver, "pdu-faults")
-                               and text(driver, "pdu-faults"), timeout_s=30)  # fmt: skip
+
+            # both faults, once the coalesced faults topic has carried the second one too
+            def both() -> str | None:
+                shown = text(driver, "pdu-faults") or ""
+                return (
+                    shown
+                    if "wire_latency on PDU 2" in shown and "wire_error on URIs" in shown
+                    else None
+                )
+
+            shown = wait_until(both, timeout_s=30)
             driver.get(web.url + "/pdus?pdu=1")
             wait_until(lambda: "wire_error on URIs" in (text(driver, "pdu-faults") or ""))
             other = text(driver, "pdu-faults")
