@@ -271,3 +271,42 @@ def test_power_on_delay_is_configurable_per_outlet_and_survives_restart(engine: 
     restored = Engine.from_settings(engine.settings)
     assert restored.fleet.outlet_info("1", "B2").power_on_delay_s == 10.0
     assert restored.fleet.outlet_info("1", "B3").power_on_delay_s == 2.0
+
+
+def test_pending_power_ons_are_counted_exactly_through_overlapping_switches(engine: Engine) -> None:
+    """The fleet counts outlets waiting for their power-on delay where commands write (not by
+    scanning the fleet); overlapping groups, circuits, repeats and Off during the wait must
+    leave it equal to a recount, and every outlet still comes on once its delay is over."""
+    fleet = engine.fleet
+    pdu = fleet.pdus[0].id
+    for k, outlet in enumerate(fleet.pdus[0].outlets):
+        engine.execute(SetPowerOnDelay(pdu, outlet.id, float(1 + k % 5)))
+    engine.execute(CreateGroup(pdu, "left", ["A1", "A2", "A3", "B1"], group_id="g1"))
+    engine.execute(CreateGroup(pdu, "overlap", ["A2", "A3", "A4", "B1"], group_id="g2"))
+    rng = np.random.default_rng(7)
+    commands = [
+        lambda a: GroupPower(pdu, "g1", a),
+        lambda a: GroupPower(pdu, "g2", a),
+        lambda a: CircuitPower(pdu, "A", a),
+        lambda a: OutletPower(pdu, "A2", a),
+        lambda a: OutletPower(pdu, "B1", a),
+    ]
+
+    def recount() -> int:
+        return int(np.count_nonzero(~np.isnan(fleet.pending_on_at)))
+
+    waited = 0
+    for _ in range(200):
+        command = commands[int(rng.integers(len(commands)))]
+        engine.execute(command("On" if rng.random() < 0.6 else "Off"))
+        assert fleet._pending_count == recount()
+        waited = max(waited, recount())
+        if rng.random() < 0.2:
+            engine.step(1.0)  # some delays run out
+            assert fleet._pending_count == recount()
+    assert waited > 0  # the sequence did leave outlets waiting
+    engine.execute(CircuitPower(pdu, "A", "On"))
+    engine.step(10.0)  # longer than every delay
+    assert fleet._pending_count == recount() == 0
+    a_outlets = [o.index for o in fleet.pdus[0].outlets if o.branch_id == "A"]
+    assert fleet.relay_on[a_outlets].all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 from energydash.commands._options import add_server_options, apply_server_options
 from energydash.config import Settings
@@ -115,11 +116,25 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     service = RedfishService.find(app)
     if ssl and service is not None:  # CertificateService.ReplaceCertificate reloads this context
         ssl["ssl_context_factory"] = service.tls_context_factory
+    settle_heap()
     try:
         _serve(serving_app(app), settings, ssl)
     finally:
         lock.release()
     return 0
+
+
+def settle_heap() -> None:
+    """Leave the start-up heap out of garbage collection from now on, and collect less often.
+
+    A 1,000-PDU backend starts with ~200,000 tracked objects (fleet, grid, schemas) that live
+    as long as it does: a full collection walked them all (50 ms with the loop stopped), and
+    young collections took 14 % of a REST command's cost there. Frozen objects are still
+    freed when their last reference goes; only cycles among them wait for the process end.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)  # default 700, 10, 10
 
 
 def _serve(app: object, settings: Settings, ssl: dict[str, object]) -> None:

@@ -379,13 +379,32 @@ class Fleet:
     # ------------------------------------------------------------------ switching
     def switch_on(self, indices: np.ndarray, at_s: np.ndarray | float) -> None:
         """Schedule outlets to get power at ``at_s`` (sim POSIX seconds)."""
-        self.pending_on_at[indices] = at_s
-        self._pending_count = int(np.count_nonzero(~np.isnan(self.pending_on_at)))
+        self._set_pending(indices, at_s)
 
     def switch_off(self, indices: np.ndarray) -> None:
         self.relay_on[indices] = False
-        self.pending_on_at[indices] = np.nan
-        self._pending_count = int(np.count_nonzero(~np.isnan(self.pending_on_at)))
+        self._set_pending(indices, np.nan)
+
+    def clear_pending(self) -> None:
+        """No outlet waits for its power-on delay any more (a state restore)."""
+        self.pending_on_at[:] = np.nan
+        self._pending_count = 0
+
+    def _set_pending(self, indices: np.ndarray, at_s: np.ndarray | float) -> None:
+        # the pending count changes only where the command writes: counting the whole fleet
+        # cost a 1,000-PDU backend 0.2 ms a command
+        touched = indices if np.size(indices) < 2 else np.unique(indices)
+        before = np.count_nonzero(~np.isnan(self.pending_on_at[touched]))
+        self.pending_on_at[indices] = at_s
+        after = np.count_nonzero(~np.isnan(self.pending_on_at[touched]))
+        self._pending_count += int(after - before)
+
+    def branch_is_closed(self, branch: int) -> bool:
+        """``branch_closed()[branch]`` without computing every branch of the fleet."""
+        return bool(
+            self.b_state[branch] == breakers.BREAKER_NORMAL
+            and self.m_state[self.b_main[branch]] == breakers.BREAKER_NORMAL
+        )
 
     def lose_power(self, pdu_index: int) -> np.ndarray:
         """A PDU's input fails: every relay drops. Returns the relay states before (LastState)."""
@@ -675,7 +694,7 @@ class Fleet:
     def power_state(self, index: int) -> str:
         if self.relay_on[index]:
             # a closed relay behind an open or tripped breaker delivers nothing: the outlet is Off
-            return "On" if self.branch_closed()[self.o_branch[index]] else "Off"
+            return "On" if self.branch_is_closed(int(self.o_branch[index])) else "Off"
         return "PoweringOn" if not math.isnan(self.pending_on_at[index]) else "Off"
 
     def outlet(self, pdu_id: str, outlet_id: str) -> OutletReading:
@@ -711,7 +730,7 @@ class Fleet:
         branch = self._branch_by[(pdu.id, info.branch_id)]
         if self.b_state[branch.index] == breakers.BREAKER_TRIPPED:
             reasons.append(f"{branch.name} breaker tripped")
-        elif not self.branch_closed()[branch.index]:
+        elif not self.branch_is_closed(branch.index):
             reasons.append(f"{branch.name} breaker open: no power to the outlet")
         if self.i[k] > self.o_rating_a[k]:
             reasons.append(f"current {self.i[k]:.1f} A above the {info.rating_a:g} A outlet rating")

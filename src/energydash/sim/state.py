@@ -440,7 +440,7 @@ def _restore(fleet: Fleet, payload: dict[str, Any], path: Path) -> Restored | No
     fleet.baseline_kwh[o_cur] = baseline[o_old]
     fleet.reset_time[o_cur] = reset_time[o_old]
     fleet.relay_on[o_cur] = relay[o_old]
-    fleet.pending_on_at[:] = np.nan
+    fleet.clear_pending()
     fleet.power_enabled[o_cur] = enabled[o_old]
     codes = np.array([PROFILES.index(p) for p in profiles], dtype=fleet.profile_code.dtype)
     fleet.profile_code[o_cur] = codes[o_old]
