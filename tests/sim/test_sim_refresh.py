@@ -195,6 +195,41 @@ def _apply(run: Run, step: sim.Command | tuple[str, float]) -> str:
         return f"refused: {error.message}"
 
 
+def _pdu_part(fleet: Fleet, name: str, pdu: int) -> slice:
+    """The part of array ``name`` (see ``Run.arrays``) that belongs to fleet index ``pdu``."""
+    if name == "m_state":
+        size = fleet.settings.pdu_mains
+    elif name.startswith("b_"):
+        size = fleet.settings.pdu_branches
+    else:
+        size = fleet._outlets_per_pdu
+    return slice(pdu * size, (pdu + 1) * size)
+
+
+def _assert_same_but_untouched_noise(
+    what: str,
+    fleet: Fleet,
+    per_pdu: dict[str, np.ndarray],
+    whole: dict[str, np.ndarray],
+    before: dict[str, np.ndarray],
+    touched: set[int],
+    *,
+    after_tick: bool,
+) -> None:
+    """Every array alike bit for bit, but for the one difference the per-PDU refresh makes:
+    until the next tick, a noisy sensor on a PDU no command touched keeps its tick's noise,
+    where a whole-fleet refresh puts its true value back."""
+    for name, a in per_pdu.items():
+        b = whole[name]
+        if _same(a, b):
+            continue
+        assert not after_tick and name in NOISY, f"{what}: {name} differs"
+        for k in (int(k) for k in _differing(a, b)):
+            assert k in fleet.sensors.noisy_idx, f"{what}: {name}[{k}] differs"
+            assert int(fleet.o_pdu[k]) not in touched, f"{what}: {name}[{k}] not refreshed"
+            assert _same(a[k : k + 1], before[name][k : k + 1]), f"{what}: {name}[{k}] moved"
+
+
 @pytest.mark.parametrize(
     ("seed", "pdu_input"),
     [(1, "three_phase_wye"), (2, "three_phase_delta"), (3, "single_phase")],
@@ -212,11 +247,12 @@ def test_a_command_refreshes_its_pdu_as_the_whole_fleet_refresh_would(
             "pdu_outlets_per_branch": 4,
             "pdu_group_size": 6,
             "power_cycle_delay_s": 3.0,
-            "outlet_power_on_delay_s": 0.0,
+            "outlet_power_on_delay_s": 0.0,  # most On commands energise at once
         }
     )
     per_pdu = _run(small, "per-pdu", whole_fleet=False, monkeypatch=monkeypatch)
     whole = _run(small, "whole", whole_fleet=True, monkeypatch=monkeypatch)
+    fleet = per_pdu.fleet
     stream = Commands(per_pdu.engine, seed)
     done: set[type] = set()
     injected: set[str] = set()
@@ -225,60 +261,41 @@ def test_a_command_refreshes_its_pdu_as_the_whole_fleet_refresh_would(
 
     for n in range(ACTIONS):
         step = stream.next()
+        what = f"action {n} {step}"
         before = per_pdu.arrays()
         seen_a, seen_b, scopes = len(per_pdu.events), len(whole.events), len(per_pdu.scopes)
         outcome = _apply(per_pdu, step)
-        assert _apply(whole, step) == outcome, f"action {n} {step}"
+        assert _apply(whole, step) == outcome, what
         new_events = per_pdu.events[seen_a:]
-        assert new_events == whole.events[seen_b:], f"action {n} {step}: events differ"
-        after_a, after_b = per_pdu.arrays(), whole.arrays()
-        f = per_pdu.fleet
-        assert f._pending_count == np.count_nonzero(~np.isnan(f.pending_on_at))
+        assert new_events == whole.events[seen_b:], f"{what}: events differ"
+        assert fleet._pending_count == np.count_nonzero(~np.isnan(fleet.pending_on_at)), what
 
-        is_command = not isinstance(step, tuple) and not outcome.startswith("refused")
         touched: set[int] = set()
+        is_command = not isinstance(step, tuple) and not outcome.startswith("refused")
         if is_command:
             done.add(type(step))
             if isinstance(step, sim.InjectFault):
                 injected.add(step.kind)
             command_events += [e.kind for e in new_events]
-            # the PDU the engine named to the refresh, and any whose outlets energised
+            # the engine names the command's PDU; the fleet adds those whose outlets energised
             (scope,) = per_pdu.scopes[scopes:]
-            assert scope is not None and len(scope) == 1, f"action {n} {step}: scope {scope}"
-            touched = set(scope)
+            assert scope is not None and len(scope) == 1, f"{what}: refresh of {scope}"
             energised = {
-                f.pdu_info(e.pdu_id).index for e in new_events if e.kind == "OutletPoweredOn"
+                fleet.pdu_info(e.pdu_id).index for e in new_events if e.kind == "OutletPoweredOn"
             }
-            cross_pdu_energised += bool(energised - touched)
-            touched |= energised
+            cross_pdu_energised += bool(energised - set(scope))
+            touched = set(scope) | energised
 
-        for name, a in after_a.items():
-            b = after_b[name]
-            if _same(a, b):
-                continue
-            # the one allowed difference, until the next tick: a noisy sensor on a PDU a
-            # command did not touch keeps its last tick's noise (whole-fleet refresh strips it)
-            is_tick = step == ("tick", step[1]) if isinstance(step, tuple) else False
-            assert not is_tick and name in NOISY, f"action {n} {step}: {name} differs"
-            for k in _differing(a, b):
-                k = int(k)
-                assert k in f.sensors.noisy_idx, f"action {n} {step}: {name}[{k}] differs"
-                assert int(f.o_pdu[k]) not in touched, f"action {n}: {name}[{k}] not refreshed"
-                assert _same(a[k : k + 1], before[name][k : k + 1]), f"action {n}: {name}[{k}]"
-
-        if is_command:  # the PDUs the command did not touch are as they were, whole
-            per = f._outlets_per_pdu
-            nb = small.pdu_branches
-            for p in set(range(len(f.pdus))) - touched:
-                for name, a in after_a.items():
-                    s = (
-                        slice(p * nb, (p + 1) * nb)
-                        if name.startswith("b_")
-                        else slice(p * per, (p + 1) * per)
-                    )
-                    if name == "m_state":
-                        continue  # only a breaker command changes it, on its own PDU
-                    assert _same(a[s], before[name][s]), f"action {n} {step}: {name} of PDU {p}"
+        after = per_pdu.arrays()
+        after_tick = isinstance(step, tuple) and step[0] == "tick"
+        _assert_same_but_untouched_noise(
+            what, fleet, after, whole.arrays(), before, touched, after_tick=after_tick
+        )
+        if is_command:  # and what it did not touch is as it was, whole
+            for p in set(range(len(fleet.pdus))) - touched:
+                for name, a in after.items():
+                    part = _pdu_part(fleet, name, p)
+                    assert _same(a[part], before[name][part]), f"{what}: {name} of PDU {p}"
 
     # the run exercised what it claims to compare
     assert done == set(sim.Command.__args__), set(sim.Command.__args__) - done  # type: ignore[attr-defined]
@@ -286,3 +303,41 @@ def test_a_command_refreshes_its_pdu_as_the_whole_fleet_refresh_would(
     assert "ThresholdCrossed" in command_events
     assert "BreakerTripped" in [e.kind for e in per_pdu.events]
     assert cross_pdu_energised > 0
+
+
+def test_outlets_of_another_pdu_due_between_ticks_are_refreshed_in_fleet_order(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command on PDU 3 also closes PDU 1's relays whose delay ran out since the tick: both
+    PDUs' branches cross their thresholds, PDU 1's first, as a whole-fleet refresh has it."""
+    small = settings.model_copy(
+        update={"pdu_count": 3, "pdu_branches": 2, "pdu_outlets_per_branch": 4}
+    )
+    runs = [_run(small, name, whole_fleet=name == "whole", monkeypatch=monkeypatch)
+            for name in ("per-pdu", "whole")]  # fmt: skip
+    script: list[sim.Command | tuple[str, float]] = [
+        *(
+            sim.SetDevice(p, f"A{k}", "server", rated_power_w=2300)
+            for p in "13"
+            for k in range(1, 5)
+        ),
+        sim.CircuitPower("1", "A", "Off"),
+        sim.CircuitPower("3", "A", "Off"),
+        ("tick", 1.0),
+        *(sim.SetPowerOnDelay("1", f"A{k}", 2.0) for k in range(1, 5)),
+        *(sim.SetPowerOnDelay("3", f"A{k}", 0.0) for k in range(1, 5)),
+        sim.CircuitPower("1", "A", "On"),  # PDU 1's relays wait 2 s
+        ("advance", 3.0),
+    ]
+    for step in script:
+        assert _apply(runs[0], step) == _apply(runs[1], step)
+    seen = [len(run.events) for run in runs]
+    for run in runs:
+        run.engine.execute(sim.CircuitPower("3", "A", "On"))
+    per_pdu, whole = (run.events[n:] for run, n in zip(runs, seen, strict=True))
+    assert per_pdu == whole
+    crossed = [(e.pdu_id, e.resource_id) for e in per_pdu if e.kind == "ThresholdCrossed"]
+    assert crossed == [("1", "A"), ("3", "A")]
+    assert runs[0].scopes[-1] == [2]  # the engine named PDU 3; the fleet added PDU 1
+    a, b = runs[0].arrays(), runs[1].arrays()
+    assert all(_same(a[name], b[name]) for name in a)
