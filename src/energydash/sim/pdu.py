@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -149,6 +149,8 @@ class SensorOverrides:
     noisy_idx: np.ndarray
     noisy_sigma: np.ndarray
     dropout_idx: np.ndarray
+    # within() answers, by outlet range: faults change by replacing the whole object
+    _parts: dict[tuple[int, int], SensorOverrides] = field(default_factory=dict, repr=False)
 
     @classmethod
     def empty(cls) -> SensorOverrides:
@@ -158,6 +160,30 @@ class SensorOverrides:
     @property
     def any(self) -> bool:
         return bool(self.stuck_idx.size or self.noisy_idx.size or self.dropout_idx.size)
+
+    def within(self, outlets: slice) -> SensorOverrides:
+        """The overrides of these outlets only. Each override sets its own outlet's values,
+        so applying these or the fleet's gives these outlets the same readings."""
+        if not self.any:
+            return self
+        key = (outlets.start, outlets.stop)
+        part = self._parts.get(key)
+        if part is None:
+
+            def inside(idx: np.ndarray) -> np.ndarray | slice:
+                if not idx.size:
+                    return slice(0)
+                return (idx >= outlets.start) & (idx < outlets.stop)
+
+            stuck, noisy = inside(self.stuck_idx), inside(self.noisy_idx)
+            part = self._parts[key] = SensorOverrides(
+                self.stuck_idx[stuck],
+                self.stuck_values[stuck],
+                self.noisy_idx[noisy],
+                self.noisy_sigma[noisy],
+                self.dropout_idx[inside(self.dropout_idx)],
+            )
+        return part
 
 
 def _posix_to_datetime(value: float) -> datetime | None:
@@ -491,7 +517,7 @@ class Fleet:
         demand_fraction(
             self._codes_index, self.profile_state, t_s, local_hour, weekday, self._frac, doy
         )
-        self._compute_power()
+        closed = self._compute_power()
         p = self.p
 
         # breakers: thermal memory and magnetic trip
@@ -506,10 +532,10 @@ class Fleet:
         # energy flowed until the trip; the outlets are dark from the end of this tick
         self.lifetime_kwh += p * (dt_s / J_PER_KWH)
         if tripped_now.size:
-            self._compute_power()
+            closed = self._compute_power()
         self._energised_pdus.clear()  # every PDU's power is computed afresh above
 
-        self._update_health(now, emit)
+        self._update_health(now, emit, self._whole, closed)
         self._publish_arrays(rng)
         self.peaks.update(self, t_s)
         self.last_tick_s = t_s
@@ -557,12 +583,15 @@ class Fleet:
             spans = [self._pdu_spans[k] for k in chosen]
         self._energised_pdus.clear()
         for span in spans:
-            self._compute_power(span)
-            self._update_health(now, emit, span)
+            closed = self._compute_power(span)
+            self._update_health(now, emit, span, closed)
             self._publish_arrays(None, span)
 
-    def _compute_power(self, span: Span | None = None) -> None:
-        """Outlet P, I, PF, VA, VAR from the demand fractions and the switch and breaker states."""
+    def _compute_power(self, span: Span | None = None) -> np.ndarray:
+        """Outlet P, I, PF, VA, VAR from the demand fractions and the switch and breaker states.
+
+        Returns which of the span's branches have their breakers (own and mains) closed.
+        """
         span = span or self._whole
         o = span.outlets
         closed = self.branch_closed(span.branches)
@@ -585,6 +614,7 @@ class Fleet:
         np.maximum(var, 0.0, out=var)
         np.sqrt(var, out=var)
         self._aggregate_branches(span)
+        return closed
 
     def _apply_overload(self, span: Span) -> None:
         """An overload fault pushes its branch's current to ``multiple`` x rating."""
@@ -611,8 +641,9 @@ class Fleet:
         self.b_va[bs] = np.bincount(bins, weights=self.va[o], minlength=nb)
         self.b_var[bs] = np.bincount(bins, weights=self.var[o], minlength=nb)
 
-    def _update_health(self, now: datetime, emit: Emit, span: Span | None = None) -> None:
-        span = span or self._whole
+    def _update_health(self, now: datetime, emit: Emit, span: Span, closed: np.ndarray) -> None:
+        """Branch and outlet health, and threshold events for changed branch load levels;
+        ``closed`` as ``_compute_power`` returned it for the span."""
         o, bs = span.outlets, span.branches
         multiple = self.b_i[bs] / self.b_rating_a[bs]
         level = (multiple >= WARNING_LOAD_FRACTION).astype(np.int8)
@@ -623,17 +654,16 @@ class Fleet:
             severity = HEALTH_NAMES[int(level[b])]
             b_index = bs.start + int(b)
             emit(self._branch_event(now, b_index, "ThresholdCrossed", severity, multiple[b]))
-        tripped = (self.b_state[bs] == breakers.BREAKER_TRIPPED).astype(np.int8) * 2
-        np.maximum(np.maximum(level, self.b_fault_health[bs]), tripped, out=self.b_health[bs])
+        b_health = self.b_health[bs]
+        np.maximum(level, self.b_fault_health[bs], out=b_health)
+        b_health[self.b_state[bs] == breakers.BREAKER_TRIPPED] = 2
         i, rating = self.i[o], self.o_rating_a[o]
         o_level = (i > WARNING_LOAD_FRACTION * rating).astype(np.int8)
         o_level += i > rating
         # an outlet behind a tripped or opened breaker (branch or mains) is dark: Warning
-        opened = (~self.branch_closed(bs)).astype(np.int8)
-        branch_dark = np.maximum(tripped // 2, opened)[span.bins]
         health = self.arrays.outlet_health[o]
         np.maximum(o_level, self.o_fault_health[o], out=health)
-        np.maximum(health, branch_dark.astype(np.int8), out=health)
+        np.maximum(health, ~closed[span.bins], out=health)
         for p in self._blind(span):
             self.arrays.outlet_health[self._pdu_spans[p].outlets] = 2
 
@@ -661,7 +691,7 @@ class Fleet:
         np.subtract(self.lifetime_kwh[o], self.baseline_kwh[o], out=arr.outlet_energy_kwh[o])
         np.copyto(arr.outlet_lifetime_energy_kwh[o], self.lifetime_kwh[o])
         np.copyto(arr.outlet_on[o], self.relay_on[o])
-        sensors = self.sensors if span is self._whole else self._sensors_within(o)
+        sensors = self.sensors if span is self._whole else self.sensors.within(o)
         if sensors.any:
             if sensors.noisy_idx.size and rng is not None:
                 idx = sensors.noisy_idx
@@ -684,25 +714,6 @@ class Fleet:
             s = self._pdu_spans[p].outlets
             for name in self._sensor_columns():
                 getattr(arr, name)[s] = np.nan
-
-    def _sensors_within(self, outlets: slice) -> SensorOverrides:
-        """The sensor faults of these outlets only (each override sets an outlet's own values,
-        so applying the fleet's or only these gives these outlets the same readings)."""
-        s = self.sensors
-        if not s.any:
-            return s
-
-        def inside(idx: np.ndarray) -> np.ndarray:
-            return (idx >= outlets.start) & (idx < outlets.stop)
-
-        stuck, noisy, dropout = inside(s.stuck_idx), inside(s.noisy_idx), inside(s.dropout_idx)
-        return SensorOverrides(
-            s.stuck_idx[stuck],
-            s.stuck_values[stuck],
-            s.noisy_idx[noisy],
-            s.noisy_sigma[noisy],
-            s.dropout_idx[dropout],
-        )
 
     @staticmethod
     def _sensor_columns() -> tuple[str, ...]:
