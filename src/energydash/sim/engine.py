@@ -393,11 +393,21 @@ class Engine:
             pdu_id = fault.pdu_id if fault else None
         result = control.execute(self, command)
         self._dirty = True
-        self.fleet.refresh(self.clock.now(), self.emit)
+        self.fleet.refresh(self.clock.now(), self.emit, self._refresh_scope(pdu_id))
         self._touch(pdu_id, getattr(command, "outlet_id", None))
         if isinstance(command, CONFIGURATION):
             self._save_quietly()
         return result
+
+    def _refresh_scope(self, pdu_id: object) -> list[int] | None:
+        """The PDU a command changed, as the fleet indexes it; None (all) when it names none.
+
+        Every PDU command changes its own PDU only: fault masks are rebuilt fleet-wide but
+        come out the same for the others, and outlets of other PDUs that energise meanwhile
+        are refreshed by the fleet itself.
+        """
+        key = str(pdu_id)
+        return [self.fleet.pdu_info(key).index] if self.fleet.has_pdu(key) else None
 
     def _touch(self, pdu_id: object, outlet_id: object) -> None:
         key = str(pdu_id)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -130,6 +130,16 @@ class FleetArrays:
         self.outlet_health = np.zeros(n, dtype=np.int8)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Span:
+    """A run of whole PDUs: their outlets, and their branches, are contiguous in every array."""
+
+    pdus: slice
+    outlets: slice
+    branches: slice
+    bins: np.ndarray  # each outlet's branch counted from the span's first branch (bincount bins)
+
+
 @dataclass(slots=True)
 class SensorOverrides:
     """Outlet sensor faults as index arrays, rebuilt when faults change."""
@@ -139,6 +149,8 @@ class SensorOverrides:
     noisy_idx: np.ndarray
     noisy_sigma: np.ndarray
     dropout_idx: np.ndarray
+    # within() answers, by outlet range: faults change by replacing the whole object
+    _parts: dict[tuple[int, int], SensorOverrides] = field(default_factory=dict, repr=False)
 
     @classmethod
     def empty(cls) -> SensorOverrides:
@@ -148,6 +160,30 @@ class SensorOverrides:
     @property
     def any(self) -> bool:
         return bool(self.stuck_idx.size or self.noisy_idx.size or self.dropout_idx.size)
+
+    def within(self, outlets: slice) -> SensorOverrides:
+        """The overrides of these outlets only. Each override sets its own outlet's values,
+        so applying these or the fleet's gives these outlets the same readings."""
+        if not self.any:
+            return self
+        key = (outlets.start, outlets.stop)
+        part = self._parts.get(key)
+        if part is None:
+
+            def inside(idx: np.ndarray) -> np.ndarray | slice:
+                if not idx.size:
+                    return slice(0)
+                return (idx >= outlets.start) & (idx < outlets.stop)
+
+            stuck, noisy = inside(self.stuck_idx), inside(self.noisy_idx)
+            part = self._parts[key] = SensorOverrides(
+                self.stuck_idx[stuck],
+                self.stuck_values[stuck],
+                self.noisy_idx[noisy],
+                self.noisy_sigma[noisy],
+                self.dropout_idx[inside(self.dropout_idx)],
+            )
+        return part
 
 
 def _posix_to_datetime(value: float) -> datetime | None:
@@ -206,6 +242,20 @@ class Fleet:
             slice(b * settings.pdu_outlets_per_branch, (b + 1) * settings.pdu_outlets_per_branch)
             for b in range(self.n_branches)
         ]
+        self._whole = Span(
+            slice(0, len(self.pdus)), slice(0, n), slice(0, self.n_branches), self.o_branch
+        )
+        # every PDU has the same layout, so one array of bins serves each PDU's span
+        pdu_bins = self.o_branch[:per_pdu]
+        self._pdu_spans = [
+            Span(
+                slice(k, k + 1),
+                slice(k * per_pdu, (k + 1) * per_pdu),
+                slice(k * settings.pdu_branches, (k + 1) * settings.pdu_branches),
+                pdu_bins,
+            )
+            for k in range(len(self.pdus))
+        ]
 
         # devices
         self.profile_code = np.zeros(n, dtype=np.int8)
@@ -219,6 +269,8 @@ class Fleet:
         self.relay_on = np.ones(n, dtype=bool)  # real PDUs ship with every outlet on
         self.pending_on_at = np.full(n, np.nan)
         self._pending_count = 0
+        # PDUs whose relays energise_due closed since their power was last computed
+        self._energised_pdus: set[int] = set()
         self.power_enabled = np.ones(n, dtype=bool)
         self.restore_policy = np.full(
             n, RESTORE_POLICIES.index(settings.pdu_power_restore_policy), dtype=np.int8
@@ -434,11 +486,16 @@ class Fleet:
             self.relay_on[due] = True
             self.pending_on_at[due] = np.nan
             self._pending_count -= int(due.size)
+            # any PDU's outlets can come due, not only those of the command that asked; a
+            # command's few are listed as they are, a tick's many are first made distinct
+            pdus = self.o_pdu[due]
+            self._energised_pdus.update((pdus if due.size <= 64 else np.unique(pdus)).tolist())
         return due
 
-    def branch_closed(self) -> np.ndarray:
-        return (self.b_state == breakers.BREAKER_NORMAL) & (
-            self.m_state[self.b_main] == breakers.BREAKER_NORMAL
+    def branch_closed(self, branches: slice = slice(None)) -> np.ndarray:
+        """Whether each branch (of ``branches``) has its own and its mains breaker closed."""
+        return (self.b_state[branches] == breakers.BREAKER_NORMAL) & (
+            self.m_state[self.b_main[branches]] == breakers.BREAKER_NORMAL
         )
 
     # ------------------------------------------------------------------ the tick
@@ -476,7 +533,7 @@ class Fleet:
         demand_fraction(
             self._codes_index, self.profile_state, t_s, local_hour, weekday, self._frac, doy
         )
-        self._compute_power()
+        closed = self._compute_power()
         p = self.p
 
         # breakers: thermal memory and magnetic trip
@@ -491,9 +548,10 @@ class Fleet:
         # energy flowed until the trip; the outlets are dark from the end of this tick
         self.lifetime_kwh += p * (dt_s / J_PER_KWH)
         if tripped_now.size:
-            self._compute_power()
+            closed = self._compute_power()
+        self._energised_pdus.clear()  # every PDU's power is computed afresh above
 
-        self._update_health(now, emit)
+        self._update_health(now, emit, self._whole, closed)
         self._publish_arrays(rng)
         self.peaks.update(self, t_s)
         self.last_tick_s = t_s
@@ -514,94 +572,142 @@ class Fleet:
         self.peaks.update(self, t_s)
         self.last_tick_s = t_s
 
-    def refresh(self, now: datetime | None = None, emit: Emit | None = None) -> None:
+    def refresh(
+        self,
+        now: datetime | None = None,
+        emit: Emit | None = None,
+        pdus: Sequence[int] | None = None,
+    ) -> None:
         """Recompute power, health and reported arrays after a command, without advancing time.
 
+        ``pdus`` (fleet indices) are the PDUs the command changed; only they, and any PDU
+        whose outlets energised since the last tick, are recomputed, so a command costs what
+        it touches rather than what the fleet holds. The other PDUs keep what the last tick
+        or refresh left, which is what recomputing them would give, except that a noisy
+        sensor keeps the noise of its last tick. None recomputes every PDU.
         Threshold crossings the command caused go to ``emit`` (dropped when it is None).
         """
         if self.n_outlets == 0:
             return
-        self._compute_power()
-        self._update_health(now or datetime.now(UTC), emit or (lambda _event: None))
-        self._publish_arrays(None)
+        now = now or datetime.now(UTC)
+        emit = emit or (lambda _event: None)
+        if pdus is None:
+            spans = [self._whole]
+        else:
+            # ascending, so threshold events come in the order a whole-fleet refresh emits them
+            chosen = sorted({int(k) for k in pdus} | self._energised_pdus)
+            spans = [self._pdu_spans[k] for k in chosen]
+        self._energised_pdus.clear()
+        for span in spans:
+            closed = self._compute_power(span)
+            self._update_health(now, emit, span, closed)
+            self._publish_arrays(None, span)
 
-    def _compute_power(self) -> None:
-        """Outlet P, I, PF, VA, VAR from the demand fractions and the switch and breaker states."""
-        closed = self.branch_closed()
-        energised = self.relay_on & closed[self.o_branch] & self.device_online
-        if self.power_lost.any():
-            energised &= ~self.power_lost[self.o_pdu]
-        p, i, v, pf = self.p, self.i, self.v, self.pf
-        np.multiply(self._frac, self.rated_power_w, out=p)
+    def _compute_power(self, span: Span | None = None) -> np.ndarray:
+        """Outlet P, I, PF, VA, VAR from the demand fractions and the switch and breaker states.
+
+        Returns which of the span's branches have their breakers (own and mains) closed.
+        """
+        span = span or self._whole
+        o = span.outlets
+        closed = self.branch_closed(span.branches)
+        energised = self.relay_on[o] & closed[span.bins] & self.device_online[o]
+        if self.power_lost[span.pdus].any():
+            energised &= ~self.power_lost[self.o_pdu[o]]
+        p, i, v, pf = self.p[o], self.i[o], self.v[o], self.pf[o]
+        np.multiply(self._frac[o], self.rated_power_w[o], out=p)
         p *= energised
-        np.take(self.v_phase, self.o_phase, out=v)
-        np.multiply(v, self.device_pf, out=i)
+        np.take(self.v_phase, self.o_phase[o], out=v)
+        np.multiply(v, self.device_pf[o], out=i)
         np.divide(p, i, out=i)
-        if self.b_overload.any():
-            self._apply_overload()
-        np.copyto(pf, self.device_pf)
+        if self.b_overload[span.branches].any():
+            self._apply_overload(span)
+        np.copyto(pf, self.device_pf[o])
         pf[p <= 0.0] = 0.0
-        np.multiply(v, i, out=self.va)
-        np.subtract(np.square(self.va), np.square(p), out=self.var)
-        np.maximum(self.var, 0.0, out=self.var)
-        np.sqrt(self.var, out=self.var)
-        self._aggregate_branches()
+        va, var = self.va[o], self.var[o]
+        np.multiply(v, i, out=va)
+        np.subtract(np.square(va), np.square(p), out=var)
+        np.maximum(var, 0.0, out=var)
+        np.sqrt(var, out=var)
+        self._aggregate_branches(span)
+        return closed
 
-    def _apply_overload(self) -> None:
+    def _apply_overload(self, span: Span) -> None:
         """An overload fault pushes its branch's current to ``multiple`` x rating."""
         p, i = self.p, self.i
-        natural = np.bincount(self.o_branch, weights=i, minlength=self.n_branches)
-        target = self.b_overload * self.b_rating_a
+        bs = span.branches
+        bins = span.bins
+        natural = np.bincount(bins, weights=i[span.outlets], minlength=bs.stop - bs.start)
+        target = self.b_overload[bs] * self.b_rating_a[bs]
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where((self.b_overload > 0) & (natural > 0), target / natural, 1.0)
+            scale = np.where((self.b_overload[bs] > 0) & (natural > 0), target / natural, 1.0)
         scale = np.maximum(scale, 1.0)
         for b in np.flatnonzero(scale > 1.0):
-            s = self._branch_slices[b]
+            s = self._branch_slices[bs.start + b]
             p[s] *= scale[b]
             i[s] *= scale[b]
 
-    def _aggregate_branches(self) -> None:
-        ob, nb = self.o_branch, self.n_branches
-        self.b_p[:] = np.bincount(ob, weights=self.p, minlength=nb)
-        self.b_i[:] = np.bincount(ob, weights=self.i, minlength=nb)
-        self.b_va[:] = np.bincount(ob, weights=self.va, minlength=nb)
-        self.b_var[:] = np.bincount(ob, weights=self.var, minlength=nb)
+    def _aggregate_branches(self, span: Span) -> None:
+        # bincount adds each branch's outlets in index order whatever the span: the sums come
+        # out bit for bit as a whole-fleet pass gives them
+        o, bs = span.outlets, span.branches
+        bins, nb = span.bins, bs.stop - bs.start
+        self.b_p[bs] = np.bincount(bins, weights=self.p[o], minlength=nb)
+        self.b_i[bs] = np.bincount(bins, weights=self.i[o], minlength=nb)
+        self.b_va[bs] = np.bincount(bins, weights=self.va[o], minlength=nb)
+        self.b_var[bs] = np.bincount(bins, weights=self.var[o], minlength=nb)
 
-    def _update_health(self, now: datetime, emit: Emit) -> None:
-        multiple = self.b_i / self.b_rating_a
-        level = np.where(multiple >= 1.0, 2, np.where(multiple >= WARNING_LOAD_FRACTION, 1, 0))
-        level = level.astype(np.int8)
-        changed = np.flatnonzero(level != self.b_load_level)
-        self.b_load_level[:] = level
+    def _update_health(self, now: datetime, emit: Emit, span: Span, closed: np.ndarray) -> None:
+        """Branch and outlet health, and threshold events for changed branch load levels;
+        ``closed`` as ``_compute_power`` returned it for the span."""
+        o, bs = span.outlets, span.branches
+        multiple = self.b_i[bs] / self.b_rating_a[bs]
+        level = (multiple >= WARNING_LOAD_FRACTION).astype(np.int8)
+        level += multiple >= 1.0  # 0 OK, 1 Warning, 2 Critical
+        changed = np.flatnonzero(level != self.b_load_level[bs])
+        self.b_load_level[bs] = level
         for b in changed:
             severity = HEALTH_NAMES[int(level[b])]
-            emit(self._branch_event(now, int(b), "ThresholdCrossed", severity, multiple[b]))
-        tripped = (self.b_state == breakers.BREAKER_TRIPPED).astype(np.int8) * 2
-        np.maximum(np.maximum(level, self.b_fault_health), tripped, out=self.b_health)
-        o_level = np.where(self.i > self.o_rating_a, 2, 0).astype(np.int8)
-        o_level[(o_level == 0) & (self.i > WARNING_LOAD_FRACTION * self.o_rating_a)] = 1
+            b_index = bs.start + int(b)
+            emit(self._branch_event(now, b_index, "ThresholdCrossed", severity, multiple[b]))
+        b_health = self.b_health[bs]
+        np.maximum(level, self.b_fault_health[bs], out=b_health)
+        b_health[self.b_state[bs] == breakers.BREAKER_TRIPPED] = 2
+        i, rating = self.i[o], self.o_rating_a[o]
+        o_level = (i > WARNING_LOAD_FRACTION * rating).astype(np.int8)
+        o_level += i > rating
         # an outlet behind a tripped or opened breaker (branch or mains) is dark: Warning
-        opened = (~self.branch_closed()).astype(np.int8)
-        branch_dark = np.maximum(tripped // 2, opened)[self.o_branch]
-        health = self.arrays.outlet_health
-        np.maximum(o_level, self.o_fault_health, out=health)
-        np.maximum(health, branch_dark.astype(np.int8), out=health)
-        if self.comm_lost.any():
-            for p in np.flatnonzero(self.comm_lost):
-                health[p * self._outlets_per_pdu : (p + 1) * self._outlets_per_pdu] = 2
+        health = self.arrays.outlet_health[o]
+        np.maximum(o_level, self.o_fault_health[o], out=health)
+        np.maximum(health, ~closed[span.bins], out=health)
+        for p in self._blind(span):
+            self.arrays.outlet_health[self._pdu_spans[p].outlets] = 2
 
-    def _publish_arrays(self, rng: np.random.Generator | None = None) -> None:
+    def _blind(self, span: Span) -> np.ndarray:
+        """Fleet indices of the span's PDUs without communication."""
+        blind = self.comm_lost[span.pdus]
+        if not blind.any():
+            return np.zeros(0, dtype=np.intp)
+        return np.flatnonzero(blind) + span.pdus.start
+
+    def _publish_arrays(
+        self, rng: np.random.Generator | None = None, span: Span | None = None
+    ) -> None:
+        """Copy true values to what outlets report, then let sensor faults and blind PDUs
+        change them. Noise needs ``rng`` and the whole fleet (the tick)."""
+        span = span or self._whole
+        o = span.outlets
         arr = self.arrays
-        np.copyto(arr.outlet_power_w, self.p)
-        np.copyto(arr.outlet_current_a, self.i)
-        np.copyto(arr.outlet_voltage_v, self.v)
-        np.copyto(arr.outlet_power_factor, self.pf)
-        np.copyto(arr.outlet_apparent_va, self.va)
-        np.copyto(arr.outlet_reactive_var, self.var)
-        np.subtract(self.lifetime_kwh, self.baseline_kwh, out=arr.outlet_energy_kwh)
-        np.copyto(arr.outlet_lifetime_energy_kwh, self.lifetime_kwh)
-        np.copyto(arr.outlet_on, self.relay_on)
-        sensors = self.sensors
+        np.copyto(arr.outlet_power_w[o], self.p[o])
+        np.copyto(arr.outlet_current_a[o], self.i[o])
+        np.copyto(arr.outlet_voltage_v[o], self.v[o])
+        np.copyto(arr.outlet_power_factor[o], self.pf[o])
+        np.copyto(arr.outlet_apparent_va[o], self.va[o])
+        np.copyto(arr.outlet_reactive_var[o], self.var[o])
+        np.subtract(self.lifetime_kwh[o], self.baseline_kwh[o], out=arr.outlet_energy_kwh[o])
+        np.copyto(arr.outlet_lifetime_energy_kwh[o], self.lifetime_kwh[o])
+        np.copyto(arr.outlet_on[o], self.relay_on[o])
+        sensors = self.sensors if span is self._whole else self.sensors.within(o)
         if sensors.any:
             if sensors.noisy_idx.size and rng is not None:
                 idx = sensors.noisy_idx
@@ -620,11 +726,10 @@ class Fleet:
             if sensors.dropout_idx.size:
                 for name in self._sensor_columns():
                     getattr(arr, name)[sensors.dropout_idx] = np.nan
-        if self.comm_lost.any():
-            for p in np.flatnonzero(self.comm_lost):
-                s = slice(p * self._outlets_per_pdu, (p + 1) * self._outlets_per_pdu)
-                for name in self._sensor_columns():
-                    getattr(arr, name)[s] = np.nan
+        for p in self._blind(span):
+            s = self._pdu_spans[p].outlets
+            for name in self._sensor_columns():
+                getattr(arr, name)[s] = np.nan
 
     @staticmethod
     def _sensor_columns() -> tuple[str, ...]:
