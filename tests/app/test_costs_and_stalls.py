@@ -134,3 +134,58 @@ def test_over_its_budget_the_tick_build_sheds_in_rotation_and_counts_it(
     engine.execute(OutletPower("4", "A1", "Off"))
     snapshots.publish()  # a touched PDU goes first
     assert hub.latest("pdu/4/outlets").data["outlets"]["power_state"][0] == "Off"  # type: ignore[union-attr]
+
+
+def test_a_budgeted_tick_build_lets_other_work_in_between_its_slices(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a realtime clock the build runs in slices with the event loop free between them
+    (a 1,000-PDU build held every answer back for half a second); a tick arriving during a
+    build ends it, and what it had not reached is counted as deferred and comes next."""
+    import asyncio
+
+    from energydash.hub import Hub, slices
+    from energydash.hub.snapshots import SnapshotPublisher
+
+    monkeypatch.setattr(slices, "SLICE_S", 0.0)  # one unit of work a slice
+    cfg = settings.model_copy(update={"pdu_count": 6})
+    engine = Engine.from_settings(cfg, restore=False)
+    hub = Hub(cfg)
+    snapshots = SnapshotPublisher(engine, hub)
+    engine.tick_interval_s = 3600.0  # a budget everything fits in
+
+    def outlet_seqs() -> list[int]:
+        return [getattr(hub.latest(f"pdu/{k}/outlets"), "seq", 0) for k in range(1, 7)]
+
+    async def run() -> None:
+        before = outlet_seqs()
+        snapshots.publish()
+        assert snapshots._builds.running  # the first slice did not finish the build
+        assert sum(b - a for a, b in zip(before, outlet_seqs(), strict=True)) == 1
+        interleaved = []
+
+        async def other_work() -> None:  # e.g. a REST answer waiting for the loop
+            interleaved.append(sum(b - a for a, b in zip(before, outlet_seqs(), strict=True)))
+
+        await asyncio.create_task(other_work())
+        assert interleaved and interleaved[0] < 6  # it ran while PDU tables were still due
+        while snapshots._builds.running:
+            await asyncio.sleep(0)
+        assert all(b == a + 1 for a, b in zip(before, outlet_seqs(), strict=True))
+        assert snapshots.pdus_deferred == 0 and snapshots.device_pdus_deferred == 0
+        assert snapshots.slices > 6 and hub.latest(f"market/{engine.grid.network}") is not None
+
+        # a tick in the middle of a build ends it: the rest is deferred, the rotation resumes
+        middle = outlet_seqs()
+        snapshots.publish()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        reached = sum(b - a for a, b in zip(middle, outlet_seqs(), strict=True))
+        assert 0 < reached < 6
+        snapshots.publish()
+        assert snapshots.pdus_deferred == 6 - reached and snapshots.device_pdus_deferred == 6
+        while snapshots._builds.running:
+            await asyncio.sleep(0)
+        assert all(b >= a + 1 for a, b in zip(middle, outlet_seqs(), strict=True))
+
+    asyncio.run(run())

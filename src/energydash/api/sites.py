@@ -288,7 +288,8 @@ async def remove_site_device(
 # ---------------------------------------------------------------------- PDU cost and carbon
 @router.get("/costs/pdus", summary="Every PDU's energy priced and carbon-counted by its region")
 async def pdu_costs(engine: EngineDep, caller: CallerDep) -> dict[str, list[PduCostData]]:
-    return {"pdus": [views.pdu_cost(engine, p) for p in range(len(engine.fleet.pdus))]}
+    owners = views.pdu_owners(engine.sites)
+    return {"pdus": [views.pdu_cost(engine, p, owners) for p in range(len(engine.fleet.pdus))]}
 
 
 @router.get("/costs/pdus/{pdu_id}", summary="One PDU's outlets with cost and carbon")

@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from energydash.hub.hub import Hub, iso
+from energydash.hub.slices import Sliced
 from energydash.models.sites import (
     IotDeviceData,
     IotDeviceInfo,
@@ -240,7 +241,18 @@ def iot_info(sites: SiteFleet, k: int) -> dict[str, Any]:
     return info.model_dump(by_alias=True)
 
 
-def pdu_cost(engine: Engine, pdu_index: int) -> PduCostData:
+def pdu_owners(sites: Any) -> dict[str, str]:
+    """PDU id -> the site that has it as a device (the last such device, as it was added)."""
+    devices = sites.devices
+    return {
+        devices.pdu_id[k]: sites.sites.site_id[int(devices.site[k])]
+        for k in np.flatnonzero(devices.kind == KINDS.index("pdu")).tolist()
+    }
+
+
+def pdu_cost(engine: Engine, pdu_index: int, owners: dict[str, str] | None = None) -> PduCostData:
+    """One PDU's energy, cost and carbon; ``owners`` (``pdu_owners``) when costing many PDUs:
+    finding a PDU's site scans every site device."""
     fleet, sites = engine.fleet, engine.sites
     pdu = fleet.pdus[pdu_index]
     sl = fleet.outlet_slice(pdu.id)
@@ -252,10 +264,7 @@ def pdu_cost(engine: Engine, pdu_index: int) -> PduCostData:
         sites.outlet_carbon_kg[sl] if sites.outlet_carbon_kg.size else np.zeros(sl.stop - sl.start)
     )
     energy = fleet.lifetime_kwh[sl]
-    owner_site = None
-    for k in np.flatnonzero(sites.devices.kind == KINDS.index("pdu")).tolist():
-        if sites.devices.pdu_id[k] == pdu.id:
-            owner_site = sites.sites.site_id[int(sites.devices.site[k])]
+    owner_site = (pdu_owners(sites) if owners is None else owners).get(pdu.id)
     return PduCostData(
         pdu_id=pdu.id,
         site_id=owner_site,
@@ -280,14 +289,22 @@ class SitePublisher:
     def __init__(self, engine: Engine, hub: Hub) -> None:
         self.engine = engine
         self.hub = hub
-        self.last_build_ms = 0.0
         self._published: set[str] = set()
+        self._builds = Sliced()
 
     def attach(self) -> Any:
         return self.engine.on_tick(lambda engine: self.publish())
 
     def publish(self) -> None:
-        started = time.perf_counter()
+        """Every site's stats and devices, then every PDU's cost; on a realtime clock the PDU
+        costs (one topic per PDU: a thousand with a big fleet) go out in slices."""
+        self._builds.start(self._build(), sliced=self.engine.tick_interval_s > 0)
+
+    @property
+    def last_build_ms(self) -> float:
+        return self._builds.busy_ms
+
+    def _build(self) -> Iterator[None]:
         engine, hub, sites = self.engine, self.hub, self.engine.sites
         now = engine.clock.now()
         if now.tzinfo is None:
@@ -306,7 +323,8 @@ class SitePublisher:
             hub.drop(f"site/{gone}")
             hub.drop(f"site/{gone}/devices")
         self._published = current
+        owners = pdu_owners(sites)
         for p in range(len(engine.fleet.pdus)):
             pdu = engine.fleet.pdus[p]
-            hub.publish(f"cost/pdu/{pdu.id}", pdu_cost(engine, p).model_dump(), ts=now)
-        self.last_build_ms = (time.perf_counter() - started) * 1000.0
+            hub.publish(f"cost/pdu/{pdu.id}", pdu_cost(engine, p, owners).model_dump(), ts=now)
+            yield
