@@ -192,8 +192,15 @@ async def metrics(request: Request) -> PlainTextResponse:
             m,
             "energydash_snapshot_build_ms",
             "gauge",
-            "Building every topic of a tick.",
+            "Building every topic of a tick (its own time, not the work between its slices).",
             publisher.last_build_ms,
+        )
+        _metric(
+            m,
+            "energydash_snapshot_build_slices_total",
+            "counter",
+            "Times a tick build handed the event loop back before going on (hub.slices).",
+            publisher.slices,
         )
         _metric(
             m,
