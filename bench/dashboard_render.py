@@ -16,10 +16,10 @@ prints one row per page (Overview, PDUs, Market, Map):
   browser has drawn it (``plotly_afterplot`` of the page's live chart; redraw of the map's
   facility markers) (goal on PDUs: p95 under 250 ms). On Overview and Market, whose chart
   gains a point once per step of its range (5 s at the default 1 h), only a redraw showing a
-  new point counts, against the frame that point is from (re-stamped: its stamp landed after
-  the paint). The first round of a pump is left out (its frame waited for the pump to start)
-  and counted, with the pump's restarts and the longest time between two of its rounds: a
-  stalled stream shows there, not as one slow paint;
+  new point counts. Each paint is timed against its round's frame stamp (re-stamped: the
+  stamp landed after the paint). The first round of a pump is left out (its frame waited
+  for the pump to start) and counted, with the pump's restarts and the longest time between
+  two of its rounds: a stalled stream shows there, not as one slow paint;
 - browser CPU: CPU time of all Chromium processes (renderers, GPU/compositor, browser; psutil)
   per second of the window, as a share of one core (goal on Market at 1 Hz: under 15 %), and
   the page's main-thread share (CDP ``Performance.getMetrics`` ``TaskDuration``).
@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from processes import ACCOUNTS, backend, dashboard  # noqa: E402
 
 from browser import log_in_as, start_chromium, wait_until  # noqa: E402
-from energydash.dashboard.timerange import DEFAULT_ZONE, ZONES, local, parse_utc  # noqa: E402
+from energydash.dashboard.timerange import parse_utc  # noqa: E402
 
 PDUS, FACILITIES = 8, 500
 
@@ -73,10 +73,9 @@ def afterplot_hook(graph_id: str, *, new_point: bool) -> str:
     """Records each redraw of the graph (``plotly_afterplot``) with the frame time then shown.
 
     ``new_point``: a time chart whose live rounds add a point; only a redraw that shows a new
-    last point is an update painted (a resize after a table redraw, a relayout, a patch of
-    another graph's round are not), and its last x names the frame it shows.
+    last point is an update painted (a resize after a table redraw, a relayout are not).
     """
-    only_new, shown_x = ("true", "last") if new_point else ("false", "null")
+    only_new = "true" if new_point else "false"
     return (
         WATCH_ROUNDS
         + f"""
@@ -88,7 +87,7 @@ gd.on('plotly_afterplot', () => {{
   if ({only_new} && last === shown) {{ return; }}
   shown = last;
   const beat = badge.getAttribute('data-beat');
-  window.__paints.push([Date.now(), badge.getAttribute('data-ts'), {shown_x}, beat]);
+  window.__paints.push([Date.now(), badge.getAttribute('data-ts'), beat]);
 }});
 """
     )
@@ -104,7 +103,7 @@ new MutationObserver(() => {
   if (ts && ts !== last) {
     last = ts;
     const beat = badge.getAttribute('data-beat');
-    requestAnimationFrame(() => window.__paints.push([Date.now(), ts, null, beat]));
+    requestAnimationFrame(() => window.__paints.push([Date.now(), ts, beat]));
   }
 }).observe(pane, {childList: true, subtree: true});
 """
@@ -116,35 +115,35 @@ class Rounds:
     """What the live window saw: update-to-paint samples and the pump's rounds."""
 
     latencies_ms: list[float]
-    reattributed: int  # paints whose frame stamp arrived after the paint (matched by their x)
+    reattributed: int  # paints drawn before their round's frame stamp landed
     first_rounds: int  # paints of a pump's first round (left out: that frame waited for it)
     restarts: int  # the pump started again (its beat counted from 1)
     longest_gap_s: float  # longest time between two rounds
 
 
-def rounds(driver, zone: str = DEFAULT_ZONE) -> Rounds:  # type: ignore[no-untyped-def]
-    """Update-to-paint from the hooks' records, each paint against the frame it shows.
+def rounds(driver) -> Rounds:  # type: ignore[no-untyped-def]
+    """Update-to-paint from the hooks' records, each paint against the round it shows.
 
-    A paint's frame is the one stamped on the badge when it was drawn, unless the chart's new
-    point is from a later frame (its stamp had not landed yet): then the first stamp whose
-    time is that point's x. A pump's first round is not an update painted: its frame waited
-    for the pump to start (a reload, a restart), so it is counted apart, with the restarts.
+    A round stamps its beat before its updates and its frame time after them, so a paint
+    drawn before its round's stamp landed (the badge still shows the round before) is timed
+    against the stamp that round sets next (re-stamped). A pump's first round is not an
+    update painted: its frame waited for the pump to start (a reload, a restart), so it is
+    counted apart, with the restarts.
     """
     paints, beats, stamps = driver.execute_script(  # the window's end closes the last gap
         "return [window.__paints, window.__beats.concat([[Date.now(), null]]), window.__stamps]"
     )
-    tz = ZONES[zone]
     latencies: list[float] = []
     reattributed = first_rounds = 0
-    for painted_ms, ts, x, beat in paints:
+    for painted_ms, ts, beat in paints:
         if beat == "1":
             first_rounds += 1
             continue
-        if x is not None and (ts is None or local(ts, tz) != x):
-            later = next((t for _, t in stamps if t and local(t, tz) == x), None)
-            if later is None:
-                continue  # a point from before the window
-            ts, reattributed = later, reattributed + 1
+        began = max((t for t, b in beats if b == beat and t <= painted_ms), default=None)
+        stamped = max((t for t, _ in stamps if t <= painted_ms), default=None)
+        if began is not None and (stamped is None or stamped < began):
+            ts = next((v for t, v in stamps if t >= began), None)
+            reattributed += ts is not None
         if ts:
             latencies.append(painted_ms - parse_utc(ts).timestamp() * 1000)
     values = [int(b) for _, b in beats if b and b.isdigit()]
