@@ -93,9 +93,11 @@ def register_pump_once() -> None:
         last_counts: Any = None
         last_view: Any = None
         beat = 0
-        # Dash keeps no public handle on either; see answers.py for why the pump needs them.
-        renderer_id, pending = socket._renderer_id, socket._get_pending_get_props()
-        if pending is not None:
+        # Dash keeps no public handle on either (answers.py says why the pump needs them);
+        # without them a later Dash falls back to the view timeout and the watchdog.
+        renderer_id = str(getattr(socket, "_renderer_id", ""))
+        pending = getattr(socket, "_get_pending_get_props", lambda: None)()
+        if isinstance(pending, dict):
             context.pumps.register(renderer_id, pending)
         try:
             while not socket.is_shutdown:
@@ -141,6 +143,6 @@ def register_pump_once() -> None:
         except WebsocketDisconnected:
             pass
         finally:
-            if pending is not None:
+            if isinstance(pending, dict):
                 context.pumps.unregister(renderer_id, pending)
         raise PreventUpdate
