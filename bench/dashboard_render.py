@@ -14,7 +14,12 @@ prints one row per page (Overview, PDUs, Market, Map):
 - bytes/update and msgs/s: what the tab receives from its WebSocket per second (one tick);
 - update-to-paint p50/p95: backend frame timestamp (wall clock in realtime mode) until the
   browser has drawn it (``plotly_afterplot`` of the page's live chart; redraw of the map's
-  facility markers) (goal on PDUs: p95 under 250 ms);
+  facility markers) (goal on PDUs: p95 under 250 ms). On Overview and Market, whose chart
+  gains a point once per step of its range (5 s at the default 1 h), only a redraw showing a
+  new point counts. Each paint is timed against its round's frame stamp (re-stamped: the
+  stamp landed after the paint). The first round of a pump is left out (its frame waited
+  for the pump to start) and counted, with the pump's restarts and the longest time between
+  two of its rounds: a stalled stream shows there, not as one slow paint;
 - browser CPU: CPU time of all Chromium processes (renderers, GPU/compositor, browser; psutil)
   per second of the window, as a share of one core (goal on Market at 1 Hz: under 15 %), and
   the page's main-thread share (CDP ``Performance.getMetrics`` ``TaskDuration``).
@@ -32,6 +37,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import psutil
@@ -44,34 +50,107 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from processes import ACCOUNTS, backend, dashboard  # noqa: E402
 
 from browser import log_in_as, start_chromium, wait_until  # noqa: E402
+from energydash.dashboard.timerange import parse_utc  # noqa: E402
 
 PDUS, FACILITIES = 8, 500
 
 
-def afterplot_hook(graph_id: str) -> str:
-    """Records (paint time - frame time) in ms each time the graph is redrawn."""
-    return f"""
-window.__lat = [];
-const gd = document.querySelector('#{graph_id} .js-plotly-plot');
-gd.on('plotly_afterplot', () => {{
-  const ts = document.getElementById('conn-status').getAttribute('data-ts');
-  if (ts) {{ window.__lat.push(Date.now() - Date.parse(ts)); }}
-}});
+# Every round of the tab's live pump bumps ``data-beat`` on the connection badge, and a round
+# that changed something stamps ``data-ts`` (the frame time it shows) after its updates.
+WATCH_ROUNDS = """
+window.__paints = []; window.__beats = []; window.__stamps = [];
+const badge = document.getElementById('conn-status');
+new MutationObserver((records) => {
+  for (const r of records) {
+    const value = badge.getAttribute(r.attributeName);
+    (r.attributeName === 'data-beat' ? window.__beats : window.__stamps).push([Date.now(), value]);
+  }
+}).observe(badge, {attributes: true, attributeFilter: ['data-beat', 'data-ts']});
 """
 
 
-HOOK_MAP = """
-window.__lat = [];
+def afterplot_hook(graph_id: str, *, new_point: bool) -> str:
+    """Records each redraw of the graph (``plotly_afterplot``) with the frame time then shown.
+
+    ``new_point``: a time chart whose live rounds add a point; only a redraw that shows a new
+    last point is an update painted (a resize after a table redraw, a relayout are not).
+    """
+    only_new = "true" if new_point else "false"
+    return (
+        WATCH_ROUNDS
+        + f"""
+const gd = document.querySelector('#{graph_id} .js-plotly-plot');
+let shown = null;
+gd.on('plotly_afterplot', () => {{
+  const xs = (gd.data && gd.data[0] && gd.data[0].x) || [];
+  const last = xs.length ? String(xs[xs.length - 1]) : null;
+  if ({only_new} && last === shown) {{ return; }}
+  shown = last;
+  const beat = badge.getAttribute('data-beat');
+  window.__paints.push([Date.now(), badge.getAttribute('data-ts'), beat]);
+}});
+"""
+    )
+
+
+HOOK_MAP = (
+    WATCH_ROUNDS
+    + """
 const pane = document.querySelector('.leaflet-overlay-pane');
 let last = null;
 new MutationObserver(() => {
-  const ts = document.getElementById('conn-status').getAttribute('data-ts');
+  const ts = badge.getAttribute('data-ts');
   if (ts && ts !== last) {
     last = ts;
-    requestAnimationFrame(() => window.__lat.push(Date.now() - Date.parse(ts)));
+    const beat = badge.getAttribute('data-beat');
+    requestAnimationFrame(() => window.__paints.push([Date.now(), ts, beat]));
   }
 }).observe(pane, {childList: true, subtree: true});
 """
+)
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """What the live window saw: update-to-paint samples and the pump's rounds."""
+
+    latencies_ms: list[float]
+    reattributed: int  # paints drawn before their round's frame stamp landed
+    first_rounds: int  # paints of a pump's first round (left out: that frame waited for it)
+    restarts: int  # the pump started again (its beat counted from 1)
+    longest_gap_s: float  # longest time between two rounds
+
+
+def rounds(driver) -> Rounds:  # type: ignore[no-untyped-def]
+    """Update-to-paint from the hooks' records, each paint against the round it shows.
+
+    A round stamps its beat before its updates and its frame time after them, so a paint
+    drawn before its round's stamp landed (the badge still shows the round before) is timed
+    against the stamp that round sets next (re-stamped). A pump's first round is not an
+    update painted: its frame waited for the pump to start (a reload, a restart), so it is
+    counted apart, with the restarts.
+    """
+    paints, beats, stamps = driver.execute_script(  # the window's end closes the last gap
+        "return [window.__paints, window.__beats.concat([[Date.now(), null]]), window.__stamps]"
+    )
+    latencies: list[float] = []
+    reattributed = first_rounds = 0
+    for painted_ms, ts, beat in paints:
+        if beat == "1":
+            first_rounds += 1
+            continue
+        began = max((t for t, b in beats if b == beat and t <= painted_ms), default=None)
+        stamped = max((t for t, _ in stamps if t <= painted_ms), default=None)
+        if began is not None and (stamped is None or stamped < began):
+            ts = next((v for t, v in stamps if t >= began), None)
+            reattributed += ts is not None
+        if ts:
+            latencies.append(painted_ms - parse_utc(ts).timestamp() * 1000)
+    values = [int(b) for _, b in beats if b and b.isdigit()]
+    restarts = sum(1 for a, b in pairwise(values) if b < a)
+    times = [t for t, _ in beats]
+    gap = max((b - a for a, b in pairwise(times)), default=0.0) / 1000
+    return Rounds(latencies, reattributed, first_rounds, restarts, gap)
 
 
 @dataclass(frozen=True)
@@ -96,16 +175,21 @@ PAGES = (
         "const k = document.getElementById('ov-power');"
         "if (!(k && k.innerText.includes('kW'))) { return false; }"
         + _graph_has_points("ov-power-chart"),
-        afterplot_hook("ov-power-chart"),
+        afterplot_hook("ov-power-chart", new_point=True),
     ),
     Page(
         "PDUs",
         "/pdus",
         "const g = document.querySelector('#pdu-heatmap .js-plotly-plot');"
         "return !!(g && g.data && g.data[0] && g.data[0].z && g.data[0].z.length === 3);",
-        afterplot_hook("pdu-heatmap"),
+        afterplot_hook("pdu-heatmap", new_point=False),
     ),
-    Page("Market", "/market", _graph_has_points("market-price"), afterplot_hook("market-price")),
+    Page(
+        "Market",
+        "/market",
+        _graph_has_points("market-price"),
+        afterplot_hook("market-price", new_point=True),
+    ),
     Page(
         "Map",
         "/map",
@@ -211,7 +295,11 @@ def measure(
     # Steady state: the first rounds after a navigation (the page's first live round, the
     # previous page's pump timing out) belong to "data on screen", not to update-to-paint.
     time.sleep(settle_s)
-    driver.execute_script("window.__lat = [];")
+    # The beat shown when the window opens: a pump restarting just after still counts.
+    driver.execute_script(
+        "const beat = document.getElementById('conn-status').getAttribute('data-beat');"
+        "window.__paints = []; window.__stamps = []; window.__beats = [[Date.now(), beat]];"
+    )
     ws_bytes(driver)  # discard what the first render cost
     processes = chromium_processes(driver)
     cpu_before, task_before, started = (
@@ -225,7 +313,8 @@ def measure(
     cpu_share = (cpu_seconds(processes) - cpu_before) / elapsed
     task_share = (task_seconds(driver) - task_before) / elapsed
     received, frames = ws_bytes(driver)
-    latencies = driver.execute_script("return window.__lat") or []
+    seen = rounds(driver)
+    latencies = seen.latencies_ms
     return [
         page.name,
         f"{total / 1000:,.0f}",
@@ -237,6 +326,8 @@ def measure(
         f"{statistics.median(latencies):,.0f}" if latencies else "—",
         f"{pct(latencies, 0.95):,.0f}" if latencies else "—",
         str(len(latencies)),
+        f"{seen.restarts} / {seen.longest_gap_s:.1f}",
+        f"{seen.first_rounds} / {seen.reattributed}",
         f"{cpu_share:.0%}",
         f"{task_share:.0%}",
     ]
@@ -253,6 +344,8 @@ COLUMNS = (
     "paint p50 ms",
     "paint p95 ms",
     "paints",
+    "pump restarts / longest gap s",
+    "first rounds / re-stamped",
     "browser CPU (of a core)",
     "main thread",
 )
@@ -326,6 +419,7 @@ def main() -> int:
                     row = measure(driver, web.url, page, args.seconds, args.settle, console)
                     if args.speed != 1.0:  # frame times are simulated time, not wall time
                         row[7:10] = ["—", "—", "—"]
+                        row[11] = "—"
                     table.add_row(*row)
             console.print(table)
             console.print(

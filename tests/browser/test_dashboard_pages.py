@@ -188,3 +188,28 @@ def test_dashboard_reconnects_after_the_backend_restarts(stack, operator, driver
     before = trace_length(driver, "ov-power-chart")
     wait_until(lambda: trace_length(driver, "ov-power-chart") >= before + 2, timeout_s=15)
     assert console_errors(driver) == []
+
+
+def test_a_reloaded_tab_keeps_one_live_pump_from_its_first_beat(stack, operator, driver) -> None:
+    """A full reload (the previous page's socket closing) never stalls the new tab's stream.
+
+    Dash 4.4.1's shared worker opens a second socket for the new tab a second or two after a
+    reload that replaced another page's socket, and the tab answers on it: the pump, which
+    runs on the first, used to wait for an answer that never came, then the watchdog
+    restarted it (about 6 s without updates, a "Stale" badge, its beat counting from 1 again).
+    """
+    _, web = stack
+    open_page(driver, web.url, "/")
+    driver.get("about:blank")
+    driver.get(web.url + "/")
+    beats: list[int] = []
+
+    def beat() -> int:
+        value = driver.find_element("id", "conn-status").get_attribute("data-beat")
+        if value and (not beats or beats[-1] != int(value)):
+            beats.append(int(value))
+        return len(beats) >= 10 or (len(beats) > 1 and beats[-1] < beats[-2])
+
+    wait_until(beat, timeout_s=40, every_s=0.05)
+    assert beats == sorted(beats), f"the pump restarted: beats {beats}"
+    assert "Stale" not in (text(driver, "conn-text") or "")

@@ -389,3 +389,95 @@ def test_the_pump_redraws_the_pdu_charts_only_on_new_frames(settings) -> None:
     patched = charts(view, memo)
     assert set(patched) == {"pdu-heatmap", "pdu-circuits"}
     assert all(isinstance(figure, Patch) for figure in patched.values())
+
+
+def market_frame(price: float) -> dict:
+    return {
+        "network": "NEM",
+        "regions": [
+            {
+                "region": "NSW1",
+                "price_aud_per_mwh": price,
+                "demand_mw": 8000.0,
+                "generation_mw": 8100.0,
+                "emissions_t_per_mwh": 0.7,
+                "generation_by_fueltech_mw": {"coal_black": 6000.0, "wind": 2100.0},
+            }
+        ],
+    }
+
+
+def test_overview_redraws_a_bar_chart_only_when_its_bars_change(settings) -> None:
+    from energydash.dashboard.context import DashboardContext
+    from energydash.dashboard.feed import BackendFeed
+    from energydash.dashboard.pages import overview
+
+    feed = BackendFeed("http://127.0.0.1:9")  # never started: frames are fed by hand
+    context = DashboardContext(settings, feed, None, None, None)  # type: ignore[arg-type]
+    summary = {
+        "pdu_id": "1",
+        "power_w": 900.0,
+        "energy_kwh": 1.0,
+        "phases": [{"phase": "L1", "current_a": 3.0}],
+    }
+    feed.ingest("pdu/1/outlets", "2026-12-01T00:00:00Z", outlets_frame())
+    feed.ingest("pdu/1/summary", "2026-12-01T00:00:00Z", summary)
+    feed.ingest(f"market/{settings.grid_network}", "2026-12-01T00:00:00Z", market_frame(80.0))
+    bars = {"ov-phase-chart", "ov-mix-chart", "ov-price-chart"}
+
+    def redrawn(memo: dict) -> set[str]:
+        view = {"page": "overview", "mount": "m", "range": {"live": False, "zone": "UTC"}}
+        updates = overview.stream(view, context, memo)
+        return {cid for cid, _ in updates if isinstance(cid, str) and cid in bars}
+
+    memo: dict = {"mount": "m"}
+    assert redrawn(memo) == bars  # the first round of a page draws every bar chart
+    assert redrawn(memo) == set()  # a round woken by another topic's frame redraws none
+    feed.ingest(f"market/{settings.grid_network}", "2026-12-01T00:00:01Z", market_frame(95.0))
+    assert redrawn(memo) == {"ov-price-chart"}  # same mix and phases, a new price
+    summary["phases"] = [{"phase": "L1", "current_a": 4.0}]
+    feed.ingest("pdu/1/summary", "2026-12-01T00:00:01Z", summary)
+    assert redrawn(memo) == {"ov-phase-chart"}
+
+
+def test_market_table_waits_one_round_when_that_round_draws_chart_points(settings) -> None:
+    from energydash.dashboard.context import DashboardContext
+    from energydash.dashboard.feed import BackendFeed
+    from energydash.dashboard.pages import market
+
+    feed = BackendFeed("http://127.0.0.1:9")  # never started: frames are fed by hand
+    every_round = settings.model_copy(update={"dashboard_table_refresh_s": 0.0})
+    context = DashboardContext(every_round, feed, None, None, None)  # type: ignore[arg-type]
+    topic = f"market/{settings.grid_network}"
+    facilities = {
+        "facilities": {
+            "code": ["F1"],
+            "name": ["One"],
+            "region": ["NSW1"],
+            "fueltech": ["wind"],
+            "power_mw": [50.0],
+            "capacity_mw": [100.0],
+            "emissions_t": [0.0],
+        }
+    }
+    view = {
+        "page": "market",
+        "mount": "m",
+        "regions": ["NSW1"],
+        "range": {"live": True, "step_s": 1.0, "max_points": 10, "zone": "UTC", "held": 0,
+                  "techs": ["coal_black", "wind"], "last_ts": None},
+    }  # fmt: skip
+    memo: dict = {"mount": "m"}
+
+    def tick(second: int, *, market_frame_too: bool = True) -> set[str]:
+        ts = f"2026-12-01T00:00:0{second}Z"
+        if market_frame_too:
+            feed.ingest(topic, ts, market_frame(80.0 + second))
+        feed.ingest("facilities", ts, facilities)
+        updates = market.stream(view, context, memo)
+        return {cid for cid, _ in updates if cid in ("market-top", "market-price")}
+
+    assert tick(0) == {"market-top", "market-price"}  # a fresh page draws both at once
+    assert tick(1) == {"market-price"}  # the table waits for the charts' round to paint
+    assert tick(2) == {"market-top", "market-price"}  # but never more than one round
+    assert tick(3, market_frame_too=False) == {"market-top"}

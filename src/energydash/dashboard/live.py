@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import dash
 from dash import Input, callback, ctx, set_props
 from dash.exceptions import PreventUpdate, WebsocketDisconnected
 
@@ -70,6 +71,13 @@ def register_pump_once() -> None:
         return
     _registered.append(True)
 
+    @dash.hooks.websocket_message()
+    def answer_reaches_its_pump(websocket, message):  # type: ignore[no-untyped-def]
+        """A tab's answer settles its pump's question on whichever socket it came (answers.py)."""
+        context: DashboardContext = websocket.scope["app"].state.energydash
+        context.pumps.settle(message)
+        return True
+
     @callback(Input("pump-kick", "data"), websocket=True, persistent=True)
     async def live_pump(_kick: int | None) -> None:
         socket = ctx.websocket
@@ -85,6 +93,12 @@ def register_pump_once() -> None:
         last_counts: Any = None
         last_view: Any = None
         beat = 0
+        # Dash keeps no public handle on either (answers.py says why the pump needs them);
+        # without them a later Dash falls back to the view timeout and the watchdog.
+        renderer_id = str(getattr(socket, "_renderer_id", ""))
+        pending = getattr(socket, "_get_pending_get_props", lambda: None)()
+        if isinstance(pending, dict):
+            context.pumps.register(renderer_id, pending)
         try:
             while not socket.is_shutdown:
                 changed = await feed.wait_for_change(seen_version, 1.0)
@@ -107,7 +121,7 @@ def register_pump_once() -> None:
                     # socket lived on); its new page runs a pump of its own.
                     log.debug("tab did not answer for %s s; its live pump ends", VIEW_TIMEOUT_S)
                     break
-                log.debug("tab %s view %s", socket._renderer_id[:8], view)
+                log.debug("tab %s view %s", renderer_id[:8], view)
                 if not isinstance(view, dict) or view.get("page") not in STREAMERS:
                     continue
                 if not changed and view == last_view:
@@ -128,4 +142,7 @@ def register_pump_once() -> None:
                     set_props("conn-status", {"data-ts": feed.last_ts})
         except WebsocketDisconnected:
             pass
+        finally:
+            if isinstance(pending, dict):
+                context.pumps.unregister(renderer_id, pending)
         raise PreventUpdate

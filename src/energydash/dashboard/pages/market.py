@@ -458,6 +458,7 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         memo["last"] = view_range.get("last_ts")
         memo["regions"] = regions
     ts = context.feed.latest_ts(topic)
+    charted = False
     # Live: one point per step of the range (the same density as the loaded past), each as a
     # Patch of the figures (never extendData: see charts.append_points). A region change
     # reloads the page from history (the regions are in the URL), so the traces stay put.
@@ -481,16 +482,22 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
             for name in CHARTS:
                 patch, memo["held"] = charts.append_points(x, latest[name], held, max_points)
                 updates.append((f"market-{name}", {"figure": patch}))
-            memo["last"] = ts
+            memo["last"], charted = ts, True
     memo["ts"] = ts
     # The table is ~100 Dash components: re-rendering it every tick was most of the tab's
     # browser CPU (profile: dash-renderer and React, not plotly), so it follows the data at
     # most every dashboard_table_refresh_s of wall time, and only when it shows something new.
+    # Once drawn, it waits one round when this one draws chart points: both on a 5 s beat,
+    # they would otherwise land together and the charts' paint would wait for the table's.
     facilities_ts = context.feed.latest_ts("facilities")
     refresh_s = context.settings.dashboard_table_refresh_s
     if memo.get("top_ts") != facilities_ts and (
         "top_at" not in memo or time.monotonic() - memo["top_at"] >= refresh_s
     ):
-        updates.append(("market-top", {"children": _top_table(context, regions)}))
-        memo["top_ts"], memo["top_at"] = facilities_ts, time.monotonic()
+        if charted and "top_at" in memo and not memo.get("top_waited"):
+            memo["top_waited"] = True
+        else:
+            updates.append(("market-top", {"children": _top_table(context, regions)}))
+            memo["top_ts"], memo["top_at"] = facilities_ts, time.monotonic()
+            memo["top_waited"] = False
     return updates

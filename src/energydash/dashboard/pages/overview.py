@@ -547,6 +547,21 @@ def _kpi_text(
     }
 
 
+def bars_update(memo: dict[str, Any], graph_id: str, bars: dict[str, list[Any]]) -> Updates:
+    """A ``Patch`` of a bar chart's one trace (``x``, ``y``, optional ``colour``), or nothing
+    when the graph shows these bars already (``memo`` holds what was sent)."""
+    key = f"overview_bars:{graph_id}"
+    if memo.get(key) == bars:
+        return []
+    memo[key] = bars
+    patch = Patch()
+    trace = patch["data"][0]
+    trace["x"], trace["y"] = bars["x"], bars["y"]
+    if "colour" in bars:
+        trace["marker"]["color"] = bars["colour"]
+    return [(graph_id, {"figure": patch})]
+
+
 @streamer(PAGE)
 def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]) -> Updates:
     fleet = fleet_totals(_summaries(context))
@@ -589,25 +604,24 @@ def stream(view: dict[str, Any], context: DashboardContext, memo: dict[str, Any]
         memo["overview_last"] = last_ts
     memo["page"] = PAGE
 
+    # A tick's frames arrive over ~0.2 s, so the pump often runs twice per tick; each bar chart
+    # is patched only when its bars changed (every patch is a redraw of that graph).
     phases = list(fleet.phase_current_a)
-    phase_patch = Patch()
-    phase_patch["data"][0]["x"] = phases
-    phase_patch["data"][0]["y"] = [round(fleet.phase_current_a[p], 2) for p in phases]
-    phase_patch["data"][0]["marker"]["color"] = [PHASE_COLOURS.get(p, "#64748b") for p in phases]
-    updates.append(("ov-phase-chart", {"figure": phase_patch}))
-
+    updates += bars_update(
+        memo,
+        "ov-phase-chart",
+        {
+            "x": phases,
+            "y": [round(fleet.phase_current_a[p], 2) for p in phases],
+            "colour": [PHASE_COLOURS.get(p, "#64748b") for p in phases],
+        },
+    )
     labels, values, colours = _mix(grid.generation_by_fueltech_mw)
-    mix_patch = Patch()
-    mix_patch["data"][0]["y"] = labels
-    mix_patch["data"][0]["x"] = values
-    mix_patch["data"][0]["marker"]["color"] = colours
-    updates.append(("ov-mix-chart", {"figure": mix_patch}))
-
+    updates += bars_update(memo, "ov-mix-chart", {"y": labels, "x": values, "colour": colours})
     regions, prices = _prices(market)
-    price_patch = Patch()
-    price_patch["data"][0]["x"] = regions
-    price_patch["data"][0]["y"] = [round(p, 2) for p in prices]
-    updates.append(("ov-price-chart", {"figure": price_patch}))
+    updates += bars_update(
+        memo, "ov-price-chart", {"x": regions, "y": [round(p, 2) for p in prices]}
+    )
 
     flows = [f"{a}>{b}:{mw:.0f}" for a, b, mw in grid.interconnectors]
     if memo.get("overview_flows") != flows:
