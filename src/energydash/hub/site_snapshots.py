@@ -241,7 +241,7 @@ def iot_info(sites: SiteFleet, k: int) -> dict[str, Any]:
     return info.model_dump(by_alias=True)
 
 
-def pdu_owners(sites: Any) -> dict[str, str]:
+def pdu_owners(sites: SiteFleet) -> dict[str, str]:
     """PDU id -> the site that has it as a device (the last such device, as it was added)."""
     devices = sites.devices
     return {

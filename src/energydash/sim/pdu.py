@@ -453,10 +453,7 @@ class Fleet:
 
     def branch_is_closed(self, branch: int) -> bool:
         """``branch_closed()[branch]`` without computing every branch of the fleet."""
-        return bool(
-            self.b_state[branch] == breakers.BREAKER_NORMAL
-            and self.m_state[self.b_main[branch]] == breakers.BREAKER_NORMAL
-        )
+        return bool(self.branch_closed(slice(branch, branch + 1))[0])
 
     def lose_power(self, pdu_index: int) -> np.ndarray:
         """A PDU's input fails: every relay drops. Returns the relay states before (LastState)."""
